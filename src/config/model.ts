@@ -1,0 +1,46 @@
+/** The loaded configuration: what k8psh.conf (SPEC A2) or its TOML twin means. */
+
+/** `NAME=v` required, `?NAME=v` optional, `=NAME=v` inherited (server side only). */
+export type EnvSpecKind = 'required' | 'optional' | 'inherited';
+
+export interface EnvSpec {
+  kind: EnvSpecKind;
+  name: string;
+  /** After load-time substitution; `${...}` still present here is substituted at run time. */
+  value: string;
+}
+
+export interface HostConfig {
+  name: string;
+  port: number;
+  /** Section env specs: they precede each command's own specs (already merged into CommandConfig). */
+  environment: EnvSpec[];
+  /** Section server options (e.g. `--disable-client-executables`), applied before the real command line. */
+  serverOptions: string[];
+}
+
+export interface CommandConfig {
+  name: string;
+  /** Name of the host (server) that runs it; `Config.hosts.get(host)` gives its port. */
+  host: string;
+  /** Section specs first, then the command's own, in file order. */
+  environment: EnvSpec[];
+  /** Executable and fixed arguments; `[name]` when the line names no executable. */
+  argv: string[];
+}
+
+export interface Config {
+  /** The file it was loaded from, as given (used in messages). */
+  file: string;
+  /** Absolute and normalised. */
+  baseDirectory: string;
+  /** Negative: retry forever. */
+  connectTimeoutMs: number;
+  /** Only hosts with at least one command; insertion order = file order. */
+  hosts: Map<string, HostConfig>;
+  /** Keyed by command name; the last definition wins. */
+  commands: Map<string, CommandConfig>;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30000;
+export const DEFAULT_FIRST_PORT = 1120;
