@@ -1,0 +1,52 @@
+/**
+ * Connect to 127.0.0.1:port, retrying with doubling back-off (16 ms → 1 s)
+ * until the deadline, so that a stub may run before its server is up.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { clientDebug } from '../debug.js';
+import { ClientError, CONNECTION_FAILURE } from './fail.js';
+
+const FIRST_DELAY_MS = 16;
+const MAX_DELAY_MS = 1000;
+/** Containers of a Pod share the loopback interface. */
+export const SERVER_HOST = '127.0.0.1';
+
+export async function connectWithRetry(port: number, timeoutMs: number, serverName: string): Promise<Socket> {
+  const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
+  let delay = FIRST_DELAY_MS;
+  for (;;) {
+    try {
+      return await attempt(port);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      const left = deadline - Date.now();
+      clientDebug('Socket', `connect to ${SERVER_HOST}:${port} failed (${code}), ${left} ms left`);
+      if (left <= 0)
+        throw new ClientError(
+          `cannot connect to server ${serverName} at ${SERVER_HOST}:${port} (${code}) after ${timeoutMs} ms`,
+          CONNECTION_FAILURE,
+        );
+      await sleep(Math.min(delay, left));
+      delay = Math.min(delay * 2, MAX_DELAY_MS);
+    }
+  }
+}
+
+function attempt(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: SERVER_HOST, port, noDelay: true });
+    const onError = (error: Error): void => {
+      socket.destroy();
+      reject(error);
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

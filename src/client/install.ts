@@ -1,0 +1,36 @@
+/** `--install FILE`: hard-link the running executable to FILE, or copy it (mode 0755) across filesystems. */
+import { chmodSync, copyFileSync, linkSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+import { isSea } from 'node:sea';
+import { ClientError } from './fail.js';
+
+/** The file that is "us": the single executable, or the script node runs. */
+export function selfExecutable(): string {
+  return isSea() ? process.execPath : realpathSync(process.argv[1]!);
+}
+
+export function install(target: string, source = selfExecutable()): 'linked' | 'copied' {
+  // Build beside the target and rename over it: a running stub never sees a half-written file.
+  const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+  try {
+    try {
+      linkSync(source, temporary);
+      renameSync(temporary, target);
+      return 'linked';
+    } catch (error) {
+      if (!isLinkImpossible(error)) throw error;
+    }
+    copyFileSync(source, temporary);
+    chmodSync(temporary, 0o755);
+    renameSync(temporary, target);
+    return 'copied';
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw new ClientError(`cannot install to ${target}: ${(error as Error).message}`, 1);
+  }
+}
+
+function isLinkImpossible(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP' || code === 'EACCES';
+}

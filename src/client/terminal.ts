@@ -1,0 +1,39 @@
+/** Raw mode for terminal sessions, restored on every way out of the process. */
+import type { TtyRequest } from '../protocol/tty.js';
+
+/** Whether to ask for a pseudo-terminal: `-t`/`-T` (front end), else K8PSH_TTY, else both ends are terminals. */
+export function wantTty(forced: boolean | undefined, env = process.env): boolean {
+  if (forced !== undefined) return forced;
+  const setting = env.K8PSH_TTY;
+  if (setting === '1' || setting === 'true') return true;
+  if (setting === '0' || setting === 'false') return false;
+  return process.stdin.isTTY === true && process.stdout.isTTY === true;
+}
+
+export function ttyRequest(env = process.env): TtyRequest {
+  const out = process.stdout;
+  return {
+    rows: out.isTTY ? out.rows : 24,
+    cols: out.isTTY ? out.columns : 80,
+    term: env.TERM ?? 'xterm',
+  };
+}
+
+export function enterRawMode(): () => void {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) return () => {};
+  stdin.setRawMode(true);
+  let restored = false;
+  const restore = (): void => {
+    if (restored) return;
+    restored = true;
+    process.off('exit', restore);
+    try {
+      stdin.setRawMode(false);
+    } catch {
+      // The terminal is gone (hang-up): nothing left to restore.
+    }
+  };
+  process.on('exit', restore);
+  return restore;
+}

@@ -1,0 +1,29 @@
+/**
+ * Server logs (pino): JSON lines on stderr, human-readable when stderr is a
+ * terminal or with --log-format=pretty. K8PSH_DEBUG turns on debug level per
+ * component (Main, Process, Configuration, Socket, Server) or for `all`.
+ * Never imported on the stub path.
+ */
+import pino, { type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
+import { debugEnabled } from './debug.js';
+
+export type LogFormat = 'json' | 'pretty' | 'auto';
+
+let root: Logger | undefined;
+
+export function initLogger(format: LogFormat = 'auto', destination: NodeJS.WritableStream = process.stderr): Logger {
+  const pretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
+  const stream = pretty
+    ? pinoPretty({ sync: true, destination: 2, colorize: process.stderr.isTTY === true, ignore: 'pid,hostname' })
+    : destination === process.stderr
+      ? pino.destination({ dest: 2, sync: true })
+      : destination;
+  root = pino({ base: { pid: process.pid }, level: 'debug' }, stream);
+  return root;
+}
+
+export function logger(component: string): Logger {
+  root ??= initLogger();
+  return root.child({ component }, { level: debugEnabled(component) ? 'debug' : 'info' });
+}

@@ -1,0 +1,142 @@
+/**
+ * Frame encoder and incremental decoder (SPEC A4 wire format). Pure: bytes in,
+ * callbacks out. Data frames stream through as sub-views of the input chunks,
+ * so a 1 GiB stdout never sits in memory; control frames are collected whole
+ * and capped, so an announced length is never trusted for an allocation.
+ */
+import { HEADER_SIZE, isDataFrame, isKnownFrame, isStringFrame } from './constants.js';
+
+export function encodeValue(type: number, value: number): Buffer {
+  const frame = Buffer.allocUnsafe(HEADER_SIZE);
+  frame[0] = type;
+  frame.writeUInt32LE(value >>> 0, 1);
+  return frame;
+}
+
+/** Header only: the payload is written after it (writev), never copied. */
+export const encodeHeader = encodeValue;
+
+export function encodeString(type: number, payload: string | Uint8Array): Buffer {
+  const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + bytes.length);
+  frame[0] = type;
+  frame.writeUInt32LE(bytes.length, 1);
+  frame.set(bytes, HEADER_SIZE);
+  return frame;
+}
+
+export interface FrameHandler {
+  /** A frame whose value is not a length (TERMINATE_COMMAND, EXIT_CODE, SIGNAL, ...). */
+  onValue(type: number, value: number): void;
+  /** A whole control string frame. */
+  onString(type: number, payload: Buffer): void;
+  /** A piece of a data frame (STDIN/STDOUT/STDERR); a view into the input, valid only during the call. */
+  onData(type: number, chunk: Buffer): void;
+  /** A zero-length data frame: that stream ended. */
+  onDataEnd(type: number): void;
+  /** The stream is not a valid frame sequence; the decoder stops. */
+  onError(message: string): void;
+}
+
+export interface DecoderLimits {
+  maxFramePayload: number;
+  maxDataPayload: number;
+}
+
+export class FrameDecoder {
+  private readonly header = Buffer.alloc(HEADER_SIZE);
+  private headerFill = 0;
+  private type = 0;
+  /** Payload bytes still to come for the current frame; 0 while reading a header. */
+  private remaining = 0;
+  private collected: Buffer | null = null;
+  private collectedFill = 0;
+  private failed = false;
+
+  constructor(
+    private readonly handler: FrameHandler,
+    private readonly limits: DecoderLimits,
+  ) {}
+
+  get broken(): boolean {
+    return this.failed;
+  }
+
+  /** True between frames: a connection closed here ended cleanly. */
+  get idle(): boolean {
+    return this.headerFill === 0 && this.remaining === 0;
+  }
+
+  push(chunk: Buffer): void {
+    let offset = 0;
+    const length = chunk.length;
+    while (offset < length && !this.failed) {
+      if (this.remaining > 0) {
+        offset = this.payload(chunk, offset);
+        continue;
+      }
+      const take = Math.min(HEADER_SIZE - this.headerFill, length - offset);
+      chunk.copy(this.header, this.headerFill, offset, offset + take);
+      this.headerFill += take;
+      offset += take;
+      if (this.headerFill === HEADER_SIZE) {
+        this.headerFill = 0;
+        this.frame(this.header[0]!, this.header.readUInt32LE(1));
+      }
+    }
+  }
+
+  /** Stop decoding: whatever follows is ignored. */
+  fail(message: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.collected = null;
+    this.handler.onError(message);
+  }
+
+  private frame(type: number, value: number): void {
+    if (!isKnownFrame(type)) return this.fail(`unknown frame type ${type}`);
+    if (!isStringFrame(type)) return this.handler.onValue(type, value);
+    if (isDataFrame(type)) {
+      if (value === 0) return this.handler.onDataEnd(type);
+      if (value > this.limits.maxDataPayload)
+        return this.fail(`data frame of ${value} bytes exceeds the limit of ${this.limits.maxDataPayload}`);
+      this.type = type;
+      this.remaining = value;
+      return;
+    }
+    if (value > this.limits.maxFramePayload)
+      return this.fail(`frame of ${value} bytes exceeds the limit of ${this.limits.maxFramePayload}`);
+    if (value === 0) return this.handler.onString(type, Buffer.alloc(0));
+    this.type = type;
+    this.remaining = value;
+    // Grows with what actually arrives, not with what the header announced.
+    this.collected = Buffer.allocUnsafe(Math.min(value, 64 * 1024));
+    this.collectedFill = 0;
+  }
+
+  private payload(chunk: Buffer, offset: number): number {
+    const take = Math.min(this.remaining, chunk.length - offset);
+    const end = offset + take;
+    this.remaining -= take;
+    if (this.collected === null) {
+      this.handler.onData(this.type, chunk.subarray(offset, end));
+      return end;
+    }
+    if (this.collectedFill + take > this.collected.length) {
+      const needed = this.collectedFill + take;
+      const total = needed + this.remaining;
+      const grown = Buffer.allocUnsafe(Math.max(needed, Math.min(total, this.collected.length * 4)));
+      this.collected.copy(grown, 0, 0, this.collectedFill);
+      this.collected = grown;
+    }
+    chunk.copy(this.collected, this.collectedFill, offset, end);
+    this.collectedFill += take;
+    if (this.remaining === 0) {
+      const payload = this.collected.subarray(0, this.collectedFill);
+      this.collected = null;
+      this.handler.onString(this.type, payload);
+    }
+    return end;
+  }
+}

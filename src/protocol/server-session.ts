@@ -1,0 +1,203 @@
+/**
+ * Server side of one session, without sockets: feed it the client's bytes, it
+ * validates the frame sequence and calls back with what to do. Request phase
+ * (HELLO?, TTY_REQUEST?, WORKING_DIRECTORY, ENVIRONMENT_VARIABLE*,
+ * COMMAND_ARGUMENT*, START_COMMAND), then the streaming phase.
+ */
+import { DEFAULT_LIMITS, FrameType, type Limits } from './constants.js';
+import { FrameDecoder, type FrameHandler } from './codec.js';
+import { decodeHelloPayload, negotiateVersion } from './hello.js';
+import { decodeTtyPayload, decodeWindowSize, type TtyRequest } from './tty.js';
+
+export interface SessionRequest {
+  /** As the client sent it (relative to the base directory); validated by the server, not here. */
+  workingDirectory: string;
+  /** Values the client sent for its required/optional specs; the last one for a name wins. */
+  environment: Map<string, string>;
+  arguments: string[];
+  command: string;
+  tty: TtyRequest | null;
+}
+
+export interface ServerSessionHandler {
+  /** A new client said HELLO; `version` is the one both speak. The server replies with HELLO. */
+  onHello(version: number, features: number): void;
+  onStart(request: SessionRequest): void;
+  onStdin(chunk: Buffer): void;
+  onStdinEnd(): void;
+  onTerminate(): void;
+  onSignal(signal: number): void;
+  onResize(rows: number, cols: number): void;
+  /** The client broke the protocol: refuse (error frame if it speaks them) and close. */
+  onProtocolError(message: string): void;
+}
+
+type Phase = 'request' | 'running' | 'failed';
+
+export class ServerSession implements FrameHandler {
+  private readonly decoder: FrameDecoder;
+  private phase: Phase = 'request';
+  private frames = 0;
+  private workingDirectory: string | null = null;
+  private readonly environment = new Map<string, string>();
+  private environmentBytes = 0;
+  private readonly args: string[] = [];
+  private argumentBytes = 0;
+  private tty: TtyRequest | null = null;
+  private stdinEnded = false;
+  /** Protocol version agreed with a new client; 0 for an original k8psh client. */
+  version = 0;
+  features = 0;
+
+  constructor(
+    private readonly handler: ServerSessionHandler,
+    private readonly limits: Limits = DEFAULT_LIMITS,
+  ) {
+    this.decoder = new FrameDecoder(this, limits);
+  }
+
+  /** True when the client opened with HELLO and so understands ERROR, EXIT_SIGNAL, ... */
+  get modern(): boolean {
+    return this.version > 0;
+  }
+
+  get started(): boolean {
+    return this.phase === 'running';
+  }
+
+  receive(chunk: Buffer): void {
+    this.decoder.push(chunk);
+  }
+
+  onValue(type: number, value: number): void {
+    if (this.phase !== 'running') return this.fail(`${frameName(type)} before START_COMMAND`);
+    switch (type) {
+      case FrameType.TERMINATE_COMMAND:
+        return this.handler.onTerminate();
+      case FrameType.SIGNAL:
+        if (value < 1 || value > 64) return this.fail(`invalid signal number ${value}`);
+        return this.handler.onSignal(value);
+      case FrameType.WINDOW_SIZE: {
+        const { rows, cols } = decodeWindowSize(value);
+        return this.handler.onResize(rows, cols);
+      }
+      default:
+        return this.fail(`unexpected ${frameName(type)} from a client`);
+    }
+  }
+
+  onString(type: number, payload: Buffer): void {
+    this.frames++;
+    if (this.phase !== 'request') return this.fail(`${frameName(type)} after START_COMMAND`);
+    switch (type) {
+      case FrameType.HELLO:
+        return this.hello(payload);
+      case FrameType.TTY_REQUEST: {
+        if (this.tty) return this.fail('a second TTY_REQUEST');
+        const tty = decodeTtyPayload(payload);
+        if (typeof tty === 'string') return this.fail(tty);
+        this.tty = tty;
+        return;
+      }
+      case FrameType.WORKING_DIRECTORY:
+        if (this.workingDirectory !== null) return this.fail('a second WORKING_DIRECTORY');
+        this.workingDirectory = payload.toString('utf8');
+        return;
+      case FrameType.ENVIRONMENT_VARIABLE:
+        return this.variable(payload);
+      case FrameType.COMMAND_ARGUMENT:
+        this.argumentBytes += payload.length;
+        if (this.args.length >= this.limits.maxArguments)
+          return this.fail(`too many arguments (the limit is ${this.limits.maxArguments})`);
+        if (this.argumentBytes > this.limits.maxArgumentBytes)
+          return this.fail(`arguments exceed ${this.limits.maxArgumentBytes} bytes`);
+        this.args.push(payload.toString('utf8'));
+        return;
+      case FrameType.START_COMMAND:
+        return this.start(payload.toString('utf8'));
+      default:
+        return this.fail(`unexpected ${frameName(type)} from a client`);
+    }
+  }
+
+  onData(type: number, chunk: Buffer): void {
+    if (!this.acceptStdin(type)) return;
+    this.handler.onStdin(chunk);
+  }
+
+  onDataEnd(type: number): void {
+    if (!this.acceptStdin(type)) return;
+    this.stdinEnded = true;
+    this.handler.onStdinEnd();
+  }
+
+  onError(message: string): void {
+    this.phase = 'failed';
+    this.handler.onProtocolError(message);
+  }
+
+  private acceptStdin(type: number): boolean {
+    if (type !== FrameType.STDIN_DATA) {
+      this.fail(`unexpected ${frameName(type)} from a client`);
+      return false;
+    }
+    if (this.phase !== 'running') {
+      this.fail('STDIN_DATA before START_COMMAND');
+      return false;
+    }
+    // Stdin after its end is harmless (a racing client); it has nowhere to go.
+    return !this.stdinEnded;
+  }
+
+  private hello(payload: Buffer): void {
+    if (this.frames !== 1) return this.fail('HELLO must be the first frame');
+    const hello = decodeHelloPayload(payload);
+    if (typeof hello === 'string') return this.fail(hello);
+    const version = negotiateVersion(hello.version);
+    // Mark the client modern first, so that even a version refusal reaches it as an ERROR frame.
+    this.version = typeof version === 'number' ? version : 1;
+    this.features = hello.features;
+    if (typeof version === 'string') return this.fail(version);
+    this.handler.onHello(version, hello.features);
+  }
+
+  private variable(payload: Buffer): void {
+    const text = payload.toString('utf8');
+    const equals = text.indexOf('=');
+    if (equals <= 0) return this.fail(`malformed environment variable "${printable(text)}"`);
+    this.environmentBytes += payload.length;
+    const name = text.slice(0, equals);
+    if (!this.environment.has(name) && this.environment.size >= this.limits.maxEnvironmentVariables)
+      return this.fail(`too many environment variables (the limit is ${this.limits.maxEnvironmentVariables})`);
+    if (this.environmentBytes > this.limits.maxEnvironmentBytes)
+      return this.fail(`environment exceeds ${this.limits.maxEnvironmentBytes} bytes`);
+    this.environment.set(name, text.slice(equals + 1));
+  }
+
+  private start(command: string): void {
+    this.phase = 'running';
+    this.handler.onStart({
+      workingDirectory: this.workingDirectory ?? '',
+      environment: this.environment,
+      arguments: this.args,
+      command,
+      tty: this.tty,
+    });
+  }
+
+  private fail(message: string): void {
+    this.decoder.fail(message);
+  }
+}
+
+export function frameName(type: number): string {
+  for (const [name, value] of Object.entries(FrameType)) if (value === type) return name;
+  return `frame type ${type}`;
+}
+
+/** For messages: a peer's string, short and without control characters. */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length > 80 ? `${clean.slice(0, 77)}...` : clean;
+}

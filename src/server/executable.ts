@@ -1,0 +1,39 @@
+/**
+ * Finding the executable as SPEC A4 says: first as a path relative to the
+ * working directory, then on the PATH of the command's own environment
+ * (default /bin:/usr/bin). The failures are reported as a shell would.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { ExitCode } from '../protocol/constants.js';
+
+export const DEFAULT_PATH = '/bin:/usr/bin';
+
+export type Lookup = { path: string } | { error: string; code: number };
+
+export function findExecutable(name: string, workingDirectory: string, searchPath = DEFAULT_PATH): Lookup {
+  if (name === '') return { error: 'empty executable name', code: ExitCode.NOT_FOUND };
+  const candidates = isAbsolute(name) || name.includes('/') ? [resolve(workingDirectory, name)] : [];
+  if (candidates.length === 0) {
+    candidates.push(resolve(workingDirectory, name));
+    for (const dir of searchPath.split(':')) candidates.push(join(resolve(workingDirectory, dir || '.'), name));
+  }
+  let denied: string | undefined;
+  for (const candidate of candidates) {
+    const verdict = check(candidate);
+    if (verdict === 'ok') return { path: candidate };
+    if (verdict === 'denied') denied ??= candidate;
+  }
+  if (denied) return { error: `${name}: Permission denied`, code: ExitCode.NOT_EXECUTABLE };
+  return { error: `${name}: command not found`, code: ExitCode.NOT_FOUND };
+}
+
+function check(path: string): 'ok' | 'denied' | 'missing' {
+  try {
+    if (statSync(path).isDirectory()) return 'denied';
+    accessSync(path, constants.X_OK);
+    return 'ok';
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EACCES' ? 'denied' : 'missing';
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * k8pshd (SPEC A3): load the configuration, create the stubs, and serve this
+ * server's commands on 127.0.0.1 until a signal, the timeout or the
+ * connection budget ends it; then clean up what it made.
+ */
+import { createServer, type Socket } from 'node:net';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { loadConfig } from '../config/load.js';
+import type { CommandConfig, Config } from '../config/model.js';
+import { configPath } from '../client/run-command.js';
+import { initLogger, logger } from '../log.js';
+import { encodeRefusal } from '../protocol/server-frames.js';
+import { daemonChildReady, daemonize, isDaemonChild } from './daemon.js';
+import { parseServerOptions, type ServerOptions } from './options.js';
+import { removePidfile, writePidfile } from './pidfile.js';
+import { Connection } from './session.js';
+import { createStubs, deleteStubs, removeFiles } from './stubs.js';
+
+const SERVER_HOST = '127.0.0.1';
+const KILL_GRACE_MS = 2000;
+
+export async function serverMain(args: string[]): Promise<void> {
+  try {
+    await run(args);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (isDaemonChild()) daemonChildReady(message);
+    process.stderr.write(`k8pshd: ${message}\n`);
+    process.exit(1);
+  }
+}
+
+async function run(args: string[]): Promise<void> {
+  const warnings: string[] = [];
+  const first = await parseServerOptions(args, (m) => warnings.push(m));
+  if (!first) return;
+  const name = first.name || process.env.K8PSH_NAME || hostname();
+  const configFile = configPath(first.config);
+  const config = await loadConfig(configFile, { env: process.env, warn: (m: string) => warnings.push(m) });
+  const host = config.hosts.get(name);
+  // Section options come first, so the real command line wins.
+  const options =
+    host && host.serverOptions.length > 0
+      ? (await parseServerOptions([...host.serverOptions, ...args], (m) => warnings.push(m)))!
+      : first;
+
+  initLogger(options.logFormat);
+  const log = logger('Main');
+  for (const warning of [...new Set(warnings)]) log.warn(warning);
+  log.debug({ config: resolve(configFile), name, options }, 'starting');
+
+  if (options.background && !isDaemonChild()) return daemonize(args);
+
+  const stubs = makeStubs(config, name, options, log);
+  const commands = new Map<string, CommandConfig>([...config.commands].filter(([, command]) => command.host === name));
+  if (!host || commands.size === 0) {
+    log.info({ name, stubs: stubs.length }, 'no commands for this server: stubs created, exiting');
+    if (isDaemonChild()) daemonChildReady(null);
+    return;
+  }
+  await serve(config, name, host.port, commands, options, stubs, log);
+}
+
+function makeStubs(config: Config, name: string, options: ServerOptions, log: Logger): string[] {
+  const directory = resolve(options.executableDirectory ?? '.');
+  const all = [...config.commands.values()];
+  if (options.disableClientExecutables) {
+    deleteStubs(directory, all.map((command) => command.name));
+    return [];
+  }
+  const names = all
+    .filter((command) => options.generateLocalExecutables || command.host !== name)
+    .map((command) => command.name);
+  const created = createStubs({ directory, names, overwrite: options.overwriteClientExecutables });
+  log.debug({ directory, names }, 'client executables created');
+  return created;
+}
+
+async function serve(
+  config: Config,
+  name: string,
+  port: number,
+  commands: Map<string, CommandConfig>,
+  options: ServerOptions,
+  stubs: string[],
+  log: Logger,
+): Promise<void> {
+  const connections = new Set<Connection>();
+  let started = 0;
+  let stopping = false;
+  const pidfile = options.background || options.pidfileGiven ? options.pidfile : null;
+
+  const server = createServer({ noDelay: true, pauseOnConnect: false }, (socket: Socket) => {
+    if (stopping) return socket.destroy();
+    if (connections.size >= options.maxSessions) {
+      log.warn({ limit: options.maxSessions }, 'connection refused: too many sessions');
+      socket.end(encodeRefusal(`server ${name} is busy (${options.maxSessions} sessions)`, 1, false));
+      return;
+    }
+    const connection = new Connection(socket, {
+      serverName: name,
+      baseDirectory: config.baseDirectory,
+      commands,
+      limits: options.limits,
+      requestTimeoutMs: options.requestTimeoutMs,
+      killGraceMs: KILL_GRACE_MS,
+      log: logger('Process'),
+      onStarted: () => {
+        started++;
+        if (options.maxConnections >= 0 && started >= options.maxConnections) void shutdown('max-connections reached');
+      },
+    });
+    connections.add(connection);
+    void connection.done.then(() => connections.delete(connection));
+  });
+
+  const shutdown = async (reason: string): Promise<void> => {
+    if (stopping) {
+      // A second request: stop waiting.
+      for (const connection of connections) connection.hangUp();
+      return;
+    }
+    stopping = true;
+    log.info({ reason, sessions: connections.size }, 'shutting down');
+    server.close();
+    if (options.noWait) for (const connection of connections) connection.hangUp();
+    await Promise.all([...connections].map((connection) => connection.done));
+    if (!options.keepClientExecutables) removeFiles(stubs);
+    if (pidfile) removePidfile(pidfile);
+    log.info('stopped');
+    process.exit(0);
+  };
+
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      rejectListen(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `port ${port} is already in use (server ${name} on ${SERVER_HOST}:${port})`
+            : `cannot listen on ${SERVER_HOST}:${port}: ${error.message}`,
+        ),
+      ),
+    );
+    server.listen({ host: SERVER_HOST, port, exclusive: true }, resolveListen);
+  }).catch((error: Error) => {
+    if (!options.keepClientExecutables) removeFiles(stubs);
+    throw error;
+  });
+  server.on('error', (error) => log.error({ err: error.message }, 'server error'));
+
+  if (pidfile) writePidfile(pidfile);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
+  if (options.timeout >= 0) setTimeout(() => void shutdown('timeout'), options.timeout);
+  log.info({ name, port, commands: [...commands.keys()] }, 'listening');
+  if (isDaemonChild()) daemonChildReady(null);
+}

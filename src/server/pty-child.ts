@@ -1,0 +1,42 @@
+/**
+ * The remote command in a pseudo-terminal (node-pty), for clients that asked
+ * for one. stdout and stderr are one stream, as with ssh -t.
+ */
+import { loadPty } from '../native/pty.js';
+import { signalGroup, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
+
+/** VEOF: what a terminal user types to end input. */
+const END_OF_INPUT = Buffer.from([4]);
+
+export async function spawnPty(spec: SpawnSpec, events: ChildEvents): Promise<RunningChild> {
+  const { spawn } = await loadPty();
+  const tty = spec.tty!;
+  const child = spawn(spec.file, spec.args, {
+    name: tty.term,
+    rows: tty.rows,
+    cols: tty.cols,
+    cwd: spec.cwd,
+    env: spec.env,
+    encoding: null,
+  });
+  child.onData((data) => events.onStdout(data as unknown as Buffer));
+  child.onExit(({ exitCode, signal }) => {
+    events.onStdoutEnd();
+    events.onStderrEnd();
+    events.onExit(signal ? null : exitCode, signal || null);
+  });
+  return {
+    pid: child.pid,
+    writeStdin: (chunk) => {
+      child.write(chunk);
+      return true;
+    },
+    onStdinDrain: (callback) => callback(),
+    endStdin: () => child.write(END_OF_INPUT),
+    // node-pty's child leads its own session and process group.
+    signal: (signal) => signalGroup(child.pid, signal),
+    resize: (rows, cols) => child.resize(cols, rows),
+    pauseOutput: () => child.pause(),
+    resumeOutput: () => child.resume(),
+  };
+}
