@@ -12,10 +12,18 @@ export type LogFormat = 'json' | 'pretty' | 'auto';
 
 let root: Logger | undefined;
 
-export function initLogger(format: LogFormat = 'auto', destination: NodeJS.WritableStream = process.stderr): Logger {
+export function initLogger(
+  format: LogFormat = 'auto',
+  destination: NodeJS.WritableStream = process.stderr,
+): Logger {
   const pretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
   const stream = pretty
-    ? pinoPretty({ sync: true, destination: 2, colorize: process.stderr.isTTY === true, ignore: 'pid,hostname' })
+    ? pinoPretty({
+        sync: true,
+        destination: 2,
+        colorize: process.stderr.isTTY === true,
+        ignore: 'pid,hostname',
+      })
     : destination === process.stderr
       ? pino.destination({ dest: 2, sync: true })
       : destination;

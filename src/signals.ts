@@ -3,9 +3,10 @@ import { constants } from 'node:os';
 
 const numbers = constants.signals as Record<string, number>;
 const names = new Map<number, NodeJS.Signals>();
-for (const [name, number] of Object.entries(numbers)) if (!names.has(number)) names.set(number, name as NodeJS.Signals);
+for (const [name, number] of Object.entries(numbers))
+  if (!names.has(number)) names.set(number, name as NodeJS.Signals);
 
-export function signalNumber(name: NodeJS.Signals | string): number | undefined {
+export function signalNumber(name: string): number | undefined {
   return numbers[name];
 }
 
@@ -14,9 +15,25 @@ export function signalName(number: number): NodeJS.Signals | undefined {
 }
 
 /** Forwarded to the remote process group (SPEC B). */
-export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+];
 
 /** Their default action dumps core: a client reports them as an exit status 128+N instead of raising them. */
 export const CORE_SIGNALS: ReadonlySet<string> = new Set([
-  'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGSYS', 'SIGXCPU', 'SIGXFSZ',
+  'SIGQUIT',
+  'SIGILL',
+  'SIGTRAP',
+  'SIGABRT',
+  'SIGBUS',
+  'SIGFPE',
+  'SIGSEGV',
+  'SIGSYS',
+  'SIGXCPU',
+  'SIGXFSZ',
 ]);

@@ -22,16 +22,42 @@ export async function frontendMain(args: string[]): Promise<void> {
 
   const parser = yargs(args)
     .scriptName('k8psh')
-    .usage('Usage: k8psh [options] command [args...]\n  Executes a k8psh client command on the server configured for it')
+    .usage(
+      'Usage: k8psh [options] command [args...]\n  Executes a k8psh client command on the server configured for it',
+    )
     .parserConfiguration({ 'halt-at-non-option': true, 'populate--': false })
-    .option('config', { alias: 'c', type: 'string', description: 'The configuration file. Defaults to $K8PSH_CONFIG, else ./k8psh.conf' })
-    .option('install', { type: 'string', description: 'Installs this executable to FILE (hard link, else copy) and exits', requiresArg: true })
-    .option('server', { alias: 's', type: 'boolean', description: 'Runs as the server (k8pshd); all other arguments go to it' })
+    .option('config', {
+      alias: 'c',
+      type: 'string',
+      description: 'The configuration file. Defaults to $K8PSH_CONFIG, else ./k8psh.conf',
+    })
+    .option('install', {
+      type: 'string',
+      description: 'Installs this executable to FILE (hard link, else copy) and exits',
+      requiresArg: true,
+    })
+    .option('server', {
+      alias: 's',
+      type: 'boolean',
+      description: 'Runs as the server (k8pshd); all other arguments go to it',
+    })
     .option('tty', { alias: 't', type: 'boolean', description: 'Forces a pseudo-terminal for the command' })
     .option('no-tty', { alias: 'T', type: 'boolean', description: 'Disables the pseudo-terminal' })
-    .option('convert-config', { type: 'string', description: 'Prints the TOML twin of a k8psh.conf file and exits', requiresArg: true })
-    .option('health', { type: 'boolean', description: 'Exits 0 when the server named by --name (or $K8PSH_NAME) accepts connections' })
-    .option('name', { alias: 'n', type: 'string', description: 'With --health: the server to check', hidden: false })
+    .option('convert-config', {
+      type: 'string',
+      description: 'Prints the TOML twin of a k8psh.conf file and exits',
+      requiresArg: true,
+    })
+    .option('health', {
+      type: 'boolean',
+      description: 'Exits 0 when the server named by --name (or $K8PSH_NAME) accepts connections',
+    })
+    .option('name', {
+      alias: 'n',
+      type: 'string',
+      description: 'With --health: the server to check',
+      hidden: false,
+    })
     .option('selftest-pty', { type: 'boolean', hidden: true })
     .help('help')
     .alias('help', 'h')
@@ -52,7 +78,7 @@ export async function frontendMain(args: string[]): Promise<void> {
     return;
   }
   if (argv['convert-config'] !== undefined) {
-    const { convertConfigFile } = await import('../config/convert-file.js');
+    const { convertConfigFile } = await import('./convert-config.js');
     process.stdout.write(await convertConfigFile(argv['convert-config']));
     return;
   }

@@ -15,7 +15,10 @@ import { ClientError } from './fail.js';
 
 const PROBE_TIMEOUT_MS = 3000;
 
-export async function checkHealth(configFile: string, name = process.env.K8PSH_NAME || hostname()): Promise<void> {
+export async function checkHealth(
+  configFile: string,
+  name = process.env.K8PSH_NAME || hostname(),
+): Promise<void> {
   const config = await loadConfig(configFile, { env: process.env });
   const host = config.hosts.get(name);
   if (!host) throw new ClientError(`server ${name} has no commands in ${configFile}`, 1);
@@ -45,7 +48,10 @@ export async function checkHealth(configFile: string, name = process.env.K8PSH_N
     socket.on('data', (chunk: Buffer) => session.receive(chunk));
     socket.on('close', () => fail('connection closed'));
     socket.write(
-      encodeString(FrameType.HELLO, encodeHelloPayload({ version: PROTOCOL_VERSION, features: ALL_FEATURES })),
+      encodeString(
+        FrameType.HELLO,
+        encodeHelloPayload({ version: PROTOCOL_VERSION, features: ALL_FEATURES }),
+      ),
     );
   });
 }

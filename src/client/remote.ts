@@ -38,7 +38,11 @@ export interface Outcome {
 
 const STDIN_END = encodeValue(FrameType.STDIN_DATA, 0);
 
-export async function runRemote(target: RemoteTarget, command: RemoteCommand, tty: TtyRequest | null): Promise<Outcome> {
+export async function runRemote(
+  target: RemoteTarget,
+  command: RemoteCommand,
+  tty: TtyRequest | null,
+): Promise<Outcome> {
   const socket = await connectWithRetry(target.port, target.connectTimeoutMs, target.serverName);
   const outcome = await new RemoteSession(socket, command, tty, true).run();
   if (outcome !== LEGACY_SERVER) return outcome;
@@ -222,8 +226,11 @@ class RemoteSession implements ClientSessionHandler {
     if (this.finished) return;
     if (this.hello && this.session.received === 0) return this.end(() => this.resolve(LEGACY_SERVER));
     // The original server closes without an exit code when the command dies by a signal.
-    if (this.pendingSignal) return this.finish({ code: 128 + signalNumber(this.pendingSignal)!, signal: this.pendingSignal });
-    this.fail(new ClientError('connection to the server was lost before the command finished', CONNECTION_FAILURE));
+    if (this.pendingSignal)
+      return this.finish({ code: 128 + signalNumber(this.pendingSignal)!, signal: this.pendingSignal });
+    this.fail(
+      new ClientError('connection to the server was lost before the command finished', CONNECTION_FAILURE),
+    );
   }
 
   private finish(outcome: Outcome): void {

@@ -24,9 +24,16 @@ export function configPath(explicit: string | undefined, env = process.env): str
   return explicit ?? env.K8PSH_CONFIG ?? 'k8psh.conf';
 }
 
-export async function runCommand(name: string, args: readonly string[], options: RunOptions = {}): Promise<Outcome> {
+export async function runCommand(
+  name: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<Outcome> {
   const file = configPath(options.configFile);
-  const config = await loadConfig(file, { env: process.env, warn: (m: string) => clientDebug('Configuration', m) });
+  const config = await loadConfig(file, {
+    env: process.env,
+    warn: (m: string) => clientDebug('Configuration', m),
+  });
   const command = config.commands.get(name);
   if (!command) throw new ClientError(`${name}: command not found in ${resolve(file)}`, ExitCode.NOT_FOUND);
   const host = config.hosts.get(command.host)!;
@@ -34,7 +41,12 @@ export async function runCommand(name: string, args: readonly string[], options:
   clientDebug('Main', `running ${name} on ${host.name}:${host.port} in "${workingDirectory}"`);
   return runRemote(
     { serverName: host.name, port: host.port, connectTimeoutMs: config.connectTimeoutMs },
-    { command: name, arguments: args, workingDirectory, environment: clientEnvironment(command, process.env) },
+    {
+      command: name,
+      arguments: args,
+      workingDirectory,
+      environment: clientEnvironment(command, process.env),
+    },
     wantTty(options.tty) ? ttyRequest() : null,
   );
 }

@@ -29,7 +29,8 @@ export function encodeRequest(request: ClientRequest): Buffer {
         encodeHelloPayload({ version: PROTOCOL_VERSION, features: request.features ?? ALL_FEATURES }),
       ),
     );
-  if (request.hello && request.tty) frames.push(encodeString(FrameType.TTY_REQUEST, encodeTtyPayload(request.tty)));
+  if (request.hello && request.tty)
+    frames.push(encodeString(FrameType.TTY_REQUEST, encodeTtyPayload(request.tty)));
   frames.push(encodeString(FrameType.WORKING_DIRECTORY, request.workingDirectory));
   for (const argument of request.arguments) frames.push(encodeString(FrameType.COMMAND_ARGUMENT, argument));
   for (const [name, value] of request.environment)
@@ -81,7 +82,6 @@ export class ClientSession implements FrameHandler {
 
   receive(chunk: Buffer): void {
     this.received += chunk.length;
-    if (this.finished) return this.decoder.fail('data after EXIT_CODE');
     this.decoder.push(chunk);
   }
 
@@ -89,6 +89,8 @@ export class ClientSession implements FrameHandler {
     switch (type) {
       case FrameType.EXIT_CODE:
         this.finished = true;
+        // Whatever follows, in this chunk or a later one, is an error: nothing reaches the handler after the exit.
+        this.decoder.expectEnd('data after EXIT_CODE');
         return this.handler.onExit(value | 0, this.exitSignal);
       case FrameType.EXIT_SIGNAL:
         this.exitSignal = value;

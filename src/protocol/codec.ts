@@ -52,6 +52,8 @@ export class FrameDecoder {
   private collected: Buffer | null = null;
   private collectedFill = 0;
   private failed = false;
+  /** Set by `expectEnd`: the message for any byte that follows. */
+  private trailing: string | null = null;
 
   constructor(
     private readonly handler: FrameHandler,
@@ -60,6 +62,11 @@ export class FrameDecoder {
 
   get broken(): boolean {
     return this.failed;
+  }
+
+  /** Bytes currently allocated for a control frame being collected (never more than maxFramePayload). */
+  get bufferedBytes(): number {
+    return this.collected?.length ?? 0;
   }
 
   /** True between frames: a connection closed here ended cleanly. */
@@ -71,6 +78,7 @@ export class FrameDecoder {
     let offset = 0;
     const length = chunk.length;
     while (offset < length && !this.failed) {
+      if (this.trailing !== null) return this.fail(this.trailing);
       if (this.remaining > 0) {
         offset = this.payload(chunk, offset);
         continue;
@@ -84,6 +92,14 @@ export class FrameDecoder {
         this.frame(this.header[0]!, this.header.readUInt32LE(1));
       }
     }
+  }
+
+  /**
+   * The frame just delivered is the peer's last (EXIT_CODE): any byte after
+   * it, in this chunk or a later one, is an error with this message.
+   */
+  expectEnd(message: string): void {
+    this.trailing = message;
   }
 
   /** Stop decoding: whatever follows is ignored. */

@@ -26,6 +26,8 @@ export function encodeExit(code: number | null, signal: number | null, modern: b
  * client (it prints it), as stderr text for an old one, then the exit code.
  */
 export function encodeRefusal(message: string, code: number, modern: boolean): Buffer {
-  const text = modern ? encodeString(FrameType.ERROR, message) : encodeString(FrameType.STDERR_DATA, `k8psh: ${message}\n`);
+  const text = modern
+    ? encodeString(FrameType.ERROR, message)
+    : encodeString(FrameType.STDERR_DATA, `k8psh: ${message}\n`);
   return Buffer.concat([text, encodeValue(FrameType.EXIT_CODE, code)]);
 }

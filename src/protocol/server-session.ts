@@ -1,8 +1,9 @@
 /**
  * Server side of one session, without sockets: feed it the client's bytes, it
  * validates the frame sequence and calls back with what to do. Request phase
- * (HELLO?, TTY_REQUEST?, WORKING_DIRECTORY, ENVIRONMENT_VARIABLE*,
- * COMMAND_ARGUMENT*, START_COMMAND), then the streaming phase.
+ * (HELLO?, TTY_REQUEST?, WORKING_DIRECTORY, COMMAND_ARGUMENT*,
+ * ENVIRONMENT_VARIABLE*, START_COMMAND; the original client sends them in
+ * this order, the server does not insist on it), then the streaming phase.
  */
 import { DEFAULT_LIMITS, FrameType, type Limits } from './constants.js';
 import { FrameDecoder, type FrameHandler } from './codec.js';
@@ -70,6 +71,8 @@ export class ServerSession implements FrameHandler {
   }
 
   onValue(type: number, value: number): void {
+    if (type === FrameType.EXIT_CODE || type === FrameType.EXIT_SIGNAL)
+      return this.fail(`unexpected ${frameName(type)} from a client`);
     if (this.phase !== 'running') return this.fail(`${frameName(type)} before START_COMMAND`);
     switch (type) {
       case FrameType.TERMINATE_COMMAND:
@@ -88,6 +91,7 @@ export class ServerSession implements FrameHandler {
 
   onString(type: number, payload: Buffer): void {
     this.frames++;
+    if (type === FrameType.ERROR) return this.fail(`unexpected ${frameName(type)} from a client`);
     if (this.phase !== 'request') return this.fail(`${frameName(type)} after START_COMMAND`);
     switch (type) {
       case FrameType.HELLO:
@@ -168,7 +172,9 @@ export class ServerSession implements FrameHandler {
     this.environmentBytes += payload.length;
     const name = text.slice(0, equals);
     if (!this.environment.has(name) && this.environment.size >= this.limits.maxEnvironmentVariables)
-      return this.fail(`too many environment variables (the limit is ${this.limits.maxEnvironmentVariables})`);
+      return this.fail(
+        `too many environment variables (the limit is ${this.limits.maxEnvironmentVariables})`,
+      );
     if (this.environmentBytes > this.limits.maxEnvironmentBytes)
       return this.fail(`environment exceeds ${this.limits.maxEnvironmentBytes} bytes`);
     this.environment.set(name, text.slice(equals + 1));

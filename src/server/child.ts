@@ -62,8 +62,8 @@ export function spawnPiped(spec: SpawnSpec, events: ChildEvents): RunningChild {
     exit = [code, signal ? (signalNumber(signal) ?? null) : null];
     settle();
   });
-  child.stdout.on('data', events.onStdout);
-  child.stderr.on('data', events.onStderr);
+  child.stdout.on('data', (chunk: Buffer) => events.onStdout(chunk));
+  child.stderr.on('data', (chunk: Buffer) => events.onStderr(chunk));
   child.stdout.on('end', () => {
     events.onStdoutEnd();
     openOutputs--;

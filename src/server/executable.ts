@@ -16,7 +16,8 @@ export function findExecutable(name: string, workingDirectory: string, searchPat
   const candidates = isAbsolute(name) || name.includes('/') ? [resolve(workingDirectory, name)] : [];
   if (candidates.length === 0) {
     candidates.push(resolve(workingDirectory, name));
-    for (const dir of searchPath.split(':')) candidates.push(join(resolve(workingDirectory, dir || '.'), name));
+    for (const dir of searchPath.split(':'))
+      candidates.push(join(resolve(workingDirectory, dir || '.'), name));
   }
   let denied: string | undefined;
   for (const candidate of candidates) {

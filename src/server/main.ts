@@ -54,7 +54,9 @@ async function run(args: string[]): Promise<void> {
   if (options.background && !isDaemonChild()) return daemonize(args);
 
   const stubs = makeStubs(config, name, options, log);
-  const commands = new Map<string, CommandConfig>([...config.commands].filter(([, command]) => command.host === name));
+  const commands = new Map<string, CommandConfig>(
+    [...config.commands].filter(([, command]) => command.host === name),
+  );
   if (!host || commands.size === 0) {
     log.info({ name, stubs: stubs.length }, 'no commands for this server: stubs created, exiting');
     if (isDaemonChild()) daemonChildReady(null);
@@ -67,7 +69,10 @@ function makeStubs(config: Config, name: string, options: ServerOptions, log: Lo
   const directory = resolve(options.executableDirectory ?? '.');
   const all = [...config.commands.values()];
   if (options.disableClientExecutables) {
-    deleteStubs(directory, all.map((command) => command.name));
+    deleteStubs(
+      directory,
+      all.map((command) => command.name),
+    );
     return [];
   }
   const names = all
@@ -109,7 +114,8 @@ async function serve(
       log: logger('Process'),
       onStarted: () => {
         started++;
-        if (options.maxConnections >= 0 && started >= options.maxConnections) void shutdown('max-connections reached');
+        if (options.maxConnections >= 0 && started >= options.maxConnections)
+          void shutdown('max-connections reached');
       },
     });
     connections.add(connection);
@@ -150,8 +156,11 @@ async function serve(
   });
   server.on('error', (error) => log.error({ err: error.message }, 'server error'));
 
+  // One broken session must not take the others down with it.
+  process.on('uncaughtException', (error) => log.error({ err: error }, 'internal error in a session'));
   if (pidfile) writePidfile(pidfile);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(signal, () => void shutdown(signal));
   if (options.timeout >= 0) setTimeout(() => void shutdown('timeout'), options.timeout);
   log.info({ name, port, commands: [...commands.keys()] }, 'listening');
   if (isDaemonChild()) daemonChildReady(null);

@@ -26,32 +26,127 @@ export interface ServerOptions {
 
 export class UsageError extends Error {}
 
-// eslint-disable-next-line @typescript-eslint/explicit-module-boundary-types -- yargs infers the argv type
 function parser(args: readonly string[], warn: (message: string) => void) {
   return yargs([...args])
     .scriptName('k8pshd')
     .usage('Usage: k8pshd [options]\n  Starts the k8pshd server')
     .parserConfiguration({ 'duplicate-arguments-array': false, 'strip-aliased': true })
     .options({
-      background: { alias: 'b', type: 'boolean', default: false, description: 'Daemonize the server by sending it to the background.' },
-      config: { alias: 'c', type: 'string', requiresArg: true, description: 'The configuration file loaded by k8pshd. Defaults to $K8PSH_CONFIG.' },
-      'disable-client-executables': { alias: 'd', type: 'boolean', default: false, description: 'Disables generating client executables so only local executables can be run.' },
-      'executable-directory': { alias: 'e', type: 'string', requiresArg: true, description: 'The directory used to create the client executables.' },
-      'ignore-invalid-arguments': { alias: 'i', type: 'boolean', default: false, description: 'Warn about unrecognized options instead of failing.' },
-      'keep-client-executables': { alias: 'k', type: 'boolean', default: false, description: 'Do not remove the client executables on exit.' },
-      'generate-local-executables': { alias: 'l', type: 'boolean', default: false, description: 'Generate client executables for local executables.' },
-      'max-connections': { alias: 'm', type: 'number', requiresArg: true, default: -1, description: 'Exit after this many connections (-1: unlimited).' },
-      name: { alias: 'n', type: 'string', requiresArg: true, description: 'The name used to identify the server. Defaults to $K8PSH_NAME or hostname.' },
-      'overwrite-client-executables': { alias: 'o', type: 'boolean', default: false, description: 'Overwrite client executables rather than fail with error.' },
-      pidfile: { alias: 'p', type: 'string', requiresArg: true, description: 'The file to store the PID of the server (with --background).' },
-      timeout: { alias: 't', type: 'number', requiresArg: true, default: -1, description: 'The time in milliseconds before the server exits. Defaults to -1 (run forever).' },
-      'no-wait': { alias: 'w', type: 'boolean', default: false, description: 'Do not wait for running sessions on exit.' },
-      'log-format': { choices: ['json', 'pretty', 'auto'] as const, default: 'auto' as const, description: 'Log format on stderr (auto: pretty on a terminal).' },
-      'request-timeout': { type: 'number', requiresArg: true, default: 30000, description: 'Milliseconds a client has to send its whole request.' },
-      'max-sessions': { type: 'number', requiresArg: true, default: 1024, description: 'Concurrent connections; more are refused with a message.' },
-      'max-frame-size': { type: 'number', requiresArg: true, default: DEFAULT_LIMITS.maxFramePayload, description: 'Largest control frame (argument, variable, directory) in bytes.' },
-      'max-arguments': { type: 'number', requiresArg: true, default: DEFAULT_LIMITS.maxArguments, description: 'Most arguments a client may send.' },
-      'max-environment-bytes': { type: 'number', requiresArg: true, default: DEFAULT_LIMITS.maxEnvironmentBytes, description: 'Most bytes of environment a client may send.' },
+      background: {
+        alias: 'b',
+        type: 'boolean',
+        default: false,
+        description: 'Daemonize the server by sending it to the background.',
+      },
+      config: {
+        alias: 'c',
+        type: 'string',
+        requiresArg: true,
+        description: 'The configuration file loaded by k8pshd. Defaults to $K8PSH_CONFIG.',
+      },
+      'disable-client-executables': {
+        alias: 'd',
+        type: 'boolean',
+        default: false,
+        description: 'Disables generating client executables so only local executables can be run.',
+      },
+      'executable-directory': {
+        alias: 'e',
+        type: 'string',
+        requiresArg: true,
+        description: 'The directory used to create the client executables.',
+      },
+      'ignore-invalid-arguments': {
+        alias: 'i',
+        type: 'boolean',
+        default: false,
+        description: 'Warn about unrecognized options instead of failing.',
+      },
+      'keep-client-executables': {
+        alias: 'k',
+        type: 'boolean',
+        default: false,
+        description: 'Do not remove the client executables on exit.',
+      },
+      'generate-local-executables': {
+        alias: 'l',
+        type: 'boolean',
+        default: false,
+        description: 'Generate client executables for local executables.',
+      },
+      'max-connections': {
+        alias: 'm',
+        type: 'number',
+        requiresArg: true,
+        default: -1,
+        description: 'Exit after this many connections (-1: unlimited).',
+      },
+      name: {
+        alias: 'n',
+        type: 'string',
+        requiresArg: true,
+        description: 'The name used to identify the server. Defaults to $K8PSH_NAME or hostname.',
+      },
+      'overwrite-client-executables': {
+        alias: 'o',
+        type: 'boolean',
+        default: false,
+        description: 'Overwrite client executables rather than fail with error.',
+      },
+      pidfile: {
+        alias: 'p',
+        type: 'string',
+        requiresArg: true,
+        description: 'The file to store the PID of the server (with --background).',
+      },
+      timeout: {
+        alias: 't',
+        type: 'number',
+        requiresArg: true,
+        default: -1,
+        description: 'The time in milliseconds before the server exits. Defaults to -1 (run forever).',
+      },
+      'no-wait': {
+        alias: 'w',
+        type: 'boolean',
+        default: false,
+        description: 'Do not wait for running sessions on exit.',
+      },
+      'log-format': {
+        choices: ['json', 'pretty', 'auto'] as const,
+        default: 'auto' as const,
+        description: 'Log format on stderr (auto: pretty on a terminal).',
+      },
+      'request-timeout': {
+        type: 'number',
+        requiresArg: true,
+        default: 30000,
+        description: 'Milliseconds a client has to send its whole request.',
+      },
+      'max-sessions': {
+        type: 'number',
+        requiresArg: true,
+        default: 1024,
+        description: 'Concurrent connections; more are refused with a message.',
+      },
+      'max-frame-size': {
+        type: 'number',
+        requiresArg: true,
+        default: DEFAULT_LIMITS.maxFramePayload,
+        description: 'Largest control frame (argument, variable, directory) in bytes.',
+      },
+      'max-arguments': {
+        type: 'number',
+        requiresArg: true,
+        default: DEFAULT_LIMITS.maxArguments,
+        description: 'Most arguments a client may send.',
+      },
+      'max-environment-bytes': {
+        type: 'number',
+        requiresArg: true,
+        default: DEFAULT_LIMITS.maxEnvironmentBytes,
+        description: 'Most bytes of environment a client may send.',
+      },
     })
     .help('help')
     .alias('help', 'h')
@@ -64,7 +159,10 @@ function parser(args: readonly string[], warn: (message: string) => void) {
     })
     .check((argv) => {
       const unknown = Object.keys(argv).filter((key) => key !== '_' && key !== '$0' && !KNOWN.has(key));
-      const extra = [...unknown.map((key) => (key.length === 1 ? `-${key}` : `--${key}`)), ...argv._.map(String)];
+      const extra = [
+        ...unknown.map((key) => (key.length === 1 ? `-${key}` : `--${key}`)),
+        ...argv._.map(String),
+      ];
       if (extra.length === 0) return true;
       if (argv['ignore-invalid-arguments']) {
         for (const option of extra) warn(`Ignoring unrecognized option ${option}`);
@@ -75,13 +173,41 @@ function parser(args: readonly string[], warn: (message: string) => void) {
 }
 
 const KNOWN = new Set([
-  'background', 'config', 'disable-client-executables', 'executable-directory', 'ignore-invalid-arguments',
-  'keep-client-executables', 'generate-local-executables', 'max-connections', 'name', 'overwrite-client-executables',
-  'pidfile', 'timeout', 'no-wait', 'log-format', 'request-timeout', 'max-sessions', 'max-frame-size', 'max-arguments',
-  'max-environment-bytes', 'help', 'version',
-  'disableClientExecutables', 'executableDirectory', 'ignoreInvalidArguments', 'keepClientExecutables',
-  'generateLocalExecutables', 'maxConnections', 'overwriteClientExecutables', 'noWait', 'logFormat', 'requestTimeout',
-  'maxSessions', 'maxFrameSize', 'maxArguments', 'maxEnvironmentBytes',
+  'background',
+  'config',
+  'disable-client-executables',
+  'executable-directory',
+  'ignore-invalid-arguments',
+  'keep-client-executables',
+  'generate-local-executables',
+  'max-connections',
+  'name',
+  'overwrite-client-executables',
+  'pidfile',
+  'timeout',
+  'no-wait',
+  'log-format',
+  'request-timeout',
+  'max-sessions',
+  'max-frame-size',
+  'max-arguments',
+  'max-environment-bytes',
+  'help',
+  'version',
+  'disableClientExecutables',
+  'executableDirectory',
+  'ignoreInvalidArguments',
+  'keepClientExecutables',
+  'generateLocalExecutables',
+  'maxConnections',
+  'overwriteClientExecutables',
+  'noWait',
+  'logFormat',
+  'requestTimeout',
+  'maxSessions',
+  'maxFrameSize',
+  'maxArguments',
+  'maxEnvironmentBytes',
 ]);
 
 /** Parses; `null` when --help or --version was answered. */
@@ -91,7 +217,15 @@ export async function parseServerOptions(
 ): Promise<ServerOptions | null> {
   const argv = await parser(args, warn).parse();
   if (argv.help || argv.version) return null;
-  for (const key of ['max-connections', 'timeout', 'request-timeout', 'max-sessions', 'max-frame-size', 'max-arguments', 'max-environment-bytes'] as const)
+  for (const key of [
+    'max-connections',
+    'timeout',
+    'request-timeout',
+    'max-sessions',
+    'max-frame-size',
+    'max-arguments',
+    'max-environment-bytes',
+  ] as const)
     if (!Number.isInteger(argv[key])) throw new UsageError(`--${key} must be an integer`);
   return {
     background: argv.background,

@@ -8,10 +8,11 @@ export function writePidfile(file: string, pid = process.pid): void {
       fd = openSync(file, 'wx', 0o644);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw new Error(`cannot create pidfile ${file}: ${code ?? String(error)}`);
+      if (code !== 'EEXIST')
+        throw new Error(`cannot create pidfile ${file}: ${code ?? String(error)}`, { cause: error });
       const owner = Number.parseInt(readFileSync(file, 'utf8'), 10);
       if (Number.isInteger(owner) && owner > 0 && owner !== pid && isAlive(owner))
-        throw new Error(`pidfile ${file} belongs to running process ${owner}`);
+        throw new Error(`pidfile ${file} belongs to running process ${owner}`, { cause: error });
       rmSync(file, { force: true });
       continue;
     }

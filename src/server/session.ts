@@ -58,10 +58,15 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     this.done = new Promise((resolve) => (this.markDone = resolve));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.session.receive(chunk));
-    socket.on('error', (error: NodeJS.ErrnoException) => context.log.debug({ err: error.code }, 'socket error'));
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      context.log.debug({ err: error.code }, 'socket error'),
+    );
     socket.on('close', () => this.onClientGone());
     socket.on('drain', () => this.onSocketDrain());
-    this.requestTimer = setTimeout(() => this.refuse('request not completed in time', ExitCode.FAILURE), context.requestTimeoutMs);
+    this.requestTimer = setTimeout(
+      () => this.refuse('request not completed in time', ExitCode.FAILURE),
+      context.requestTimeoutMs,
+    );
   }
 
   /** Server shutdown without waiting: hang up on the command and the client. */
@@ -80,7 +85,11 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     this.context.onStarted();
     const { log } = this.context;
     const command = this.context.commands.get(request.command);
-    if (!command) return this.refuse(`${request.command}: command not found on server ${this.context.serverName}`, ExitCode.NOT_FOUND);
+    if (!command)
+      return this.refuse(
+        `${request.command}: command not found on server ${this.context.serverName}`,
+        ExitCode.NOT_FOUND,
+      );
     const directory = resolveWorkingDirectory(this.context.baseDirectory, request.workingDirectory);
     if ('error' in directory) return this.refuse(directory.error, ExitCode.FAILURE);
     const env = commandEnvironment(command.environment, request.environment, process.env);
@@ -95,7 +104,10 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       env: request.tty ? { ...env, TERM: request.tty.term } : env,
       tty: request.tty,
     };
-    log.debug({ command: request.command, file: spec.file, args: spec.args, cwd: spec.cwd, tty: !!spec.tty }, 'starting');
+    log.debug(
+      { command: request.command, file: spec.file, args: spec.args, cwd: spec.cwd, tty: !!spec.tty },
+      'starting',
+    );
     if (spec.tty) void this.startPty(spec);
     else this.attach(spawnPiped(spec, this));
   }

@@ -3,7 +3,15 @@
  * executable a stub is a symlink to it (works in images without a shell, as
  * the original); run from sources it is a #!/bin/sh script with absolute paths.
  */
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { isSea } from 'node:sea';
 import { selfExecutable } from '../client/install.js';
@@ -17,7 +25,9 @@ export interface StubPlan {
 }
 
 export function stubTarget(): { kind: 'symlink' | 'script'; target: string } {
-  return isSea() ? { kind: 'symlink', target: process.execPath } : { kind: 'script', target: selfExecutable() };
+  return isSea()
+    ? { kind: 'symlink', target: process.execPath }
+    : { kind: 'script', target: selfExecutable() };
 }
 
 /** Creates the stubs; returns the files created. Refuses to replace a file that is not a stub unless `overwrite`. */
@@ -29,7 +39,9 @@ export function createStubs(plan: StubPlan): string[] {
     const file = join(plan.directory, name);
     const existing = inspect(file);
     if (existing === 'foreign' && !plan.overwrite)
-      throw new Error(`refusing to replace ${file}: it is not a k8psh stub (use --overwrite-client-executables)`);
+      throw new Error(
+        `refusing to replace ${file}: it is not a k8psh stub (use --overwrite-client-executables)`,
+      );
     if (existing !== 'missing') rmSync(file, { force: true, recursive: false });
     if (kind === 'symlink') symlinkSync(target, file);
     else
@@ -66,11 +78,15 @@ function inspect(file: string): 'missing' | 'stub' | 'foreign' {
     if (stat.isSymbolicLink()) {
       const link = readlinkSync(file);
       const name = basename(link);
-      return link === process.execPath || resolve(link) === selfExecutable() || name === 'k8psh' || name === 'k8pshd'
+      return link === process.execPath ||
+        resolve(link) === selfExecutable() ||
+        name === 'k8psh' ||
+        name === 'k8pshd'
         ? 'stub'
         : 'foreign';
     }
-    if (stat.isFile() && stat.size < 4096 && readFileSync(file, 'utf8').includes(SCRIPT_MARKER)) return 'stub';
+    if (stat.isFile() && stat.size < 4096 && readFileSync(file, 'utf8').includes(SCRIPT_MARKER))
+      return 'stub';
   } catch {
     // Unreadable: not provably ours.
   }

@@ -8,13 +8,20 @@ import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { printable } from '../protocol/server-session.js';
 
-export function resolveWorkingDirectory(baseDirectory: string, requested: string): { path: string } | { error: string } {
+export function resolveWorkingDirectory(
+  baseDirectory: string,
+  requested: string,
+): { path: string } | { error: string } {
   const shown = printable(requested);
   if (requested.includes('\0')) return { error: `invalid working directory "${shown}" (contains NUL)` };
-  if (isAbsolute(requested)) return { error: `invalid working directory "${shown}" (absolute; it must be relative to the base directory)` };
+  if (isAbsolute(requested))
+    return {
+      error: `invalid working directory "${shown}" (absolute; it must be relative to the base directory)`,
+    };
   const base = realOr(baseDirectory);
   const joined = resolve(base, requested);
-  if (!inside(base, joined)) return { error: `invalid working directory "${shown}" (outside the base directory)` };
+  if (!inside(base, joined))
+    return { error: `invalid working directory "${shown}" (outside the base directory)` };
   let real: string;
   try {
     real = realpathSync(joined);
@@ -22,7 +29,8 @@ export function resolveWorkingDirectory(baseDirectory: string, requested: string
   } catch {
     return { error: `working directory ${joined} does not exist` };
   }
-  if (!inside(base, real)) return { error: `invalid working directory "${shown}" (a symlink leads outside the base directory)` };
+  if (!inside(base, real))
+    return { error: `invalid working directory "${shown}" (a symlink leads outside the base directory)` };
   return { path: joined };
 }
 

@@ -1,0 +1,197 @@
+/**
+ * End-to-end harness: the real built executable (dist/k8psh), real servers on
+ * 127.0.0.1, real stubs on disk, real child processes.
+ */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = join(ROOT, 'dist/k8psh');
+export const DAEMON = join(ROOT, 'dist/k8pshd');
+export const built = existsSync(BIN);
+export const SKIP_UNBUILT = built ? false : 'dist/k8psh is missing: run npm run build';
+
+export function tempDir(prefix = 'k8psh-e2e-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function cleanup(...paths: string[]): void {
+  for (const path of paths) rmSync(path, { recursive: true, force: true });
+}
+
+/** A port that was free a moment ago (the kernel picks it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
+export function writeFile(path: string, text: string | Buffer, mode?: number): string {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text, mode === undefined ? undefined : { mode });
+  return path;
+}
+
+export interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: Buffer;
+  out: string;
+  err: string;
+}
+
+export interface RunOptions extends SpawnOptions {
+  input?: string | Buffer;
+  timeoutMs?: number;
+}
+
+/** Runs a program to completion, collecting everything. */
+export function run(file: string, args: readonly string[] = [], options: RunOptions = {}): Promise<Result> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(file, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    child.stdin.on('error', () => {});
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${file} ${args.join(' ')} did not finish in ${options.timeoutMs ?? 30000} ms`));
+    }, options.timeoutMs ?? 30000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out);
+      const stderr = Buffer.concat(err);
+      resolveRun({ code, signal, stdout, stderr, out: stdout.toString(), err: stderr.toString() });
+    });
+    if (options.input !== undefined) child.stdin.end(options.input);
+    else child.stdin.end();
+  });
+}
+
+export interface Server {
+  process: ChildProcess;
+  port: number;
+  stderr: () => string;
+  /** Resolves with the exit code when the server ends. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `k8pshd` and waits until its port accepts connections. */
+export async function startServer(
+  args: readonly string[],
+  port: number,
+  options: SpawnOptions = {},
+): Promise<Server> {
+  const child = spawn(DAEMON, args, { ...options, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const deadline = Date.now() + 15000;
+  while (!(await canConnect(port))) {
+    if (dead) throw new Error(`k8pshd exited during start-up: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`k8pshd did not listen on ${port}: ${stderr}`);
+    await sleep(20);
+  }
+  return {
+    process: child,
+    port,
+    stderr: () => stderr,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (!dead) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolveConnect) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolveConnect(true);
+    });
+    socket.once('error', () => resolveConnect(false));
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+}
+
+/** A process still alive? */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of processes whose command line contains `marker` (from /proc). */
+export async function pidsMatching(marker: string): Promise<number[]> {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(marker) && Number(entry) !== process.pid) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+/**
+ * A workspace: a config file (text given with PORT placeholders already
+ * substituted), a base directory, a stub directory made by `k8pshd -e`.
+ */
+export interface Workspace {
+  dir: string;
+  config: string;
+  bin: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function makeWorkspace(
+  configText: string,
+  options: { stubs?: boolean } = {},
+): Promise<Workspace> {
+  const dir = tempDir();
+  const config = writeFile(join(dir, 'k8psh.conf'), configText);
+  const bin = join(dir, 'bin');
+  const env = { ...process.env, K8PSH_CONFIG: config, K8PSH_TTY: '0' };
+  delete env.K8PSH_DEBUG;
+  if (options.stubs !== false) {
+    const made = await run(DAEMON, ['--executable-directory', bin, '--name', 'k8psh-test-client'], {
+      env,
+      cwd: dir,
+    });
+    if (made.code !== 0) throw new Error(`stub creation failed: ${made.err}`);
+  }
+  return { dir, config, bin, env };
+}

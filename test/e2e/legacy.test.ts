@@ -1,0 +1,115 @@
+/**
+ * An unmodified k8psh 1.x client, byte for byte: frames written by hand as the
+ * original writes them (SPEC A4 table), replies checked frame by frame. It must
+ * never see a frame type outside 0-8.
+ */
+import { connect, type Socket } from 'node:net';
+import t from 'tap';
+import { cleanup, freePort, makeWorkspace, SKIP_UNBUILT, startServer } from './harness.js';
+
+function frame(type: number, payload?: string | Buffer, value = 0): Buffer {
+  if (payload === undefined) {
+    const header = Buffer.alloc(5);
+    header[0] = type;
+    header.writeInt32LE(value, 1);
+    return header;
+  }
+  const bytes = Buffer.from(payload);
+  const header = Buffer.alloc(5);
+  header[0] = type;
+  header.writeUInt32LE(bytes.length, 1);
+  return Buffer.concat([header, bytes]);
+}
+
+interface Frame {
+  type: number;
+  value: number;
+  payload?: string;
+}
+
+/** Sends the bytes (in the original's order), collects every frame until the server closes. */
+async function converse(port: number, request: Buffer[], afterStart: Buffer[] = []): Promise<Frame[]> {
+  const socket: Socket = connect({ host: '127.0.0.1', port });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  for (const bytes of request) socket.write(bytes);
+  for (const bytes of afterStart) socket.write(bytes);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await new Promise((resolve) => socket.on('close', resolve));
+  const data = Buffer.concat(chunks);
+  const frames: Frame[] = [];
+  for (let offset = 0; offset < data.length;) {
+    const type = data[offset]!;
+    const value = data.readUInt32LE(offset + 1);
+    offset += 5;
+    if (type <= 6) {
+      frames.push({ type, value, payload: data.toString('utf8', offset, offset + value) });
+      offset += value;
+    } else frames.push({ type, value: data.readInt32LE(offset - 4) });
+  }
+  return frames;
+}
+
+/** Consecutive data frames of one type joined, so the test does not depend on chunking. */
+function merge(frames: Frame[]): Frame[] {
+  const merged: Frame[] = [];
+  for (const f of frames) {
+    const last = merged[merged.length - 1];
+    if (last && f.payload && last.type === f.type && last.payload) {
+      last.payload += f.payload;
+      last.value += f.value;
+    } else merged.push({ ...f });
+  }
+  return merged;
+}
+
+t.test('an original k8psh client is served frame by frame', { skip: SKIP_UNBUILT }, async (t) => {
+  const port = await freePort();
+  const ws = await makeWorkspace(
+    `[ srv:${port} ]\ngreet NAME= /bin/sh -c 'echo "hello $NAME $1"; echo oops >&2; cat; exit 7' sh\nsleeper /bin/sleep\n`,
+    { stubs: false },
+  );
+  const server = await startServer(['--name', 'srv'], port, { env: ws.env, cwd: ws.dir });
+  t.teardown(async () => {
+    await server.stop();
+    cleanup(ws.dir);
+  });
+
+  const frames = merge(
+    await converse(
+      port,
+      [frame(0, ''), frame(2, 'world'), frame(1, 'NAME=legacy'), frame(3, 'greet')],
+      [frame(4, 'piped\n'), frame(4, '')],
+    ),
+  );
+  t.ok(
+    frames.every((f) => f.type <= 8),
+    'only frames 0-8',
+  );
+  const out = frames.filter((f) => f.type === 5);
+  const err = frames.filter((f) => f.type === 6);
+  t.equal(out.map((f) => f.payload).join(''), 'hello legacy world\npiped\n');
+  t.equal(out[out.length - 1]!.value, 0, 'stdout ends with a zero-length frame');
+  t.equal(err.map((f) => f.payload).join(''), 'oops\n');
+  t.equal(err[err.length - 1]!.value, 0, 'stderr ends with a zero-length frame');
+  t.same(frames[frames.length - 1], { type: 8, value: 7 }, 'EXIT_CODE is the last frame');
+
+  const unknown = await converse(port, [frame(0, ''), frame(3, 'nope')]);
+  t.ok(
+    unknown.every((f) => f.type <= 8),
+    'a refusal to an old client uses only frames 0-8',
+  );
+  t.match(
+    unknown.find((f) => f.type === 6)?.payload ?? '',
+    /^k8psh: nope: command not found on server srv\n$/,
+  );
+  t.same(unknown[unknown.length - 1], { type: 8, value: 127 });
+
+  const killed = await converse(
+    port,
+    [frame(0, ''), frame(2, '30'), frame(3, 'sleeper')],
+    [frame(7, undefined, 0)],
+  );
+  t.ok(killed.every((f) => f.type <= 8));
+  t.same(killed[killed.length - 1], { type: 8, value: 128 + 9 }, 'TERMINATE_COMMAND kills it: 128+SIGKILL');
+});

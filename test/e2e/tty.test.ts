@@ -1,0 +1,129 @@
+/** Terminal mode (SPEC B): the client runs inside a real pseudo-terminal driven by node-pty. */
+import { join } from 'node:path';
+import * as pty from 'node-pty';
+import t from 'tap';
+import { cleanup, freePort, makeWorkspace, SKIP_UNBUILT, sleep, startServer } from './harness.js';
+
+interface Terminal {
+  output: () => string;
+  write: (data: string) => void;
+  resize: (cols: number, rows: number) => void;
+  waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<void>;
+  exit: Promise<{ exitCode: number; signal?: number }>;
+}
+
+function terminal(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  cols = 101,
+  rows = 33,
+): Terminal {
+  const term = pty.spawn(file, args, { name: 'xterm-256color', cols, rows, cwd, env: env });
+  let output = '';
+  term.onData((data) => (output += data));
+  const exit = new Promise<{ exitCode: number; signal?: number }>((resolve) => term.onExit(resolve));
+  return {
+    output: () => output,
+    write: (data) => term.write(data),
+    resize: (c, r) => term.resize(c, r),
+    async waitFor(pattern, timeoutMs = 10000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(output)) {
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting for ${pattern}; screen: ${JSON.stringify(output)}`);
+        await sleep(20);
+      }
+    },
+    exit,
+  };
+}
+
+t.test('terminal mode', { skip: SKIP_UNBUILT }, async (t) => {
+  const port = await freePort();
+  const ws = await makeWorkspace(`
+[ srv:${port} ]
+tty
+stty
+cat
+sh
+winch /bin/sh -c 'trap "stty size" WINCH; echo ready; while :; do sleep 0.05; done'
+loop /bin/sh -c 'echo ready; while :; do sleep 0.05; done'
+printenv
+`);
+  const env = { ...ws.env, K8PSH_TTY: undefined, TERM: 'xterm-256color' };
+  delete env.K8PSH_TTY;
+  const server = await startServer(['--name', 'srv'], port, { env, cwd: ws.dir });
+  t.teardown(async () => {
+    await server.stop();
+    cleanup(ws.dir);
+  });
+  const stub = (name: string): string => join(ws.bin, name);
+
+  t.test('remote tty is a /dev/pts device, TERM comes along', async (t) => {
+    const term = terminal(stub('tty'), [], env, ws.dir);
+    t.equal((await term.exit).exitCode, 0);
+    t.match(term.output(), /\/dev\/pts\/\d+/);
+    const printenv = terminal(stub('printenv'), ['TERM'], env, ws.dir);
+    await printenv.exit;
+    t.match(printenv.output(), /xterm-256color/);
+  });
+
+  t.test('stty size is the client terminal size', async (t) => {
+    const term = terminal(stub('stty'), ['size'], env, ws.dir, 101, 33);
+    t.equal((await term.exit).exitCode, 0);
+    t.match(term.output(), /33 101/);
+  });
+
+  t.test('a resize reaches a remote trap on WINCH', async (t) => {
+    const term = terminal(stub('winch'), [], env, ws.dir, 80, 24);
+    await term.waitFor(/ready/);
+    term.resize(120, 40);
+    await term.waitFor(/40 120/);
+    term.write('\x03');
+    const end = await term.exit;
+    t.ok(end.exitCode === 130 || end.signal === 2, 'Ctrl-C ended it');
+  });
+
+  t.test('Ctrl-C ends a remote loop', async (t) => {
+    const term = terminal(stub('loop'), [], env, ws.dir);
+    await term.waitFor(/ready/);
+    term.write('\x03');
+    const end = await term.exit;
+    t.ok(end.exitCode === 130 || end.signal === 2, `ended by SIGINT (${JSON.stringify(end)})`);
+  });
+
+  t.test('interactive cat echoes a line and ends on Ctrl-D with 0', async (t) => {
+    const term = terminal(stub('cat'), [], env, ws.dir);
+    await sleep(300);
+    term.write('hello there\r');
+    await term.waitFor(/hello there\r\n(.|\r|\n)*hello there/);
+    term.write('\x04');
+    t.equal((await term.exit).exitCode, 0);
+  });
+
+  t.test('the local terminal is back in cooked mode afterwards', async (t) => {
+    const term = terminal(
+      '/bin/sh',
+      ['-c', `"${stub('tty')}" >/dev/null; stty -a; "${stub('loop')}"; stty -a`],
+      env,
+      ws.dir,
+    );
+    await term.waitFor(/ready/);
+    term.write('\x03');
+    await term.exit;
+    const reports = term.output().split('speed').slice(1);
+    t.equal(reports.length, 2, 'two stty reports');
+    for (const report of reports) {
+      t.match(report, /(^|\s)icanon(\s|$)/, 'canonical mode is back');
+      t.match(report, /(^|\s)echo(\s|$)/, 'echo is back');
+    }
+  });
+
+  t.test('-T / K8PSH_TTY=0 keep pipes even on a terminal', async (t) => {
+    const term = terminal(stub('tty'), [], { ...env, K8PSH_TTY: '0' }, ws.dir);
+    await term.exit;
+    t.match(term.output(), /not a tty/);
+  });
+});
