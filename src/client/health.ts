@@ -22,7 +22,9 @@ export async function checkHealth(
   const config = await loadConfig(configFile, { env: process.env });
   const host = config.hosts.get(name);
   if (!host) throw new ClientError(`server ${name} has no commands in ${configFile}`, 1);
-  const socket = await connectWithRetry(host.port, 0, name);
+  const socket = await connectWithRetry(host.port, 0, name).catch((error: Error) => {
+    throw new ClientError(error.message, 1);
+  });
   await new Promise<void>((resolve, reject) => {
     const fail = (why: string): void => {
       socket.destroy();

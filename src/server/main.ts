@@ -22,6 +22,11 @@ const SERVER_HOST = '127.0.0.1';
 const KILL_GRACE_MS = 2000;
 
 export async function serverMain(args: string[]): Promise<void> {
+  // The probe is usually run through the installed k8pshd name: hand it to the front end.
+  if (args.includes('--health')) {
+    const { frontendMain } = await import('../client/frontend.js');
+    return frontendMain(args);
+  }
   try {
     await run(args);
   } catch (error) {

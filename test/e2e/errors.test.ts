@@ -124,3 +124,23 @@ gone /bin/true
     t.match(server.stderr(), /protocol version 0/, 'the server logs it too');
   });
 });
+
+t.test('k8psh --health: an exec probe', { skip: SKIP_UNBUILT }, async (t) => {
+  const port = await freePort();
+  const ws = await makeWorkspace(`[ srv:${port} ] --max-connections=1\ntrue\n`);
+  t.teardown(() => cleanup(ws.dir));
+  const down = await run(BIN, ['--health', '--name', 'srv'], { env: ws.env });
+  t.equal(down.code, 1);
+  t.match(down.err, /^k8psh: cannot connect to server srv at 127\.0\.0\.1:\d+/);
+  const server = await startServer(['--name', 'srv'], port, { env: ws.env, cwd: ws.dir });
+  const up = await run(BIN, ['--health'], { env: { ...ws.env, K8PSH_NAME: 'srv' } });
+  t.equal(up.code, 0, up.err);
+  t.match(up.out, /^ok: server srv/);
+  const again = await run(BIN, ['--health', '-n', 'srv'], { env: ws.env });
+  t.equal(again.code, 0, 'probes do not count toward --max-connections');
+  const unknown = await run(BIN, ['--health', '-n', 'nobody'], { env: ws.env });
+  t.equal(unknown.code, 1);
+  t.match(unknown.err, /server nobody has no commands/);
+  t.equal((await run(join(ws.bin, 'true'), [], { env: ws.env, cwd: ws.dir })).code, 0);
+  t.equal(await server.exited, 0, 'the one real session ends the server');
+});

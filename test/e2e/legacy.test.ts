@@ -3,9 +3,10 @@
  * original writes them (SPEC A4 table), replies checked frame by frame. It must
  * never see a frame type outside 0-8.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
 import t from 'tap';
-import { cleanup, freePort, makeWorkspace, SKIP_UNBUILT, startServer } from './harness.js';
+import { cleanup, freePort, makeWorkspace, run, SKIP_UNBUILT, startServer } from './harness.js';
 
 function frame(type: number, payload?: string | Buffer, value = 0): Buffer {
   if (payload === undefined) {
@@ -112,4 +113,47 @@ t.test('an original k8psh client is served frame by frame', { skip: SKIP_UNBUILT
   );
   t.ok(killed.every((f) => f.type <= 8));
   t.same(killed[killed.length - 1], { type: 8, value: 128 + 9 }, 'TERMINATE_COMMAND kills it: 128+SIGKILL');
+});
+
+t.test('a new client works with an original k8psh server', { skip: SKIP_UNBUILT }, async (t) => {
+  // An original server: aborts a connection on an unknown frame type, and otherwise answers
+  // with the request it got (as STDOUT_DATA), then EXIT_CODE 3.
+  const seen: number[][] = [];
+  const server = createServer((socket) => {
+    const types: number[] = [];
+    seen.push(types);
+    let buffer = Buffer.alloc(0);
+    let args: string[] = [];
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      while (buffer.length >= 5) {
+        const type = buffer[0]!;
+        const length = buffer.readUInt32LE(1);
+        if (type > 8) return socket.destroy();
+        if (buffer.length < 5 + length) return;
+        const payload = buffer.toString('utf8', 5, 5 + length);
+        buffer = buffer.subarray(5 + length);
+        types.push(type);
+        if (type === 2) args.push(payload);
+        if (type === 3) {
+          socket.write(frame(5, `old server ran ${payload} ${args.join(' ')}\n`));
+          socket.end(frame(8, undefined, 3));
+          args = [];
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  const port = (server.address() as { port: number }).port;
+  const ws = await makeWorkspace(`[ old:${port} ]\nhello\n`);
+  t.teardown(() => {
+    server.close();
+    cleanup(ws.dir);
+  });
+  const r = await run(join(ws.bin, 'hello'), ['a', 'b'], { env: ws.env, cwd: ws.dir });
+  t.equal(r.code, 3);
+  t.equal(r.out, 'old server ran hello a b\n');
+  t.equal(r.err, '');
+  t.equal(seen.length, 2, 'a first attempt with HELLO, then one in the original protocol');
+  t.ok(seen[1]!.every((type) => type <= 8));
 });

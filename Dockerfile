@@ -1,0 +1,54 @@
+# k8psh for Node: an image that holds the single executable and nothing else.
+#
+#   docker build -t ghcr.io/k8psh/k8psh-node:0.1.0 .                       # release (target "deploy")
+#   docker build -t ghcr.io/k8psh/k8psh-node:0.1.0-debug --target debug .  # K8PSH_DEBUG=all
+#   docker run --rm ghcr.io/k8psh/k8psh-node:0.1.0                         # prints the version
+#
+# In a Pod it is the init container that copies the binary into a shared emptyDir:
+#   args: [--install, /k8psh/bin/k8pshd]
+# (see docs/kubernetes.md and config/k8s/). The binary is a copy of the node executable with the
+# application injected: it needs glibc, libstdc++ and libgcc_s, so it runs on glibc-based images only
+# (not Alpine/musl, not scratch).
+
+# ---- build: the same npm steps as CI (npm ci, npm run build) ----------------------------------------
+FROM node:20.20-bookworm-slim AS build
+
+# node-pty has no Linux prebuilds: node-gyp compiles it (python3, make, g++) against this Node's own
+# headers (npm_config_nodedir), so nothing is downloaded besides the npm packages. g++ brings binutils,
+# whose strip the build uses.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+ENV npm_config_nodedir=/usr/local
+
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+RUN npm run build
+
+# Lay out exactly what the final image gets: the binary and the k8pshd symlink next to it. A symlink
+# inside a copied directory stays a symlink; one named as a COPY source would be dereferenced.
+RUN mkdir -p /out/bin \
+ && cp dist/k8psh /out/bin/k8psh \
+ && chmod 0755 /out/bin/k8psh \
+ && ln -s k8psh /out/bin/k8pshd \
+ && /out/bin/k8psh --version \
+ && /out/bin/k8pshd --version
+
+# ---- runtime: glibc + libstdc++ + libgcc_s and nothing else (no shell) ------------------------------
+FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
+
+COPY --from=build /out/bin/ /bin/
+# Smoke test on the final C runtime (exec form: the image has no shell).
+RUN ["/bin/k8psh", "--version"]
+
+ENTRYPOINT ["/bin/k8psh"]
+CMD ["--version"]
+
+# ---- debug: the same image with every debug component on --------------------------------------------
+FROM runtime AS debug
+ENV K8PSH_DEBUG=all
+
+# ---- deploy: the release image; last, so that a plain `docker build .` builds it ----------------------
+FROM runtime AS deploy

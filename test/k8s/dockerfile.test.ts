@@ -1,0 +1,283 @@
+/**
+ * The Dockerfile, checked without a container engine (none is available where these tests run):
+ * linted by dockerfile-utils (the Docker language server's validator), parsed, and held to what the
+ * image must be: built by the same npm steps as CI, a final stage with only the binary and its k8pshd
+ * link on a glibc + libstdc++ base, a `debug` target with K8PSH_DEBUG=all. The step that lays out the
+ * final image's /bin is run for real on a scratch directory.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import t from 'tap';
+import { validate } from 'dockerfile-utils';
+import { ROOT } from './manifests.js';
+
+interface Instruction {
+  keyword: string;
+  /** Everything after the keyword, continuation lines joined. */
+  rest: string;
+  line: number;
+}
+
+interface Stage {
+  image: string;
+  name: string | undefined;
+  instructions: Instruction[];
+}
+
+/** A small Dockerfile reader: comments, blank lines and `\` continuations (the default escape). */
+function instructions(text: string): Instruction[] {
+  const result: Instruction[] = [];
+  let pending: { parts: string[]; line: number } | undefined;
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trimEnd();
+    if (/^\s*#/.test(line)) return;
+    if (pending === undefined && line.trim() === '') return;
+    const continued = line.endsWith('\\');
+    const body = continued ? line.slice(0, -1) : line;
+    pending ??= { parts: [], line: i + 1 };
+    pending.parts.push(body.trim());
+    if (!continued) {
+      const joined = pending.parts.filter((p) => p !== '').join(' ');
+      const match = /^(\S+)\s*(.*)$/.exec(joined);
+      if (match !== null)
+        result.push({ keyword: (match[1] ?? '').toUpperCase(), rest: match[2] ?? '', line: pending.line });
+      pending = undefined;
+    }
+  });
+  return result;
+}
+
+function stages(list: Instruction[]): Stage[] {
+  const result: Stage[] = [];
+  for (const instruction of list) {
+    if (instruction.keyword === 'FROM') {
+      const words = instruction.rest.split(/\s+/).filter((w) => !w.startsWith('--'));
+      const as = words.findIndex((w) => w.toUpperCase() === 'AS');
+      result.push({ image: words[0] ?? '', name: as >= 0 ? words[as + 1] : undefined, instructions: [] });
+    } else {
+      const current = result.at(-1);
+      if (current === undefined)
+        throw new Error(`line ${instruction.line}: ${instruction.keyword} before FROM`);
+      current.instructions.push(instruction);
+    }
+  }
+  return result;
+}
+
+/** The exec (JSON) form of RUN/ENTRYPOINT/CMD, or undefined for the shell form. */
+function execForm(rest: string): string[] | undefined {
+  if (!rest.startsWith('[')) return undefined;
+  const parsed: unknown = JSON.parse(rest);
+  if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === 'string'))
+    throw new Error(`not a JSON string array: ${rest}`);
+  return parsed;
+}
+
+const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+const all = instructions(dockerfile);
+const byName = new Map(stages(all).map((s) => [s.name, s]));
+
+function stage(name: string): Stage {
+  const found = byName.get(name);
+  if (found === undefined) throw new Error(`no stage ${name}`);
+  return found;
+}
+
+/** A diagnostic's text (the language server types allow markup). */
+function text(message: string | { value: string }): string {
+  return typeof message === 'string' ? message : message.value;
+}
+
+const packageJson = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  scripts: Record<string, string>;
+};
+
+t.test('dockerfile-utils finds no problem', async (t) => {
+  t.same(
+    validate(dockerfile).map((d) => `${d.range.start.line + 1}: ${text(d.message)}`),
+    [],
+  );
+  // ...and it does find them: a corrupted copy.
+  const broken = dockerfile
+    .replace('COPY --from=build', 'COPY --frm=build')
+    .replace('ENTRYPOINT', 'ENTRYPONT');
+  t.same(
+    validate(broken)
+      .map((d) => text(d.message))
+      .sort(),
+    ['Unknown flag: frm', 'Unknown instruction: ENTRYPONT'],
+  );
+});
+
+t.test('stages: build, runtime, and the debug and deploy targets', async (t) => {
+  t.same(
+    stages(all).map((s) => s.name),
+    ['build', 'runtime', 'debug', 'deploy'],
+  );
+  t.equal(stages(all).at(-1)?.name, 'deploy', 'the release image is the default target (the last stage)');
+  t.equal(stage('deploy').image, 'runtime');
+  t.same(stage('deploy').instructions, [], 'deploy is the runtime stage as is');
+  t.equal(stage('debug').image, 'runtime', 'debug is the release image...');
+  t.same(
+    stage('debug').instructions.map((i) => `${i.keyword} ${i.rest}`),
+    ['ENV K8PSH_DEBUG=all'],
+    '...with K8PSH_DEBUG=all and nothing else',
+  );
+});
+
+t.test('the build stage runs the npm steps CI runs', async (t) => {
+  const build = stage('build');
+  t.match(build.image, /^node:20\.20(\.\d+)?-bookworm-slim$/, 'Node 20.20 on Debian bookworm (glibc)');
+  const steps = build.instructions.map((i) => `${i.keyword} ${i.rest}`);
+  const at = (step: string): number => steps.indexOf(step);
+
+  const aptInstall = steps.find((s) => s.startsWith('RUN ') && s.includes('apt-get install'));
+  for (const tool of ['python3', 'make', 'g++']) {
+    t.match(
+      aptInstall ?? '',
+      new RegExp(`\\s${tool.replace(/\+/g, '\\+')}(\\s|$)`),
+      `node-gyp needs ${tool}`,
+    );
+  }
+
+  t.ok(
+    at('COPY package.json package-lock.json ./') >= 0,
+    'the manifests are copied first (a cached npm ci layer)',
+  );
+  t.ok(at('COPY package.json package-lock.json ./') < at('RUN npm ci'), 'then npm ci');
+  t.ok(at('RUN npm ci') < at('COPY . .'), 'then the sources');
+  t.ok(at('COPY . .') < at('RUN npm run build'), 'then npm run build');
+
+  // The same commands as CI: .ci/run installs with `npm ci`; `npm test` (CI) builds with `npm run build`.
+  const ci = readFileSync(path.join(ROOT, '.ci/run'), 'utf8');
+  t.match(ci, /^npm ci$/m, '.ci/run installs with npm ci');
+  t.match(packageJson.scripts.test ?? '', /npm run build/, 'and its npm test runs npm run build');
+  const runs = all.filter((i) => i.keyword === 'RUN').map((i) => i.rest);
+  const npmRuns = runs.flatMap((r) => [...r.matchAll(/npm run ([\w:-]+)/g)].map((m) => m[1] ?? ''));
+  t.same(npmRuns, ['build']);
+  for (const script of npmRuns) t.ok(packageJson.scripts[script], `package.json has the script ${script}`);
+  t.ok(existsSync(path.join(ROOT, 'package-lock.json')), 'npm ci has a lockfile');
+});
+
+t.test('the final image: the binary and its k8pshd link on a glibc + libstdc++ base', async (t) => {
+  const runtime = stage('runtime');
+  t.match(
+    runtime.image,
+    /^gcr\.io\/distroless\/cc-debian12(:[\w.-]+)?$/,
+    'distroless cc: glibc, libstdc++, libgcc_s',
+  );
+  t.same(
+    runtime.instructions.map((i) => i.keyword),
+    ['COPY', 'RUN', 'ENTRYPOINT', 'CMD'],
+  );
+  const copies = runtime.instructions.filter((i) => i.keyword === 'COPY' || i.keyword === 'ADD');
+  t.same(
+    copies.map((i) => i.rest),
+    ['--from=build /out/bin/ /bin/'],
+    'one COPY: the prepared /out/bin directory (its symlink stays a symlink)',
+  );
+  const run = runtime.instructions.find((i) => i.keyword === 'RUN');
+  t.same(
+    execForm(run?.rest ?? ''),
+    ['/bin/k8psh', '--version'],
+    'smoke test in exec form (no shell in the image)',
+  );
+  t.same(execForm(runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')?.rest ?? ''), ['/bin/k8psh']);
+  t.same(execForm(runtime.instructions.find((i) => i.keyword === 'CMD')?.rest ?? ''), ['--version']);
+});
+
+t.test(
+  'the /out/bin layout step, run on a scratch directory, makes exactly k8psh and k8pshd -> k8psh',
+  async (t) => {
+    const step = stage('build').instructions.find((i) => i.keyword === 'RUN' && i.rest.includes('/out/bin'));
+    t.ok(step, 'the build stage lays out /out/bin');
+    if (step === undefined) return;
+    t.ok(
+      stage('build').instructions.indexOf(step) >
+        stage('build').instructions.findIndex((i) => i.rest === 'npm run build'),
+      'after the build',
+    );
+
+    const scratch = mkdtempSync(path.join(tmpdir(), 'k8psh-dockerfile-'));
+    t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+    const app = path.join(scratch, 'app');
+    mkdirSync(path.join(app, 'dist'), { recursive: true });
+    // The real binary when this checkout has been built, else a stand-in that answers --version.
+    const built = path.join(ROOT, 'dist/k8psh');
+    if (existsSync(built)) {
+      writeFileSync(path.join(app, 'dist/k8psh'), readFileSync(built));
+    } else {
+      writeFileSync(path.join(app, 'dist/k8psh'), '#!/bin/sh\necho "k8psh stand-in $(basename "$0") $*"\n');
+    }
+    chmodSync(path.join(app, 'dist/k8psh'), 0o644);
+
+    const out = path.join(scratch, 'out');
+    const command = step.rest.replaceAll('/out/', `${out}/`);
+    t.notMatch(command, /(^|[\s=])\/out\b/, 'every /out path was redirected to the scratch directory');
+    const result = spawnSync('/bin/sh', ['-ec', command], { cwd: app, encoding: 'utf8' });
+    t.equal(result.status, 0, `the step succeeds: ${result.stderr}`);
+    t.match(result.stdout, /k8psh/, 'and runs both names');
+
+    const bin = path.join(out, 'bin');
+    t.same(readdirSync(bin).sort(), ['k8psh', 'k8pshd'], 'nothing else goes to /bin');
+    const binary = lstatSync(path.join(bin, 'k8psh'));
+    t.ok(binary.isFile(), 'k8psh is a regular file');
+    t.equal(binary.mode & 0o777, 0o755, 'mode 0755');
+    t.ok(lstatSync(path.join(bin, 'k8pshd')).isSymbolicLink(), 'k8pshd is a symlink...');
+    t.equal(readlinkSync(path.join(bin, 'k8pshd')), 'k8psh', '...relative, to k8psh beside it');
+  },
+);
+
+t.test('.dockerignore keeps local builds and installs out, and the sources in', async (t) => {
+  const patterns = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  for (const excluded of ['node_modules', 'dist', '.git', '.tap']) {
+    t.ok(patterns.includes(excluded), `${excluded} is excluded`);
+  }
+  for (const needed of ['package.json', 'package-lock.json', 'src', 'scripts', 'tsconfig.json']) {
+    t.notOk(
+      patterns.some((p) => p === needed || p === `${needed}/` || p === '*' || p === '**'),
+      `${needed} is sent`,
+    );
+  }
+});
+
+const lddMissing = spawnSync('ldd', ['--version'], { encoding: 'utf8' }).status !== 0;
+
+t.test(
+  'the node binary needs only what distroless cc provides (glibc, libstdc++, libgcc_s)',
+  { skip: lddMissing && 'no ldd here' },
+  async (t) => {
+    const allowed =
+      /^(linux-vdso|linux-gate|ld-linux[\w.-]*|libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s)\.so/;
+    const binaries = [process.execPath, path.join(ROOT, 'dist/k8psh')].filter((f) => existsSync(f));
+    for (const binary of binaries) {
+      const libraries = execFileSync('ldd', [binary], { encoding: 'utf8' })
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/)[0] ?? '')
+        .filter((l) => l !== '')
+        .map((l) => path.basename(l));
+      t.ok(libraries.length > 0, `${binary} is dynamically linked`);
+      t.same(
+        libraries.filter((l) => !allowed.test(l)),
+        [],
+        `${binary}: ${libraries.join(', ')}`,
+      );
+    }
+  },
+);

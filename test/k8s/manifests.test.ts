@@ -1,0 +1,373 @@
+/**
+ * config/k8s/*.yaml: every document is valid Kubernetes (schema + strict field names), and the Pods
+ * are wired the way k8psh needs: the binary installed by the init container into a memory emptyDir,
+ * servers started with the right name, their k8psh.conf (from a ConfigMap) loading with the project's
+ * own loader, and the clients' stubs existing for what they run. No cluster is involved.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import t, { type Test } from 'tap';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import { parseConf } from '../../src/config/parse.js';
+import type { Config } from '../../src/config/model.js';
+import {
+  allContainers,
+  bytes,
+  container,
+  envOf,
+  loadManifests,
+  type Manifest,
+  MANIFEST_DIR,
+  manifestFiles,
+  mountPath,
+  option,
+  parseManifests,
+  podSpecOf,
+  ROOT,
+  strictFieldErrors,
+  validateManifest,
+} from './manifests.js';
+
+/** Placeholder for the image built with ./Dockerfile (docs/kubernetes.md). */
+const IMAGE = 'ghcr.io/k8psh/k8psh-node:0.1.0';
+const BIN_VOLUME = 'k8psh-bin';
+const BIN_DIR = '/k8psh/bin';
+const K8PSHD = `${BIN_DIR}/k8pshd`;
+/** Images that cannot run the Node single executable (musl libc, no libc, or no libstdc++). */
+const UNSUPPORTED_IMAGE = /(^|\/)(alpine|busybox|scratch)([:@]|$)|musl|distroless\/static/;
+
+const files = manifestFiles();
+const manifests = files.flatMap(loadManifests);
+
+function manifestsOf(name: string): Manifest[] {
+  const found = manifests.filter((m) => path.basename(m.file) === name);
+  if (found.length === 0) throw new Error(`config/k8s/${name}: no documents`);
+  return found;
+}
+
+function workload(name: string, kind: string): IPodSpec {
+  const found = manifestsOf(name).find((m) => m.object.kind === kind);
+  if (found === undefined) throw new Error(`config/k8s/${name}: no ${kind}`);
+  return podSpecOf(found.object);
+}
+
+function args(c: IContainer): string[] {
+  return [...(c.command ?? []), ...(c.args ?? [])];
+}
+
+/** The shell script of a `[/bin/sh, -c, SCRIPT]` container. */
+function script(c: IContainer): string {
+  const [shell, flag, text] = c.command ?? [];
+  if (shell !== '/bin/sh' || flag !== '-c' || text === undefined)
+    throw new Error(`${c.name}: not a /bin/sh -c script`);
+  return text;
+}
+
+/**
+ * Loads the k8psh.conf a container uses (--config, else $K8PSH_CONFIG) from the ConfigMap mounted
+ * there, with the container's own environment, like k8psh in that container would.
+ */
+function configOf(fileName: string, spec: IPodSpec, c: IContainer): { config: Config; warnings: string[] } {
+  const env = envOf(c);
+  const file = option(c.args ?? [], '--config') ?? env.K8PSH_CONFIG;
+  if (file === undefined) throw new Error(`${c.name}: no --config and no K8PSH_CONFIG`);
+  const mount = c.volumeMounts?.find((m) => m.mountPath === path.dirname(file));
+  if (mount === undefined) throw new Error(`${c.name}: nothing mounted at ${path.dirname(file)}`);
+  const volume = spec.volumes?.find((v) => v.name === mount.name);
+  const mapName = volume?.configMap?.name;
+  if (mapName === undefined) throw new Error(`${c.name}: ${mount.mountPath} is not a ConfigMap volume`);
+  const map = manifestsOf(fileName).find(
+    (m) => m.object.kind === 'ConfigMap' && (m.object.metadata as { name?: string }).name === mapName,
+  );
+  if (map === undefined) throw new Error(`${fileName}: no ConfigMap ${mapName} in the same file`);
+  const text = (map.object.data as Record<string, string> | undefined)?.[path.basename(file)];
+  if (text === undefined) throw new Error(`ConfigMap ${mapName} has no key ${path.basename(file)}`);
+  const warnings: string[] = [];
+  const config = parseConf(text, file, { env, warn: (m) => warnings.push(m) });
+  return { config, warnings };
+}
+
+/** Size the k8psh binary takes in the emptyDir: the built one when there is one, else ~100 MB. */
+function binarySize(): number {
+  const built = path.join(ROOT, 'dist/k8psh');
+  return existsSync(built) ? statSync(built).size : 100 * 2 ** 20;
+}
+
+function millicores(quantity: string | number): number {
+  const text = String(quantity);
+  return text.endsWith('m') ? Number(text.slice(0, -1)) : Number(text) * 1000;
+}
+
+t.test('config/k8s holds the test Job and the build-tools Pod', async (t) => {
+  t.same(
+    files.map((f) => path.basename(f)),
+    ['build-pod.yaml', 'test-job.yaml'],
+  );
+  t.same(
+    manifestsOf('test-job.yaml').map((m) => m.object.kind),
+    ['ConfigMap', 'Job'],
+  );
+  t.same(
+    manifestsOf('build-pod.yaml').map((m) => m.object.kind),
+    ['ConfigMap', 'Pod'],
+  );
+});
+
+t.test('every document validates against the Kubernetes schema', async (t) => {
+  for (const m of manifests) {
+    t.doesNotThrow(
+      () => validateManifest(m.object),
+      `${path.relative(ROOT, m.file)}#${m.index} (${String(m.object.kind)})`,
+    );
+  }
+});
+
+t.test('every document uses known field names and types only (strict, like kubectl apply)', async (t) => {
+  t.same(strictFieldErrors(manifests), []);
+});
+
+t.test('the checks reject broken manifests', async (t) => {
+  const job = manifestsOf('test-job.yaml').find((m) => m.object.kind === 'Job');
+  if (job === undefined) throw new Error('no Job');
+  const broken = (edit: (spec: IPodSpec) => void): Manifest => {
+    const object = structuredClone(job.object);
+    edit(podSpecOf(object));
+    return { ...job, object };
+  };
+
+  const unnamed = broken((spec) => {
+    delete (spec.containers[0] as Partial<IContainer>).name;
+  });
+  t.throws(() => validateManifest(unnamed.object), /name/, 'a container without a name');
+
+  const badPort = broken((spec) => {
+    (spec.containers[0]?.ports?.[0] as { containerPort: unknown }).containerPort = 'k8psh';
+  });
+  t.throws(() => validateManifest(badPort.object), 'a port that is not a number');
+
+  t.throws(() => validateManifest({ apiVersion: 'v1', kind: 'Service' }), /no model/, 'an unexpected kind');
+
+  const typo = broken((spec) => {
+    const server = spec.containers[0] as IContainer & { volumeMount?: unknown };
+    server.volumeMount = server.volumeMounts;
+    delete server.volumeMounts;
+  });
+  t.doesNotThrow(() => validateManifest(typo.object), 'the schema alone lets an unknown field through...');
+  const errors = strictFieldErrors([typo]);
+  t.equal(errors.length, 1, '...the strict check does not');
+  t.match(errors[0], /test-job\.yaml#1: .*'"?volumeMount"?' does not exist/);
+
+  t.throws(() => parseManifests('a: 1\na: 2\n', 'dup.yaml'), /dup\.yaml document 0/, 'a duplicate key');
+});
+
+/** What both workloads share: the init container installs the binary for the others. */
+function checkInstall(t: Test, spec: IPodSpec): void {
+  const init = spec.initContainers ?? [];
+  t.equal(init.length, 1, 'one init container');
+  const installer = init[0];
+  if (installer === undefined) return;
+  t.equal(installer.image, IMAGE, 'the init container runs the k8psh image');
+  t.same(installer.args, ['--install', K8PSHD], 'it runs k8psh --install /k8psh/bin/k8pshd');
+  t.notOk(installer.command, 'through the image entrypoint (/bin/k8psh)');
+  const installMount = installer.volumeMounts?.find((m) => m.name === BIN_VOLUME);
+  t.equal(installMount?.mountPath, BIN_DIR);
+  t.notOk(installMount?.readOnly, 'writable for the installer');
+
+  const volume = spec.volumes?.find((v) => v.name === BIN_VOLUME);
+  t.equal(volume?.emptyDir?.medium, 'Memory', 'the binary lives in a memory-backed emptyDir');
+  const sizeLimit = volume?.emptyDir?.sizeLimit;
+  if (sizeLimit !== undefined) {
+    t.ok(bytes(sizeLimit) >= binarySize() * 1.25, `sizeLimit ${sizeLimit} leaves room for the binary`);
+  }
+  const installerMemory = installer.resources?.limits?.memory;
+  if (installerMemory !== undefined) {
+    t.ok(bytes(installerMemory) >= binarySize() + 64 * 2 ** 20, 'the installer may hold the copy in memory');
+  }
+
+  for (const c of spec.containers) {
+    const mount = c.volumeMounts?.find((m) => m.name === BIN_VOLUME);
+    t.equal(mount?.mountPath, BIN_DIR, `${c.name} mounts the binary at ${BIN_DIR}`);
+    t.equal(mount?.readOnly, true, `${c.name} mounts it read-only`);
+  }
+  for (const c of allContainers(spec)) {
+    t.notMatch(c.image ?? '', UNSUPPORTED_IMAGE, `${c.name}: ${c.image} is a glibc image with libstdc++`);
+  }
+}
+
+t.test('test-job.yaml: the original end-to-end test, self-contained', async (t) => {
+  const spec = workload('test-job.yaml', 'Job');
+  t.equal(spec.restartPolicy, 'Never');
+  checkInstall(t, spec);
+  t.same(
+    spec.containers.map((c) => c.name),
+    ['server', 'client'],
+  );
+
+  const server = container(spec, 'server');
+  const serverArgs = args(server);
+  t.equal(serverArgs[0], K8PSHD, 'the server runs the installed k8pshd');
+  t.equal(option(serverArgs, '--name'), 'server');
+  const maxConnections = Number(option(serverArgs, '--max-connections'));
+  t.equal(maxConnections, 3);
+
+  const { config: serverConfig, warnings: serverWarnings } = configOf('test-job.yaml', spec, server);
+  t.same(serverWarnings, [], 'the server config loads without warnings');
+  const host = serverConfig.hosts.get('server');
+  t.ok(host, 'the config has commands for the server name');
+  t.equal(host?.port, server.ports?.[0]?.containerPort, 'at the port the container declares');
+  const served = [...serverConfig.commands.values()].filter((c) => c.host === 'server').map((c) => c.name);
+  t.same(served.sort(), ['printenv', 'pwd', 'uname']);
+  t.same(
+    serverConfig.commands.get('printenv')?.environment,
+    [{ kind: 'inherited', name: 'K8PSH_TEST', value: '' }],
+    "=K8PSH_TEST= hands the server's own K8PSH_TEST to the commands",
+  );
+  t.equal(
+    serverConfig.baseDirectory,
+    mountPath(server, 'workspace'),
+    "baseDirectory is the server's workspace mount",
+  );
+
+  const client = container(spec, 'client');
+  const text = script(client);
+  const env = envOf(client);
+  t.match(text, /^k8pshd --executable-directory=\$BINDIR$/m, 'the client makes its stubs with k8pshd');
+  t.ok(env.PATH?.split(':').includes(BIN_DIR), 'k8pshd is on the client PATH');
+  const { config: clientConfig, warnings: clientWarnings } = configOf('test-job.yaml', spec, client);
+  t.same(clientWarnings, [], 'the client config loads without warnings');
+  t.notOk(
+    clientConfig.hosts.has(env.K8PSH_NAME ?? ''),
+    'the client name has no commands: k8pshd only makes stubs',
+  );
+  t.equal(
+    clientConfig.baseDirectory,
+    mountPath(client, 'workspace'),
+    "baseDirectory is the client's workspace mount",
+  );
+
+  const viaStubs = [...text.matchAll(/\$BINDIR\/([\w.+-]+)/g)].map((m) => m[1] ?? '');
+  t.same(viaStubs, ['uname', 'printenv', 'pwd'], 'the client runs uname, printenv, pwd through the stubs');
+  for (const name of viaStubs) {
+    t.equal(clientConfig.commands.get(name)?.host, 'server', `a stub for ${name} runs it on the server`);
+    t.match(text, new RegExp(`^${name}\\b`, 'm'), `and ${name} also runs locally`);
+  }
+  t.equal(
+    viaStubs.length,
+    maxConnections,
+    'the server exits after exactly the client connections: the Job completes',
+  );
+
+  // What the client checks is what k8psh must produce: the remote pwd is the client's directory mapped
+  // from the client's baseDirectory to the server's, and printenv sees the server's K8PSH_TEST.
+  const cwd = /^cd (\S+)$/m.exec(text)?.[1];
+  const expectedPwd = /^test "\$REMOTE_PWD" = (\S+)$/m.exec(text)?.[1];
+  t.ok(cwd !== undefined && expectedPwd !== undefined);
+  t.equal(
+    expectedPwd,
+    path.join(serverConfig.baseDirectory, path.relative(clientConfig.baseDirectory, cwd ?? '')),
+    'the expected remote pwd is the mapped working directory',
+  );
+  t.match(text, new RegExp(`^test "\\$REMOTE_TEST" = ${envOf(server).K8PSH_TEST ?? '?'}$`, 'm'));
+  t.match(text, new RegExp(`^test "\\$\\(printenv K8PSH_TEST\\)" = ${env.K8PSH_TEST ?? '?'}$`, 'm'));
+});
+
+t.test('build-pod.yaml: compilers in one container, the build in a slim one', async (t) => {
+  const spec = workload('build-pod.yaml', 'Pod');
+  checkInstall(t, spec);
+  t.same(
+    spec.containers.map((c) => c.name),
+    ['compiler', 'builder'],
+  );
+
+  for (const c of allContainers(spec)) {
+    const { requests, limits } = c.resources ?? {};
+    for (const resource of ['cpu', 'memory']) {
+      const request = requests?.[resource];
+      const limit = limits?.[resource];
+      t.ok(request !== undefined && limit !== undefined, `${c.name}: ${resource} request and limit`);
+      if (request === undefined || limit === undefined) continue;
+      const measure = resource === 'cpu' ? millicores : bytes;
+      t.ok(measure(request) <= measure(limit), `${c.name}: ${resource} request ${request} <= limit ${limit}`);
+    }
+  }
+
+  const compiler = container(spec, 'compiler');
+  const compilerArgs = args(compiler);
+  const compilerEnv = envOf(compiler);
+  t.equal(compilerArgs[0], K8PSHD);
+  t.equal(compiler.image, 'gcc:13-bookworm');
+  const name = option(compilerArgs, '--name');
+  t.equal(name, 'compiler');
+  t.equal(compilerEnv.K8PSH_NAME, name, 'K8PSH_NAME (read by the probes) is the server name');
+  t.equal(
+    compilerEnv.K8PSH_CONFIG,
+    option(compilerArgs, '--config'),
+    'K8PSH_CONFIG (read by the probes) is its config',
+  );
+  for (const probe of [compiler.readinessProbe, compiler.livenessProbe]) {
+    t.same(probe?.exec?.command, [K8PSHD, '--health'], 'probed with the health check');
+  }
+
+  const { config: compilerConfig, warnings: compilerWarnings } = configOf('build-pod.yaml', spec, compiler);
+  t.same(compilerWarnings, []);
+  const host = compilerConfig.hosts.get(name ?? '');
+  t.ok(host, 'the config has commands for the server name');
+  t.equal(host?.port, compiler.ports?.[0]?.containerPort, 'at the port the container declares');
+  const tools = ['gcc', 'g++', 'cc', 'c++', 'make', 'ld', 'as'];
+  for (const tool of tools) {
+    t.equal(compilerConfig.commands.get(tool)?.host, name, `${tool} runs in the compiler container`);
+  }
+  t.ok(
+    host?.environment.some((e) => e.kind === 'inherited' && e.name === 'PATH' && e.value === ''),
+    "=PATH=: the tools run with the compiler container's PATH (/usr/local/bin)",
+  );
+
+  const builder = container(spec, 'builder');
+  const builderEnv = envOf(builder);
+  const text = script(builder);
+  t.equal(builder.image, 'debian:bookworm-slim');
+  const stubs = builderEnv.K8PSH_STUBS;
+  t.ok(stubs);
+  t.match(
+    text,
+    /^k8pshd --name=builder --executable-directory="\$K8PSH_STUBS"/m,
+    'the builder makes its stubs',
+  );
+  t.equal(builderEnv.PATH?.split(':')[0], stubs, 'the stubs come first on PATH');
+  t.ok(builderEnv.PATH?.split(':').includes(BIN_DIR), 'k8pshd is on the builder PATH');
+  const { config: builderConfig, warnings: builderWarnings } = configOf('build-pod.yaml', spec, builder);
+  t.same(builderWarnings, []);
+  t.notOk(builderConfig.hosts.has('builder'), 'the builder name has no commands: k8pshd only makes stubs');
+  for (const tool of ['make', 'gcc']) {
+    t.match(text, new RegExp(`^${tool} `, 'm'), `the builder runs ${tool}`);
+    t.equal(
+      builderConfig.commands.get(tool)?.host,
+      'compiler',
+      `and its stub runs it in the compiler container`,
+    );
+  }
+  t.ok(builderConfig.connectTimeoutMs >= 60000, 'stubs wait for a compiler container that starts late');
+
+  // The shared workspace is mounted at different paths; each container's baseDirectory is its own mount.
+  const compilerWorkspace = mountPath(compiler, 'workspace');
+  const builderWorkspace = mountPath(builder, 'workspace');
+  t.not(compilerWorkspace, builderWorkspace, 'the workspace is mounted at different paths');
+  t.equal(compilerConfig.baseDirectory, compilerWorkspace);
+  t.equal(builderConfig.baseDirectory, builderWorkspace);
+  t.equal(builder.workingDir, builderWorkspace);
+});
+
+t.test('the k8psh.conf files reject what they should (the loader is really used)', async (t) => {
+  t.throws(() =>
+    parseConf('baseDirectory = /w\nbogusKey = 1\n[ server ]\npwd\n', path.join(MANIFEST_DIR, 'x.conf'), {
+      env: {},
+    }),
+  );
+  t.throws(() => parseConf('[ server:99999 ]\npwd\n', 'x.conf', { env: {} }));
+});
+
+t.test('the manifests are read from disk as committed', async (t) => {
+  // Guards the loader above against silently reading nothing (e.g. a renamed directory).
+  for (const file of files) t.ok(readFileSync(file, 'utf8').includes('k8psh'), path.basename(file));
+});

@@ -1,0 +1,190 @@
+/**
+ * Helpers for the Kubernetes manifest tests: load every YAML document of config/k8s/, validate it
+ * against the Kubernetes OpenAPI schema (kubernetes-models), and check field names strictly.
+ *
+ * kubernetes-models' `validate()` checks types and required fields but lets unknown fields through
+ * (a misspelt `volumeMount` would pass, while `kubectl apply` rejects it under strict field
+ * validation). `strictFieldErrors` closes that gap: it type-checks each document as an object literal
+ * of the model's TypeScript interface, so TypeScript's excess-property check reports unknown fields.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { parseAllDocuments } from 'yaml';
+import { Job } from 'kubernetes-models/batch/v1/Job';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Pod } from 'kubernetes-models/v1/Pod';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const MANIFEST_DIR = path.join(ROOT, 'config/k8s');
+
+export interface Manifest {
+  file: string;
+  /** Index of the document in its file. */
+  index: number;
+  object: Record<string, unknown>;
+}
+
+/** The models this project's manifests use: kind -> validating class and TypeScript interface. */
+const MODELS: Record<
+  string,
+  { validate: (o: Record<string, unknown>) => void; module: string; type: string }
+> = {
+  Job: {
+    validate: (o) => new Job(o).validate(),
+    module: 'kubernetes-models/batch/v1/Job',
+    type: 'IJob',
+  },
+  Pod: {
+    validate: (o) => new Pod(o).validate(),
+    module: 'kubernetes-models/v1/Pod',
+    type: 'IPod',
+  },
+  ConfigMap: {
+    validate: (o) => new ConfigMap(o).validate(),
+    module: 'kubernetes-models/v1/ConfigMap',
+    type: 'IConfigMap',
+  },
+};
+
+export function manifestFiles(): string[] {
+  return readdirSync(MANIFEST_DIR)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort()
+    .map((name) => path.join(MANIFEST_DIR, name));
+}
+
+/** Every document of a YAML text; a YAML error (syntax, duplicate key...) throws with the file named. */
+export function parseManifests(text: string, file: string): Manifest[] {
+  return parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true }).map((document, index) => {
+    const problems = [...document.errors, ...document.warnings];
+    if (problems.length > 0) {
+      throw new Error(`${file} document ${index}: ${problems.map((p) => p.message).join('; ')}`);
+    }
+    const object: unknown = document.toJS();
+    if (object === null || typeof object !== 'object' || Array.isArray(object)) {
+      throw new Error(`${file} document ${index}: not a mapping`);
+    }
+    return { file, index, object: object as Record<string, unknown> };
+  });
+}
+
+export function loadManifests(file: string): Manifest[] {
+  return parseManifests(readFileSync(file, 'utf8'), file);
+}
+
+/** Validates against the Kubernetes schema; throws on an unknown kind or an invalid object. */
+export function validateManifest(object: Record<string, unknown>): void {
+  const kind = String(object.kind);
+  const model = MODELS[kind];
+  if (model === undefined) throw new Error(`no model for kind ${kind}`);
+  model.validate(object);
+}
+
+/**
+ * Type-checks each manifest as a literal of its model's interface; returns the TypeScript messages
+ * (unknown fields, wrong types), each prefixed with the manifest it came from. Empty: all clean.
+ */
+export function strictFieldErrors(manifests: Manifest[]): string[] {
+  const virtual = path.join(ROOT, 'test/k8s/__strict_manifests__.ts');
+  const lines: string[] = [];
+  const origins: string[] = [];
+  manifests.forEach((manifest, i) => {
+    const model = MODELS[String(manifest.object.kind)];
+    if (model === undefined) throw new Error(`no model for kind ${String(manifest.object.kind)}`);
+    lines.push(`import type { ${model.type} as T${i} } from '${model.module}';`);
+    origins.push(`${path.relative(ROOT, manifest.file)}#${manifest.index}`);
+  });
+  const firstLine: number[] = [];
+  manifests.forEach((manifest, i) => {
+    firstLine.push(lines.length);
+    lines.push(`export const m${i}: T${i} = ${JSON.stringify(manifest.object, null, 2)};`);
+  });
+  const source = `${lines.join('\n')}\n`;
+
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    types: [],
+    lib: ['lib.es2022.d.ts'],
+    skipLibCheck: true,
+  };
+  const host = ts.createCompilerHost(options);
+  const getSourceFile = host.getSourceFile.bind(host);
+  const fileExists = host.fileExists.bind(host);
+  host.getSourceFile = (file, languageVersion, ...rest) =>
+    file === virtual
+      ? ts.createSourceFile(file, source, languageVersion)
+      : getSourceFile(file, languageVersion, ...rest);
+  host.fileExists = (file) => file === virtual || fileExists(file);
+  const program = ts.createProgram([virtual], options, host);
+  return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
+    const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
+    if (diagnostic.file?.fileName !== virtual || diagnostic.start === undefined) return message;
+    const { line } = diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start);
+    let owner = -1;
+    firstLine.forEach((start, i) => {
+      if (start <= line) owner = i;
+    });
+    return `${origins[owner] ?? 'imports'}: ${message}`;
+  });
+}
+
+export function podSpecOf(object: Record<string, unknown>): IPodSpec {
+  if (object.kind === 'Pod') return (object as { spec: IPodSpec }).spec;
+  if (object.kind === 'Job') return (object as { spec: { template: { spec: IPodSpec } } }).spec.template.spec;
+  throw new Error(`no pod spec in a ${String(object.kind)}`);
+}
+
+export function allContainers(spec: IPodSpec): IContainer[] {
+  return [...(spec.initContainers ?? []), ...spec.containers];
+}
+
+export function container(spec: IPodSpec, name: string): IContainer {
+  const found = allContainers(spec).find((c) => c.name === name);
+  if (found === undefined) throw new Error(`no container ${name}`);
+  return found;
+}
+
+/** The container's environment as a record (literal values only; valueFrom is not resolved). */
+export function envOf(c: IContainer): Record<string, string | undefined> {
+  return Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+}
+
+export function mountPath(c: IContainer, volume: string): string | undefined {
+  return c.volumeMounts?.find((m) => m.name === volume)?.mountPath;
+}
+
+/** The value of `--name=VALUE` / `--name VALUE` in an argument list. */
+export function option(args: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (arg.startsWith(`${name}=`)) return arg.slice(name.length + 1);
+    if (arg === name) return args[i + 1];
+  }
+  return undefined;
+}
+
+/** A Kubernetes quantity in bytes (binary and decimal suffixes). */
+export function bytes(quantity: string | number): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(String(quantity));
+  if (match === null) throw new Error(`not a byte quantity: ${quantity}`);
+  const factors: Record<string, number> = {
+    '': 1,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+  };
+  return Number(match[1]) * (factors[match[2] ?? ''] ?? NaN);
+}

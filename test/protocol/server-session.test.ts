@@ -1,0 +1,503 @@
+import t, { type Test } from 'tap';
+import { ServerSession, frameName, printable } from '../../src/protocol/server-session.js';
+import {
+  encodeRequest,
+  encodeResize,
+  encodeSignal,
+  encodeTerminate,
+} from '../../src/protocol/client-session.js';
+import {
+  ALL_FEATURES,
+  DEFAULT_LIMITS,
+  Feature,
+  FrameType,
+  type Limits,
+} from '../../src/protocol/constants.js';
+import { encodeHelloPayload } from '../../src/protocol/hello.js';
+import { encodeTtyPayload } from '../../src/protocol/tty.js';
+import {
+  bytewise,
+  randomChunks,
+  rawString,
+  rawValue,
+  ServerRecorder,
+  type RecordedRequest,
+} from './fixtures/helpers.js';
+
+function run(
+  wire: Buffer | Buffer[],
+  limits: Limits = DEFAULT_LIMITS,
+): { session: ServerSession; recorder: ServerRecorder } {
+  const recorder = new ServerRecorder();
+  const session = new ServerSession(recorder, limits);
+  for (const chunk of Array.isArray(wire) ? wire : [wire]) session.receive(chunk);
+  return { session, recorder };
+}
+
+const hello = (version = 1, features = ALL_FEATURES): Buffer =>
+  rawString(FrameType.HELLO, encodeHelloPayload({ version, features }));
+
+/** Exactly what the original client sends: WD, arguments, variables, START. */
+const legacyRequest = Buffer.concat([
+  rawString(FrameType.WORKING_DIRECTORY, 'sub/dir'),
+  rawString(FrameType.COMMAND_ARGUMENT, '-la'),
+  rawString(FrameType.COMMAND_ARGUMENT, ''),
+  rawString(FrameType.ENVIRONMENT_VARIABLE, 'HOME=/root'),
+  rawString(FrameType.ENVIRONMENT_VARIABLE, 'EMPTY='),
+  rawString(FrameType.ENVIRONMENT_VARIABLE, 'EQ=a=b'),
+  rawString(FrameType.START_COMMAND, 'ls'),
+]);
+const legacyExpected: RecordedRequest = {
+  workingDirectory: 'sub/dir',
+  environment: [
+    ['HOME', '/root'],
+    ['EMPTY', ''],
+    ['EQ', 'a=b'],
+  ],
+  arguments: ['-la', ''],
+  command: 'ls',
+  tty: null,
+};
+
+function onlyError(t: Test, recorder: ServerRecorder, pattern: RegExp, before: unknown[] = []): void {
+  t.same(recorder.events.slice(0, -1), before, 'the events before the error');
+  t.match(recorder.events.at(-1), ['error', pattern]);
+}
+
+t.test('a legacy request, then stdin, stdin end and terminate', async (t) => {
+  const wire = Buffer.concat([
+    legacyRequest,
+    rawString(FrameType.STDIN_DATA, 'hello '),
+    rawString(FrameType.STDIN_DATA, 'world'),
+    rawValue(FrameType.STDIN_DATA, 0),
+    rawString(FrameType.STDIN_DATA, 'late'), // racing stdin after its end: dropped, harmless
+    rawValue(FrameType.TERMINATE_COMMAND, 0),
+  ]);
+  const expected = [
+    ['start', legacyExpected],
+    ['stdin', Buffer.from('hello world')],
+    ['stdinEnd'],
+    ['terminate'],
+  ];
+  for (const chunks of [[wire], bytewise(wire), randomChunks(wire, 3), randomChunks(wire, 99, 40)]) {
+    const { session, recorder } = run(chunks);
+    t.same(recorder.normalized(), expected);
+    t.notOk(session.modern, 'an old client');
+    t.equal(session.version, 0);
+    t.ok(session.started);
+  }
+  // And byte by byte, onStart comes exactly when the last byte of START_COMMAND arrives.
+  const recorder = new ServerRecorder();
+  const session = new ServerSession(recorder);
+  session.receive(legacyRequest.subarray(0, -1));
+  t.same(recorder.events, []);
+  t.notOk(session.started);
+  session.receive(legacyRequest.subarray(-1));
+  t.equal(recorder.events.length, 1);
+  t.ok(session.started);
+});
+
+t.test('encodeRequest output is understood (legacy and modern)', async (t) => {
+  const legacy = run(
+    encodeRequest({
+      hello: false,
+      workingDirectory: 'sub/dir',
+      arguments: ['-la', ''],
+      environment: [
+        ['HOME', '/root'],
+        ['EMPTY', ''],
+        ['EQ', 'a=b'],
+      ],
+      command: 'ls',
+    }),
+  );
+  t.same(legacy.recorder.events, [['start', legacyExpected]]);
+
+  const modern = run(
+    encodeRequest({
+      hello: true,
+      features: Feature.ERRORS | Feature.TTY,
+      tty: { rows: 50, cols: 132, term: 'xterm-256color' },
+      workingDirectory: '',
+      arguments: [],
+      environment: [],
+      command: 'bash',
+    }),
+  );
+  t.same(modern.recorder.events, [
+    ['hello', 1, Feature.ERRORS | Feature.TTY],
+    [
+      'start',
+      {
+        workingDirectory: '',
+        environment: [],
+        arguments: [],
+        command: 'bash',
+        tty: { rows: 50, cols: 132, term: 'xterm-256color' },
+      },
+    ],
+  ]);
+  t.ok(modern.session.modern);
+  t.equal(modern.session.features, Feature.ERRORS | Feature.TTY);
+});
+
+t.test('the last value of a variable wins', async (t) => {
+  const { recorder } = run(
+    Buffer.concat([
+      rawString(FrameType.WORKING_DIRECTORY, ''),
+      rawString(FrameType.ENVIRONMENT_VARIABLE, 'A=1'),
+      rawString(FrameType.ENVIRONMENT_VARIABLE, 'B=2'),
+      rawString(FrameType.ENVIRONMENT_VARIABLE, 'A=3'),
+      rawString(FrameType.START_COMMAND, 'x'),
+    ]),
+  );
+  t.same((recorder.events[0]![1] as RecordedRequest).environment, [
+    ['A', '3'],
+    ['B', '2'],
+  ]);
+});
+
+t.test('a request without WORKING_DIRECTORY runs in the base directory', async (t) => {
+  const { recorder } = run(rawString(FrameType.START_COMMAND, 'x'));
+  t.same(recorder.events, [
+    ['start', { workingDirectory: '', environment: [], arguments: [], command: 'x', tty: null }],
+  ]);
+});
+
+t.test('HELLO', async (t) => {
+  t.test('first: negotiated version and features', async (t) => {
+    const { session, recorder } = run(Buffer.concat([hello(1, 5), rawString(FrameType.START_COMMAND, 'x')]));
+    t.same(recorder.events[0], ['hello', 1, 5]);
+    t.equal(session.version, 1);
+    t.equal(session.features, 5);
+    t.ok(session.modern);
+  });
+
+  t.test('a newer client gets our version', async (t) => {
+    const { session, recorder } = run(hello(0xffff, 0xffffffff));
+    t.same(recorder.events, [['hello', 1, 0xffffffff]]);
+    t.equal(session.version, 1);
+  });
+
+  t.test('version 0 is refused, as a modern client so it can get an ERROR frame', async (t) => {
+    const { session, recorder } = run(Buffer.concat([hello(0), rawString(FrameType.START_COMMAND, 'x')]));
+    onlyError(t, recorder, /protocol version 0 is too old/);
+    t.ok(session.modern);
+    t.notOk(session.started);
+  });
+
+  t.test('not first', async (t) => {
+    const { session, recorder } = run(Buffer.concat([rawString(FrameType.WORKING_DIRECTORY, ''), hello()]));
+    onlyError(t, recorder, /HELLO must be the first frame/);
+    t.notOk(session.modern);
+  });
+
+  t.test('twice', async (t) => {
+    const { recorder } = run(Buffer.concat([hello(), hello()]));
+    onlyError(t, recorder, /HELLO must be the first frame/, [['hello', 1, ALL_FEATURES]]);
+  });
+
+  t.test('after a TTY_REQUEST', async (t) => {
+    const { recorder } = run(
+      Buffer.concat([
+        rawString(FrameType.TTY_REQUEST, encodeTtyPayload({ rows: 1, cols: 1, term: '' })),
+        hello(),
+      ]),
+    );
+    onlyError(t, recorder, /HELLO must be the first frame/);
+  });
+
+  t.test('malformed: short, or a wrong magic', async (t) => {
+    onlyError(t, run(rawString(FrameType.HELLO, Buffer.alloc(9))).recorder, /malformed HELLO/);
+    const wrongMagic = encodeHelloPayload({ version: 1, features: 0 });
+    wrongMagic[0] = 0x6a; // "j8p2"
+    onlyError(t, run(rawString(FrameType.HELLO, wrongMagic)).recorder, /malformed HELLO/);
+    onlyError(t, run(rawString(FrameType.HELLO, '')).recorder, /malformed HELLO/);
+  });
+
+  t.test('longer payloads are accepted (room for later fields)', async (t) => {
+    const payload = Buffer.concat([encodeHelloPayload({ version: 1, features: 1 }), Buffer.from('future')]);
+    t.same(run(rawString(FrameType.HELLO, payload)).recorder.events, [['hello', 1, 1]]);
+  });
+});
+
+t.test('frames out of order', async (t) => {
+  const start = rawString(FrameType.START_COMMAND, 'x');
+  const wd = rawString(FrameType.WORKING_DIRECTORY, 'd');
+  const started = [
+    ['start', { workingDirectory: 'd', environment: [], arguments: [], command: 'x', tty: null }],
+  ];
+  const startedNoWd = [
+    ['start', { workingDirectory: '', environment: [], arguments: [], command: 'x', tty: null }],
+  ];
+  const cases: [string, Buffer, RegExp, unknown[]][] = [
+    [
+      'STDIN_DATA before START',
+      Buffer.concat([wd, rawString(FrameType.STDIN_DATA, 'a')]),
+      /STDIN_DATA before START_COMMAND/,
+      [],
+    ],
+    [
+      'stdin end before START',
+      Buffer.concat([wd, rawValue(FrameType.STDIN_DATA, 0)]),
+      /STDIN_DATA before START_COMMAND/,
+      [],
+    ],
+    ['START twice', Buffer.concat([wd, start, start]), /START_COMMAND after START_COMMAND/, started],
+    ['a second WORKING_DIRECTORY', Buffer.concat([wd, wd]), /a second WORKING_DIRECTORY/, []],
+    [
+      'an argument after START',
+      Buffer.concat([wd, start, rawString(FrameType.COMMAND_ARGUMENT, 'a')]),
+      /COMMAND_ARGUMENT after START_COMMAND/,
+      started,
+    ],
+    [
+      'a variable after START',
+      Buffer.concat([wd, start, rawString(FrameType.ENVIRONMENT_VARIABLE, 'A=1')]),
+      /ENVIRONMENT_VARIABLE after START_COMMAND/,
+      started,
+    ],
+    ['WD after START', Buffer.concat([wd, start, wd]), /WORKING_DIRECTORY after START_COMMAND/, started],
+    ['HELLO after START', Buffer.concat([start, hello()]), /HELLO after START_COMMAND/, startedNoWd],
+    [
+      'TTY_REQUEST after START',
+      Buffer.concat([
+        wd,
+        start,
+        rawString(FrameType.TTY_REQUEST, encodeTtyPayload({ rows: 1, cols: 1, term: '' })),
+      ]),
+      /TTY_REQUEST after START_COMMAND/,
+      started,
+    ],
+    [
+      'TERMINATE before START',
+      Buffer.concat([wd, rawValue(FrameType.TERMINATE_COMMAND, 0)]),
+      /TERMINATE_COMMAND before START_COMMAND/,
+      [],
+    ],
+    ['SIGNAL before START', Buffer.concat([wd, encodeSignal(2)]), /SIGNAL before START_COMMAND/, []],
+    [
+      'WINDOW_SIZE before START',
+      Buffer.concat([wd, encodeResize(1, 1)]),
+      /WINDOW_SIZE before START_COMMAND/,
+      [],
+    ],
+    ['EXIT_CODE from a client', rawValue(FrameType.EXIT_CODE, 0), /unexpected EXIT_CODE from a client/, []],
+    [
+      'EXIT_CODE from a client, after START',
+      Buffer.concat([wd, start, rawValue(FrameType.EXIT_CODE, 0)]),
+      /unexpected EXIT_CODE from a client/,
+      started,
+    ],
+    [
+      'EXIT_SIGNAL from a client',
+      Buffer.concat([wd, start, rawValue(FrameType.EXIT_SIGNAL, 9)]),
+      /unexpected EXIT_SIGNAL from a client/,
+      started,
+    ],
+    ['ERROR from a client', rawString(FrameType.ERROR, 'no'), /unexpected ERROR from a client/, []],
+    [
+      'ERROR from a client, after START',
+      Buffer.concat([start, rawString(FrameType.ERROR, 'no')]),
+      /unexpected ERROR from a client/,
+      startedNoWd,
+    ],
+    [
+      'STDOUT_DATA from a client',
+      Buffer.concat([wd, start, rawString(FrameType.STDOUT_DATA, 'a')]),
+      /unexpected STDOUT_DATA from a client/,
+      started,
+    ],
+    [
+      'STDERR end from a client',
+      Buffer.concat([wd, start, rawValue(FrameType.STDERR_DATA, 0)]),
+      /unexpected STDERR_DATA from a client/,
+      started,
+    ],
+    ['an unknown frame type', Buffer.concat([wd, rawValue(0x20, 0)]), /unknown frame type 32/, []],
+  ];
+  for (const [name, wire, pattern, before] of cases) {
+    for (const chunks of [[wire], bytewise(wire)]) {
+      const { recorder, session } = run([...chunks, rawString(FrameType.STDIN_DATA, 'more'), start]);
+      t.same(recorder.events.slice(0, -1), before, `${name}: events before the error`);
+      t.match(recorder.events.at(-1), ['error', pattern], name);
+      t.equal(recorder.errors.length, 1, `${name}: one error, nothing after it`);
+      t.notOk(session.started && before.length === 0, `${name}: not started`);
+    }
+  }
+});
+
+t.test('limits', async (t) => {
+  const limits: Limits = {
+    maxFramePayload: 64,
+    maxDataPayload: 128,
+    maxArguments: 3,
+    maxArgumentBytes: 10,
+    maxEnvironmentVariables: 2,
+    maxEnvironmentBytes: 12,
+  };
+  const start = rawString(FrameType.START_COMMAND, 'x');
+  const args = (...list: string[]): Buffer =>
+    Buffer.concat(list.map((a) => rawString(FrameType.COMMAND_ARGUMENT, a)));
+  const vars = (...list: string[]): Buffer =>
+    Buffer.concat(list.map((a) => rawString(FrameType.ENVIRONMENT_VARIABLE, a)));
+
+  t.equal(
+    run(Buffer.concat([args('a', 'b', 'c'), start]), limits).recorder.events[0]![0],
+    'start',
+    '3 arguments',
+  );
+  onlyError(
+    t,
+    run(Buffer.concat([args('a', 'b', 'c', 'd'), start]), limits).recorder,
+    /too many arguments \(the limit is 3\)/,
+  );
+  t.equal(
+    run(Buffer.concat([args('12345', '12345'), start]), limits).recorder.events[0]![0],
+    'start',
+    '10 bytes',
+  );
+  onlyError(
+    t,
+    run(Buffer.concat([args('12345', '123456'), start]), limits).recorder,
+    /arguments exceed 10 bytes/,
+  );
+
+  t.equal(
+    run(Buffer.concat([vars('A=1', 'B=2', 'A=3'), start]), limits).recorder.events[0]![0],
+    'start',
+    'a repeated name counts once',
+  );
+  onlyError(
+    t,
+    run(Buffer.concat([vars('A=1', 'B=2', 'C=3'), start]), limits).recorder,
+    /too many environment variables \(the limit is 2\)/,
+  );
+  t.equal(
+    run(Buffer.concat([vars('A=12', 'B=123456'), start]), limits).recorder.events[0]![0],
+    'start',
+    '12 bytes',
+  );
+  onlyError(
+    t,
+    run(Buffer.concat([vars('A=12', 'B=1234567'), start]), limits).recorder,
+    /environment exceeds 12 bytes/,
+  );
+  // Replacing a value still counts its bytes: a client cannot stream unbounded variables.
+  onlyError(
+    t,
+    run(Buffer.concat([vars('A=1234', 'A=1234', 'A=1234'), start]), limits).recorder,
+    /environment exceeds 12 bytes/,
+  );
+
+  onlyError(
+    t,
+    run(rawString(FrameType.WORKING_DIRECTORY, Buffer.alloc(65, 'a')), limits).recorder,
+    /frame of 65 bytes exceeds the limit of 64/,
+  );
+  onlyError(
+    t,
+    run(Buffer.concat([start, rawString(FrameType.STDIN_DATA, Buffer.alloc(129))]), limits).recorder,
+    /data frame of 129 bytes exceeds the limit of 128/,
+    [['start', { workingDirectory: '', environment: [], arguments: [], command: 'x', tty: null }]],
+  );
+  // The defaults are what docs/protocol.md says.
+  t.same(DEFAULT_LIMITS, {
+    maxFramePayload: 1 << 20,
+    maxDataPayload: 16 << 20,
+    maxArguments: 65536,
+    maxArgumentBytes: 16 << 20,
+    maxEnvironmentVariables: 4096,
+    maxEnvironmentBytes: 4 << 20,
+  });
+});
+
+t.test('malformed environment variables', async (t) => {
+  for (const text of ['NOEQUALS', '=value', '', 'bad\u0001name']) {
+    const { recorder } = run(rawString(FrameType.ENVIRONMENT_VARIABLE, text));
+    onlyError(t, recorder, /malformed environment variable/);
+    t.notOk(
+      [...recorder.errors[0]!].some((c) => c.charCodeAt(0) < 0x20),
+      'no control characters in the message',
+    );
+  }
+  t.match(
+    run(rawString(FrameType.ENVIRONMENT_VARIABLE, 'x'.repeat(200))).recorder.errors[0],
+    /x\.\.\."$/,
+    'shortened',
+  );
+});
+
+t.test('TTY_REQUEST', async (t) => {
+  const tty = rawString(FrameType.TTY_REQUEST, encodeTtyPayload({ rows: 40, cols: 100, term: 'vt100' }));
+  const { recorder } = run(Buffer.concat([hello(), tty, rawString(FrameType.START_COMMAND, 'sh')]));
+  t.same((recorder.events[1]![1] as RecordedRequest).tty, { rows: 40, cols: 100, term: 'vt100' });
+
+  const zero = rawString(FrameType.TTY_REQUEST, encodeTtyPayload({ rows: 0, cols: 0, term: '' }));
+  t.same(
+    (
+      run(Buffer.concat([hello(), zero, rawString(FrameType.START_COMMAND, 'sh')])).recorder
+        .events[1]![1] as RecordedRequest
+    ).tty,
+    {
+      rows: 24,
+      cols: 80,
+      term: '',
+    },
+  );
+  onlyError(t, run(Buffer.concat([hello(), tty, tty])).recorder, /a second TTY_REQUEST/, [
+    ['hello', 1, ALL_FEATURES],
+  ]);
+  onlyError(
+    t,
+    run(Buffer.concat([hello(), rawString(FrameType.TTY_REQUEST, 'abc')])).recorder,
+    /malformed TTY_REQUEST/,
+    [['hello', 1, ALL_FEATURES]],
+  );
+});
+
+t.test('WINDOW_SIZE and SIGNAL after START', async (t) => {
+  const base = Buffer.concat([hello(), rawString(FrameType.START_COMMAND, 'sh')]);
+  const { recorder } = run(
+    Buffer.concat([
+      base,
+      encodeResize(50, 132),
+      rawValue(FrameType.WINDOW_SIZE, 0),
+      encodeResize(0xffff, 1),
+      encodeSignal(1),
+      encodeSignal(64),
+      encodeTerminate(),
+    ]),
+  );
+  t.same(recorder.events.slice(2), [
+    ['resize', 50, 132],
+    ['resize', 24, 80],
+    ['resize', 0xffff, 1],
+    ['signal', 1],
+    ['signal', 64],
+    ['terminate'],
+  ]);
+  for (const signal of [0, 65, 0xffffffff]) {
+    const bad = run(Buffer.concat([base, rawValue(FrameType.SIGNAL, signal), encodeSignal(2)])).recorder;
+    t.match(bad.events.at(-1), ['error', new RegExp(`invalid signal number ${signal}`)]);
+    t.equal(bad.events.length, 3, 'nothing after the error');
+  }
+});
+
+t.test('after a protocol error the session ignores everything', async (t) => {
+  const recorder = new ServerRecorder();
+  const session = new ServerSession(recorder);
+  session.receive(rawValue(0x99, 0));
+  session.receive(legacyRequest);
+  session.receive(rawValue(FrameType.TERMINATE_COMMAND, 0));
+  t.same(recorder.events, [['error', 'unknown frame type 153']]);
+  t.notOk(session.started);
+});
+
+t.test('frameName and printable', async (t) => {
+  t.equal(frameName(0), 'WORKING_DIRECTORY');
+  t.equal(frameName(FrameType.WINDOW_SIZE), 'WINDOW_SIZE');
+  t.equal(frameName(200), 'frame type 200');
+  t.equal(printable('a\nb\u007f'), 'a?b?');
+  t.equal(printable('y'.repeat(81)).length, 80);
+});
