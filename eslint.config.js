@@ -27,5 +27,20 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      // Plain scripts run on Node: its globals, without a dependency just to list them.
+      globals: Object.fromEntries(
+        [
+          'process',
+          'console',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'Buffer',
+          'URL',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
   },
 );

@@ -184,7 +184,7 @@ export async function makeWorkspace(
   const dir = tempDir();
   const config = writeFile(join(dir, 'k8psh.conf'), configText);
   const bin = join(dir, 'bin');
-  const env = { ...process.env, K8PSH_CONFIG: config, K8PSH_TTY: '0' };
+  const env: NodeJS.ProcessEnv = { ...process.env, K8PSH_CONFIG: config, K8PSH_TTY: '0' };
   delete env.K8PSH_DEBUG;
   if (options.stubs !== false) {
     const made = await run(DAEMON, ['--executable-directory', bin, '--name', 'k8psh-test-client'], {

@@ -25,7 +25,7 @@ t.test(
   async (t) => {
     const dir = tempDir();
     t.teardown(() => cleanup(dir));
-    const env = { ...process.env, K8PSH_CONFIG: REFERENCE };
+    const env: NodeJS.ProcessEnv = { ...process.env, K8PSH_CONFIG: REFERENCE };
     delete env.WORKSPACE;
     const client = await run(DAEMON, ['--executable-directory', join(dir, 'client'), '--name', 'nobody'], {
       env,

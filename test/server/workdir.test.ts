@@ -7,7 +7,10 @@ import { resolveWorkingDirectory } from '../../src/server/workdir.js';
 t.test('the working directory stays inside the base', async (t) => {
   const base = realpathSync(mkdtempSync(join(tmpdir(), 'k8psh-wd-')));
   const outside = mkdtempSync(join(tmpdir(), 'k8psh-out-'));
-  t.teardown(() => rmSync(base, { recursive: true }) || rmSync(outside, { recursive: true }));
+  t.teardown(() => {
+    rmSync(base, { recursive: true });
+    rmSync(outside, { recursive: true });
+  });
   mkdirSync(join(base, 'a/b'), { recursive: true });
   symlinkSync(outside, join(base, 'escape'));
   symlinkSync(join(base, 'a'), join(base, 'inner'));
