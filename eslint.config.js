@@ -28,6 +28,7 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
       // Plain scripts run on Node: its globals, without a dependency just to list them.
       globals: Object.fromEntries(
         [
