@@ -144,3 +144,50 @@ function tempDirIn(parent: string): string {
   writeFile(join(dir, '.keep'), '');
   return dir;
 }
+
+t.test('--convert-config prints the TOML twin', { skip: SKIP_UNBUILT }, async (t) => {
+  const r = await run(BIN, ['--convert-config', join(ROOT, 'config/k8psh.conf')]);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /\[\[servers\]\]/);
+  t.match(r.out, /name = "local"/);
+  const bad = await run(BIN, ['--convert-config', '/nonexistent.conf']);
+  t.equal(bad.code, 1);
+  t.match(bad.err, /^k8psh: .*\/nonexistent\.conf/);
+});
+
+t.test(
+  'logs: JSON lines from the server, debug per component with K8PSH_DEBUG',
+  { skip: SKIP_UNBUILT },
+  async (t) => {
+    const port = await freePort();
+    const ws = await makeWorkspace(`[ srv:${port} ]\ntrue\n`);
+    t.teardown(() => cleanup(ws.dir));
+    const server = await startServer(['--name', 'srv'], port, {
+      env: { ...ws.env, K8PSH_DEBUG: 'Process' },
+      cwd: ws.dir,
+    });
+    const client = await run(join(ws.bin, 'true'), [], {
+      env: { ...ws.env, K8PSH_DEBUG: 'Main' },
+      cwd: ws.dir,
+    });
+    t.equal(client.code, 0);
+    t.match(client.err, /^k8psh\[\d+\] Main: running true on srv:\d+/m, 'client debug lines when asked');
+    const quiet = await run(join(ws.bin, 'true'), [], { env: ws.env, cwd: ws.dir });
+    t.equal(quiet.err, '', 'and nothing otherwise: a stub\u2019s stderr belongs to the command');
+    await server.stop();
+    const lines = server
+      .stderr()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; component: string; msg: string });
+    t.ok(lines.some((l) => l.msg === 'listening' && l.component === 'Main'));
+    t.ok(
+      lines.some((l) => l.level === 20 && l.component === 'Process' && l.msg === 'starting'),
+      'Process debug',
+    );
+    t.notOk(
+      lines.some((l) => l.level === 20 && l.component === 'Main'),
+      'Main stays at info',
+    );
+  },
+);
