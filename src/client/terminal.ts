@@ -1,4 +1,5 @@
 /** Raw mode for terminal sessions, restored on every way out of the process. */
+import { spawnSync } from 'node:child_process';
 import type { TtyRequest } from '../protocol/tty.js';
 
 /** Whether to ask for a pseudo-terminal: `-t`/`-T` (front end), else K8PSH_TTY, else both ends are terminals. */
@@ -23,6 +24,9 @@ export function enterRawMode(): () => void {
   const stdin = process.stdin;
   if (!stdin.isTTY) return () => {};
   stdin.setRawMode(true);
+  // libuv's raw mode keeps output processing (ONLCR): the remote pty already turns \n into \r\n, so
+  // turn it off as ssh does, or every line ends \r\r\n. setRawMode(false) restores the saved termios.
+  spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
   let restored = false;
   const restore = (): void => {
     if (restored) return;

@@ -64,7 +64,8 @@ printenv
   t.test('remote tty is a /dev/pts device, TERM comes along', async (t) => {
     const term = terminal(stub('tty'), [], env, ws.dir);
     t.equal((await term.exit).exitCode, 0);
-    t.match(term.output(), /\/dev\/pts\/\d+/);
+    t.match(term.output(), /\/dev\/pts\/\d+\r\n/);
+    t.notMatch(term.output(), /\r\r\n/, 'lines end \\r\\n as with ssh -t, not \\r\\r\\n');
     const printenv = terminal(stub('printenv'), ['TERM'], env, ws.dir);
     await printenv.exit;
     t.match(printenv.output(), /xterm-256color/);
