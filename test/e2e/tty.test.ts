@@ -119,6 +119,7 @@ printenv
     for (const report of reports) {
       t.match(report, /(^|\s)icanon(\s|$)/, 'canonical mode is back');
       t.match(report, /(^|\s)echo(\s|$)/, 'echo is back');
+      t.match(report, /(^|\s)opost(\s|$)/, 'output processing is back');
     }
   });
 
