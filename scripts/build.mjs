@@ -1,0 +1,295 @@
+#!/usr/bin/env node
+/**
+ * Build the k8psh single executable (docs/build.md).
+ *
+ *   node scripts/build.mjs [--entry FILE] [--out DIR] [--name NAME] [--no-strip] [--no-code-cache] [--bundle-only] [--quiet|--verbose]
+ *
+ * 1. esbuild bundles the entry (default src/main.ts) to one CommonJS file (Node SEA mains must be CJS),
+ *    with `import.meta.url` defined from `__filename` (yargs 18 is ESM-only and calls createRequire),
+ *    the version and a "bundled" flag defined, and node-pty's native loader replaced by a hook
+ *    (src/native/pty.ts fills it from the SEA asset).
+ * 2. `node --experimental-sea-config` turns it into a blob (code cache on, the warning off, pty.node as
+ *    the asset `pty.node`).
+ * 3. A copy of this node binary (debug symbols stripped unless --no-strip) gets the blob injected with
+ *    postject, and is renamed into place: OUT/NAME, plus the symlink OUT/k8pshd -> NAME.
+ *
+ * Intermediate files go to OUT/.build/. Exit status non-zero on any failure.
+ */
+import { spawnSync } from 'node:child_process';
+import console from 'node:console';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+const PTY_ASSET = 'pty.node';
+const NATIVE_HOOK = 'k8psh.node-pty.native';
+
+function usage(message) {
+  if (message) console.error(`build: ${message}`);
+  console.error(
+    'usage: node scripts/build.mjs [--entry FILE] [--out DIR] [--name NAME] [--no-strip] [--no-code-cache] [--bundle-only] [--quiet|--verbose]',
+  );
+  process.exit(2);
+}
+
+function parseArguments(argv) {
+  const options = {
+    entry: path.join(root, 'src/main.ts'),
+    out: path.join(root, 'dist'),
+    name: 'k8psh',
+    strip: true,
+    codeCache: true,
+    bundleOnly: false,
+    quiet: false,
+    verbose: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].startsWith('--') ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') usage(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--entry':
+        options.entry = path.resolve(value());
+        break;
+      case '--out':
+        options.out = path.resolve(value());
+        break;
+      case '--name':
+        options.name = value();
+        break;
+      case '--no-strip':
+        options.strip = false;
+        break;
+      case '--no-code-cache':
+        options.codeCache = false;
+        break;
+      case '--bundle-only':
+        options.bundleOnly = true;
+        break;
+      case '--quiet':
+        options.quiet = true;
+        break;
+      case '--verbose':
+        options.verbose = true;
+        break;
+      case '-h':
+      case '--help':
+        usage();
+        break;
+      default:
+        usage(`unknown argument ${argv[i]}`);
+    }
+  }
+  if (options.name.includes('/') || options.name === 'k8pshd')
+    usage('--name must be a plain file name, not k8pshd');
+  return options;
+}
+
+/** `0.1.0 (v0.1.0-3-gabc1234)`, or `0.1.0` when git is missing or this is no work tree. */
+function buildVersion() {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const result = spawnSync('git', ['describe', '--always', '--dirty'], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const described = result.status === 0 ? result.stdout.trim() : '';
+  return described ? `${pkg.version} (${described})` : pkg.version;
+}
+
+function ptyAddonPath() {
+  const file = path.join(path.dirname(require.resolve('node-pty/package.json')), 'build/Release/pty.node');
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} is missing: node-pty was not built (npm rebuild node-pty)`);
+  }
+  return file;
+}
+
+/**
+ * esbuild plugin for node-pty:
+ * - lib/utils.js: `loadNativeModule(name)` asks the hook that src/native/pty.ts installs instead of
+ *   `require`-ing `../build/Release/pty.node` relative to a node_modules that does not exist in the binary;
+ * - lib/windowsTerminal.js: never used on Linux/macOS (index.js picks it on win32 only); dropped.
+ */
+const nodePtyPlugin = {
+  name: 'k8psh-node-pty',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node-pty[\\/]lib[\\/]utils\.js$/ }, async (args) => {
+      const source = await fs.promises.readFile(args.path, 'utf8');
+      const pattern =
+        /function loadNativeModule\(name\) \{[\s\S]*?\n\}\nexports\.loadNativeModule = loadNativeModule;/;
+      if (!pattern.test(source)) {
+        throw new Error(
+          `${args.path}: loadNativeModule not found; node-pty changed, update scripts/build.mjs`,
+        );
+      }
+      const replacement = [
+        'function loadNativeModule(name) {',
+        `    var hook = globalThis[Symbol.for(${JSON.stringify(NATIVE_HOOK)})];`,
+        "    if (typeof hook !== 'function') {",
+        "        throw new Error('node-pty: native module ' + name + '.node is not prepared (use loadPty())');",
+        '    }',
+        '    return hook(name);',
+        '}',
+        'exports.loadNativeModule = loadNativeModule;',
+      ].join('\n');
+      return { contents: source.replace(pattern, replacement), loader: 'js' };
+    });
+    build.onLoad({ filter: /[\\/]node-pty[\\/]lib[\\/]windowsTerminal\.js$/ }, () => ({
+      contents: "throw new Error('node-pty: Windows is not supported by k8psh');",
+      loader: 'js',
+    }));
+  },
+};
+
+async function bundle(options, buildDir, version) {
+  const outfile = path.join(buildDir, `${options.name}.cjs`);
+  const result = await esbuild.build({
+    entryPoints: [options.entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    // Syntax only: identifiers and lines stay, so a stack trace maps onto OUT/.build/NAME.cjs by eye.
+    minifySyntax: true,
+    // A real import() is unavailable in a SEA main script (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), also
+    // for node: built-ins left external: turn every import() into a lazy require().
+    supported: { 'dynamic-import': false },
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+    define: {
+      'import.meta.url': '__k8psh_import_meta_url',
+      __K8PSH_VERSION__: JSON.stringify(version),
+      __K8PSH_BUNDLED__: 'true',
+    },
+    banner: {
+      js: 'var __k8psh_import_meta_url = require("node:url").pathToFileURL(__filename).href;',
+    },
+    plugins: [nodePtyPlugin],
+  });
+  return { outfile, metafile: result.metafile };
+}
+
+function makeBlob(buildDir, mainFile, ptyAddon, codeCache, verbose) {
+  const blob = path.join(buildDir, 'sea-prep.blob');
+  // `main` relative to buildDir (the cwd below): stack traces then name `k8psh.cjs:LINE:COLUMN`.
+  const config = {
+    main: path.basename(mainFile),
+    output: path.basename(blob),
+    disableExperimentalSEAWarning: true,
+    useCodeCache: codeCache,
+    assets: { [PTY_ASSET]: ptyAddon },
+  };
+  const configFile = path.join(buildDir, 'sea-config.json');
+  fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  const result = spawnSync(process.execPath, ['--experimental-sea-config', path.basename(configFile)], {
+    cwd: buildDir,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = `${result.stdout}${result.stderr}`.trim();
+  if (result.status !== 0) throw new Error(`node --experimental-sea-config failed:\n${output}`);
+  if (verbose && output) console.log(`  ${output}`);
+  return blob;
+}
+
+/**
+ * postject's wasm prints a harmless warning about node's ELF note sections (`Can't find string offset
+ * for section name '.note.100'`, or `'.note'` once stripped): filter it.
+ */
+async function inject(executable, blob) {
+  const { inject: postjectInject } = require('postject');
+  const warn = console.warn;
+  console.warn = (...args) => {
+    if (args.some((a) => typeof a === 'string' && /string offset for section name '\.note/.test(a))) return;
+    warn(...args);
+  };
+  try {
+    await postjectInject(executable, 'NODE_SEA_BLOB', fs.readFileSync(blob), { sentinelFuse: SEA_FUSE });
+  } finally {
+    console.warn = warn;
+  }
+}
+
+/** Copy the node binary, without its DWARF debug sections (about 2.5 MB) when binutils' strip is there. */
+function stripOrCopy(source, destination, strip, log) {
+  fs.rmSync(destination, { force: true });
+  if (strip) {
+    const result = spawnSync('strip', ['--strip-debug', '-o', destination, source], { encoding: 'utf8' });
+    if (result.status === 0) return true;
+    log(
+      `strip    unavailable or failed (${result.error?.message ?? result.stderr.trim()}): debug sections kept`,
+    );
+    fs.rmSync(destination, { force: true });
+  }
+  fs.copyFileSync(source, destination);
+  return false;
+}
+
+/** A path relative to the repository when inside it (shorter logs), else absolute. */
+function show(file) {
+  const relative = path.relative(root, file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+}
+
+function mib(bytes) {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+async function main() {
+  const options = parseArguments(process.argv.slice(2));
+  const started = process.hrtime.bigint();
+  const elapsed = () => `${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`;
+  const log = (line) => {
+    if (!options.quiet) console.log(line);
+  };
+  if (!fs.existsSync(options.entry)) throw new Error(`entry ${options.entry} does not exist`);
+
+  const buildDir = path.join(options.out, '.build');
+  fs.mkdirSync(buildDir, { recursive: true });
+  const version = buildVersion();
+  const ptyAddon = ptyAddonPath();
+  const ptyDigest = createHash('sha256').update(fs.readFileSync(ptyAddon)).digest('hex');
+
+  const { outfile, metafile } = await bundle(options, buildDir, version);
+  log(`bundle   ${show(outfile)}: ${(fs.statSync(outfile).size / 1024).toFixed(0)} KiB (${elapsed()})`);
+  fs.writeFileSync(path.join(buildDir, 'meta.json'), JSON.stringify(metafile));
+  if (options.bundleOnly) return;
+
+  const blob = makeBlob(buildDir, outfile, ptyAddon, options.codeCache, options.verbose);
+  log(`blob     ${show(blob)}: ${(fs.statSync(blob).size / 1024).toFixed(0)} KiB (${elapsed()})`);
+
+  const target = path.join(options.out, options.name);
+  const temporary = path.join(buildDir, `${options.name}.tmp`);
+  const stripped = stripOrCopy(process.execPath, temporary, options.strip, log);
+  fs.chmodSync(temporary, 0o755);
+  await inject(temporary, blob);
+  fs.renameSync(temporary, target);
+  const link = path.join(options.out, 'k8pshd');
+  fs.rmSync(link, { force: true });
+  fs.symlinkSync(options.name, link);
+  log(
+    `binary   ${show(target)}: ${mib(fs.statSync(target).size)}` +
+      ` (node ${process.version}${stripped ? ', debug symbols stripped' : ''}; ${path.basename(link)} -> ${options.name})`,
+  );
+  log(`version  ${version}; pty.node sha256 ${ptyDigest.slice(0, 16)}`);
+  log(`done in ${elapsed()}`);
+}
+
+main().catch((error) => {
+  console.error(`build: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

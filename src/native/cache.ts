@@ -1,0 +1,204 @@
+/**
+ * Materialise a native addon carried inside the single executable (as bytes) into a file that
+ * `process.dlopen` can load, and load it.
+ *
+ * Where the file goes, in order:
+ * 1. a private per-version cache directory:
+ *    `$K8PSH_CACHE_DIR`, else `$XDG_CACHE_HOME/k8psh`, else `$HOME/.cache/k8psh`, then
+ *    `<package version>-<first 16 hex digits of the sha256 of the addon>/<name>`.
+ *    Both `k8psh` and the leaf directory must be real directories owned by us with no group/other
+ *    access (created 0700; an existing one of ours is tightened to 0700; anything else is refused).
+ *    A file already there is reused only when its sha256 matches the bytes we carry, so a truncated
+ *    or tampered file is never loaded: it is replaced (written to a temporary name, then renamed).
+ * 2. when that fails (no HOME, read-only HOME, a noexec mount, foreign owner...): a fresh private
+ *    directory from `mkdtemp(<tmpdir>/k8psh-)`; the file and directory are removed right after
+ *    `dlopen` (the mapping stays valid on Linux), so nothing is left behind.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export type NativeSource = 'cache' | 'temp';
+
+export interface LoadedNative {
+  /** The addon's exports. */
+  exports: unknown;
+  /** The file it was loaded from (for `temp`, already removed). */
+  path: string;
+  source: NativeSource;
+  /** True when an existing cached file (hash verified) was used as is. */
+  reused: boolean;
+  /** sha256 (hex) of the addon. */
+  sha256: string;
+  /** Why the cache was not used, when source is `temp`. */
+  cacheError?: string;
+}
+
+export interface LoadNativeOptions {
+  /** File name, e.g. `pty.node`. */
+  name: string;
+  /** The addon's content. */
+  data: Uint8Array;
+  /** Package version (e.g. `0.1.0`), part of the cache directory name. */
+  version: string;
+  /** Environment to read K8PSH_CACHE_DIR, XDG_CACHE_HOME, HOME from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Loads a file; default: `process.dlopen` with RTLD_NOW. Injected by tests. */
+  dlopen?: (file: string) => unknown;
+}
+
+export function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The directory under which per-version cache directories live, or undefined when none can be named. */
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const explicit = env.K8PSH_CACHE_DIR;
+  if (explicit && path.isAbsolute(explicit)) return path.normalize(explicit);
+  const xdg = env.XDG_CACHE_HOME;
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'k8psh');
+  const home = env.HOME;
+  if (home && path.isAbsolute(home)) return path.join(home, '.cache', 'k8psh');
+  return undefined;
+}
+
+/** The cache directory for one addon content and version. */
+export function cacheDirectory(root: string, version: string, digest: string): string {
+  const safeVersion = version.replace(/[^A-Za-z0-9._+-]/g, '_') || 'unknown';
+  return path.join(root, `${safeVersion}-${digest.slice(0, 16)}`);
+}
+
+export function defaultDlopen(file: string): unknown {
+  const module = { exports: {} as unknown };
+  process.dlopen(module, file, os.constants.dlopen.RTLD_NOW);
+  return module.exports;
+}
+
+/** Materialise and load; throws only when neither the cache nor a temporary directory works. */
+export function loadNative(options: LoadNativeOptions): LoadedNative {
+  const digest = sha256(options.data);
+  const dlopen = options.dlopen ?? defaultDlopen;
+  let cacheError: string;
+  const root = cacheRoot(options.env);
+  if (root === undefined) {
+    cacheError = 'no cache directory (K8PSH_CACHE_DIR, XDG_CACHE_HOME and HOME unset or relative)';
+  } else {
+    try {
+      const dir = cacheDirectory(root, options.version, digest);
+      const { file, reused } = materialiseInCache(dir, options.name, options.data, digest);
+      return { exports: dlopen(file), path: file, source: 'cache', reused, sha256: digest };
+    } catch (error) {
+      cacheError = describe(error);
+    }
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'k8psh-'));
+  const file = path.join(dir, options.name);
+  try {
+    writeExclusive(file, options.data);
+    const exports = dlopen(file);
+    return { exports, path: file, source: 'temp', reused: false, sha256: digest, cacheError };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Put `data` at `dir/name` (or verify the file already there); returns its path. */
+export function materialiseInCache(
+  dir: string,
+  name: string,
+  data: Uint8Array,
+  digest: string,
+): { file: string; reused: boolean } {
+  makeDirectories(dir);
+  ensurePrivateDirectory(path.dirname(dir));
+  ensurePrivateDirectory(dir);
+  const file = path.join(dir, name);
+  if (cachedFileMatches(file, digest)) return { file, reused: true };
+  const temporary = path.join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    writeExclusive(temporary, data);
+    fs.renameSync(temporary, file);
+  } catch (error) {
+    fs.rmSync(temporary, { force: true });
+    throw error;
+  }
+  if (!cachedFileMatches(file, digest)) throw new Error(`${file}: content changed right after writing it`);
+  return { file, reused: false };
+}
+
+/**
+ * `mkdir -p` with mode 0700 for what it creates. Not `fs.mkdirSync(dir, { recursive: true })`: on a
+ * filesystem whose mkdir answers ENOENT inside an existing directory (procfs: `HOME=/proc`), Node 20's
+ * recursive mkdir loops forever.
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let current = dir; ; current = path.dirname(current)) {
+    try {
+      if (!fs.statSync(current).isDirectory()) throw new Error(`${current}: not a directory`);
+      break;
+    } catch (error) {
+      if (!isErrno(error, 'ENOENT') || path.dirname(current) === current) throw error;
+      missing.push(current);
+    }
+  }
+  for (const directory of missing.reverse()) {
+    try {
+      fs.mkdirSync(directory, 0o700);
+    } catch (error) {
+      if (!isErrno(error, 'EEXIST')) throw error;
+    }
+  }
+}
+
+/** A directory we own with no group/other access; tightens one of ours, refuses anything else. */
+function ensurePrivateDirectory(dir: string): void {
+  let stat = fs.lstatSync(dir);
+  if (!stat.isDirectory()) throw new Error(`${dir}: not a directory`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) throw new Error(`${dir}: owned by uid ${stat.uid}, not ${uid}`);
+  if ((stat.mode & 0o077) !== 0) {
+    fs.chmodSync(dir, 0o700);
+    stat = fs.lstatSync(dir);
+    if ((stat.mode & 0o077) !== 0) throw new Error(`${dir}: cannot make it private`);
+  }
+}
+
+/** True when `file` is a regular file of ours whose sha256 is `digest`; false when absent or different. */
+function cachedFileMatches(file: string, digest: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT') || isErrno(error, 'ELOOP')) return false;
+    throw error;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    const uid = process.getuid?.();
+    if (!stat.isFile() || (uid !== undefined && stat.uid !== uid)) return false;
+    return sha256(fs.readFileSync(fd)) === digest;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function writeExclusive(file: string, data: Uint8Array): void {
+  const fd = fs.openSync(file, 'wx', 0o700);
+  try {
+    let offset = 0;
+    while (offset < data.length) offset += fs.writeSync(fd, data, offset, data.length - offset);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function isErrno(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,13 @@
+import * as fs from 'node:fs';
+import t from 'tap';
+import { packageVersion, version } from '../../src/version.js';
+
+const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+t.test('from the sources, version() is the package.json version', async (t) => {
+  t.equal(version(), pkg.version);
+  t.equal(packageVersion(), pkg.version);
+  t.equal(version(), version(), 'stable');
+});
