@@ -18,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { makeDirectories } from '../mkdirp.js';
 
 export type NativeSource = 'cache' | 'temp';
 
@@ -110,7 +111,7 @@ export function materialiseInCache(
   data: Uint8Array,
   digest: string,
 ): { file: string; reused: boolean } {
-  makeDirectories(dir);
+  makeDirectories(dir, 0o700);
   ensurePrivateDirectory(path.dirname(dir));
   ensurePrivateDirectory(dir);
   const file = path.join(dir, name);
@@ -125,31 +126,6 @@ export function materialiseInCache(
   }
   if (!cachedFileMatches(file, digest)) throw new Error(`${file}: content changed right after writing it`);
   return { file, reused: false };
-}
-
-/**
- * `mkdir -p` with mode 0700 for what it creates. Not `fs.mkdirSync(dir, { recursive: true })`: on a
- * filesystem whose mkdir answers ENOENT inside an existing directory (procfs: `HOME=/proc`), Node 20's
- * recursive mkdir loops forever.
- */
-function makeDirectories(dir: string): void {
-  const missing: string[] = [];
-  for (let current = dir; ; current = path.dirname(current)) {
-    try {
-      if (!fs.statSync(current).isDirectory()) throw new Error(`${current}: not a directory`);
-      break;
-    } catch (error) {
-      if (!isErrno(error, 'ENOENT') || path.dirname(current) === current) throw error;
-      missing.push(current);
-    }
-  }
-  for (const directory of missing.reverse()) {
-    try {
-      fs.mkdirSync(directory, 0o700);
-    } catch (error) {
-      if (!isErrno(error, 'EEXIST')) throw error;
-    }
-  }
 }
 
 /** A directory we own with no group/other access; tightens one of ours, refuses anything else. */

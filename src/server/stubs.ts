@@ -3,18 +3,11 @@
  * executable a stub is a symlink to it (works in images without a shell, as
  * the original); run from sources it is a #!/bin/sh script with absolute paths.
  */
-import {
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { isSea } from 'node:sea';
 import { selfExecutable } from '../client/install.js';
+import { makeDirectories } from '../mkdirp.js';
 
 const SCRIPT_MARKER = '# k8psh stub';
 
@@ -32,7 +25,7 @@ export function stubTarget(): { kind: 'symlink' | 'script'; target: string } {
 
 /** Creates the stubs; returns the files created. Refuses to replace a file that is not a stub unless `overwrite`. */
 export function createStubs(plan: StubPlan): string[] {
-  mkdirSync(plan.directory, { recursive: true });
+  makeDirectories(plan.directory);
   const { kind, target } = stubTarget();
   const created: string[] = [];
   for (const name of plan.names) {
