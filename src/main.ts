@@ -15,6 +15,16 @@ export function invokedName(argv = process.argv): string {
 async function main(): Promise<void> {
   const name = invokedName();
   const args = process.argv.slice(2);
+  // Probes and scripts ask for the version often: answer it without loading the option parser.
+  if (
+    (name === 'k8psh' || name === 'k8pshd') &&
+    args.length === 1 &&
+    (args[0] === '--version' || args[0] === '-v')
+  ) {
+    const { version } = await import('./version.js');
+    process.stdout.write(`${name} ${version()}\n`);
+    return;
+  }
   if (name === 'k8pshd') {
     const { serverMain } = await import('./server/main.js');
     return serverMain(args);
