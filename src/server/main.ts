@@ -20,6 +20,8 @@ import { createStubs, deleteStubs, removeFiles } from './stubs.js';
 
 const SERVER_HOST = '127.0.0.1';
 const KILL_GRACE_MS = 2000;
+/** A client refused at the session cap has this long to read the refusal before it is dropped. */
+const REFUSAL_LINGER_MS = 2000;
 
 export async function serverMain(args: string[]): Promise<void> {
   // The probe is usually run through the installed k8pshd name: hand it to the front end.
@@ -98,6 +100,7 @@ async function serve(
   log: Logger,
 ): Promise<void> {
   const connections = new Set<Connection>();
+  const requestBudget = { used: 0, limit: options.maxRequestBytes };
   let started = 0;
   let stopping = false;
   const pidfile = options.background || options.pidfileGiven ? options.pidfile : null;
@@ -106,7 +109,12 @@ async function serve(
     if (stopping) return socket.destroy();
     if (connections.size >= options.maxSessions) {
       log.warn({ limit: options.maxSessions }, 'connection refused: too many sessions');
+      // Not read: old and new clients both print a STDERR_DATA refusal. Its bytes are discarded, and
+      // a peer that never closes does not keep the descriptor.
+      socket.on('error', () => {});
+      socket.resume();
       socket.end(encodeRefusal(`server ${name} is busy (${options.maxSessions} sessions)`, 1, false));
+      setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
       return;
     }
     const connection = new Connection(socket, {
@@ -115,6 +123,7 @@ async function serve(
       commands,
       limits: options.limits,
       requestTimeoutMs: options.requestTimeoutMs,
+      requestBudget,
       killGraceMs: KILL_GRACE_MS,
       log: logger('Process'),
       onStarted: () => {
@@ -136,6 +145,9 @@ async function serve(
     stopping = true;
     log.info({ reason, sessions: connections.size }, 'shutting down');
     server.close();
+    // Running commands are drained; a client still sending its request would hold the exit until
+    // its request timeout.
+    for (const connection of connections) connection.refuseIfWaiting(`server ${name} is shutting down`);
     if (options.noWait) for (const connection of connections) connection.hangUp();
     await Promise.all([...connections].map((connection) => connection.done));
     if (!options.keepClientExecutables) removeFiles(stubs);
@@ -155,15 +167,19 @@ async function serve(
       ),
     );
     server.listen({ host: SERVER_HOST, port, exclusive: true }, resolveListen);
-  }).catch((error: Error) => {
-    if (!options.keepClientExecutables) removeFiles(stubs);
-    throw error;
-  });
+  })
+    .then(() => {
+      if (pidfile) writePidfile(pidfile);
+    })
+    .catch((error: Error) => {
+      server.close();
+      if (!options.keepClientExecutables) removeFiles(stubs);
+      throw error;
+    });
   server.on('error', (error) => log.error({ err: error.message }, 'server error'));
 
   // One broken session must not take the others down with it.
   process.on('uncaughtException', (error) => log.error({ err: error }, 'internal error in a session'));
-  if (pidfile) writePidfile(pidfile);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
     process.on(signal, () => void shutdown(signal));
   if (options.timeout >= 0) setTimeout(() => void shutdown('timeout'), options.timeout);

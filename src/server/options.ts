@@ -21,8 +21,18 @@ export interface ServerOptions {
   logFormat: 'json' | 'pretty' | 'auto';
   requestTimeoutMs: number;
   maxSessions: number;
+  maxRequestBytes: number;
   limits: Limits;
 }
+
+/**
+ * Arguments a server accepts by default: Linux never executes more than 6 MiB of arguments and
+ * environment together (3/4 of the 8 MiB stack ceiling; 2 MiB with the usual 8 MiB stack), so
+ * a larger request could only fail with E2BIG after costing its memory.
+ */
+export const DEFAULT_MAX_ARGUMENT_BYTES = Math.min(DEFAULT_LIMITS.maxArgumentBytes, 6 << 20);
+/** Requests in progress, all connections together: room for two requests at the default caps. */
+export const DEFAULT_MAX_REQUEST_BYTES = 32 << 20;
 
 export class UsageError extends Error {}
 
@@ -129,6 +139,12 @@ function parser(args: readonly string[], warn: (message: string) => void) {
         default: 1024,
         description: 'Concurrent connections; more are refused with a message.',
       },
+      'max-request-bytes': {
+        type: 'number',
+        requiresArg: true,
+        default: DEFAULT_MAX_REQUEST_BYTES,
+        description: 'Most bytes of requests in progress, all connections together; more are refused.',
+      },
       'max-frame-size': {
         type: 'number',
         requiresArg: true,
@@ -140,6 +156,18 @@ function parser(args: readonly string[], warn: (message: string) => void) {
         requiresArg: true,
         default: DEFAULT_LIMITS.maxArguments,
         description: 'Most arguments a client may send.',
+      },
+      'max-argument-bytes': {
+        type: 'number',
+        requiresArg: true,
+        default: DEFAULT_MAX_ARGUMENT_BYTES,
+        description: 'Most bytes of arguments (all together) a client may send.',
+      },
+      'max-environment-variables': {
+        type: 'number',
+        requiresArg: true,
+        default: DEFAULT_LIMITS.maxEnvironmentVariables,
+        description: 'Most environment variables a client may send.',
       },
       'max-environment-bytes': {
         type: 'number',
@@ -189,8 +217,11 @@ const KNOWN = new Set([
   'log-format',
   'request-timeout',
   'max-sessions',
+  'max-request-bytes',
   'max-frame-size',
   'max-arguments',
+  'max-argument-bytes',
+  'max-environment-variables',
   'max-environment-bytes',
   'help',
   'version',
@@ -205,8 +236,11 @@ const KNOWN = new Set([
   'logFormat',
   'requestTimeout',
   'maxSessions',
+  'maxRequestBytes',
   'maxFrameSize',
   'maxArguments',
+  'maxArgumentBytes',
+  'maxEnvironmentVariables',
   'maxEnvironmentBytes',
 ]);
 
@@ -222,11 +256,26 @@ export async function parseServerOptions(
     'timeout',
     'request-timeout',
     'max-sessions',
+    'max-request-bytes',
     'max-frame-size',
     'max-arguments',
+    'max-argument-bytes',
+    'max-environment-variables',
     'max-environment-bytes',
   ] as const)
     if (!Number.isInteger(argv[key])) throw new UsageError(`--${key} must be an integer`);
+  // Limits and the request deadline have no "unlimited" value: a negative or zero one would refuse everything.
+  for (const key of [
+    'request-timeout',
+    'max-sessions',
+    'max-request-bytes',
+    'max-frame-size',
+    'max-arguments',
+    'max-argument-bytes',
+    'max-environment-variables',
+    'max-environment-bytes',
+  ] as const)
+    if (argv[key] < 1) throw new UsageError(`--${key} must be a positive integer`);
   return {
     background: argv.background,
     config: argv.config,
@@ -245,10 +294,13 @@ export async function parseServerOptions(
     logFormat: argv['log-format'],
     requestTimeoutMs: argv['request-timeout'],
     maxSessions: argv['max-sessions'],
+    maxRequestBytes: argv['max-request-bytes'],
     limits: {
       ...DEFAULT_LIMITS,
       maxFramePayload: argv['max-frame-size'],
       maxArguments: argv['max-arguments'],
+      maxArgumentBytes: argv['max-argument-bytes'],
+      maxEnvironmentVariables: argv['max-environment-variables'],
       maxEnvironmentBytes: argv['max-environment-bytes'],
     },
   };

@@ -25,27 +25,50 @@ export function stubTarget(): { kind: 'symlink' | 'script'; target: string } {
 
 /** Creates the stubs; returns the files created. Refuses to replace a file that is not a stub unless `overwrite`. */
 export function createStubs(plan: StubPlan): string[] {
-  makeDirectories(plan.directory);
+  try {
+    makeDirectories(plan.directory);
+  } catch (error) {
+    throw new Error(`cannot create the executable directory ${plan.directory}: ${reason(error)}`, {
+      cause: error,
+    });
+  }
   const { kind, target } = stubTarget();
   const created: string[] = [];
-  for (const name of plan.names) {
-    const file = join(plan.directory, name);
-    const existing = inspect(file);
-    if (existing === 'foreign' && !plan.overwrite)
-      throw new Error(
-        `refusing to replace ${file}: it is not a k8psh stub (use --overwrite-client-executables)`,
-      );
-    if (existing !== 'missing') rmSync(file, { force: true, recursive: false });
-    if (kind === 'symlink') symlinkSync(target, file);
-    else
-      writeFileSync(
-        file,
-        `#!/bin/sh\n${SCRIPT_MARKER}\nexec ${quote(process.execPath)} ${quote(target)} ${quote(name)} "$@"\n`,
-        { mode: 0o755 },
-      );
-    created.push(file);
+  try {
+    for (const name of plan.names) {
+      const file = join(plan.directory, name);
+      const existing = inspect(file);
+      if (existing === 'foreign' && !plan.overwrite)
+        throw new Error(
+          `refusing to replace ${file}: it is not a k8psh stub (use --overwrite-client-executables)`,
+        );
+      try {
+        if (existing !== 'missing') rmSync(file, { force: true, recursive: false });
+        if (kind === 'symlink') symlinkSync(target, file);
+        else
+          writeFileSync(
+            file,
+            `#!/bin/sh\n${SCRIPT_MARKER}\nexec ${quote(process.execPath)} ${quote(target)} ${quote(name)} "$@"\n`,
+            { mode: 0o755 },
+          );
+      } catch (error) {
+        throw new Error(`cannot create the client executable ${file}: ${reason(error)}`, { cause: error });
+      }
+      created.push(file);
+    }
+  } catch (error) {
+    // No half set of stubs left behind.
+    removeFiles(created);
+    throw error;
   }
   return created;
+}
+
+/** `ENOTDIR (not a directory)` from a Node error, without the repeated path. */
+function reason(error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  const text = message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+  return code ? `${code} (${text})` : text;
 }
 
 /** Deletes stubs of ours (never another file) for these names: stale ones from an earlier run. */

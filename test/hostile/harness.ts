@@ -1,0 +1,310 @@
+/**
+ * Hostile peers against a real k8pshd: raw sockets with hand-made frames, and
+ * what the server process looks like from /proc (RSS, descriptors, zombies).
+ *
+ * The executable under test is K8PSH_TEST_DIST/k8psh (default: the repo's
+ * dist/), so a private build can be tested while others use dist/.
+ */
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join, resolve } from 'node:path';
+import { ROOT, run, sleep, tempDir, writeFile, canConnect, type Server } from '../e2e/harness.js';
+
+export const DIST = resolve(process.env.K8PSH_TEST_DIST ?? join(ROOT, 'dist'));
+export const BIN = join(DIST, 'k8psh');
+export const DAEMON = join(DIST, 'k8pshd');
+export const SKIP_UNBUILT = existsSync(BIN) ? false : `${BIN} is missing: run npm run build`;
+
+export const MiB = 1024 * 1024;
+/** The issue's bound for the server's resident memory under every hostile load. */
+export const RSS_LIMIT = 150 * MiB;
+
+// --- frames ---------------------------------------------------------------
+
+export const T = {
+  WORKING_DIRECTORY: 0,
+  ENVIRONMENT_VARIABLE: 1,
+  COMMAND_ARGUMENT: 2,
+  START_COMMAND: 3,
+  STDIN_DATA: 4,
+  STDOUT_DATA: 5,
+  STDERR_DATA: 6,
+  TERMINATE_COMMAND: 7,
+  EXIT_CODE: 8,
+  HELLO: 0x40,
+  ERROR: 0x41,
+  SIGNAL: 0x42,
+  EXIT_SIGNAL: 0x43,
+  TTY_REQUEST: 0x44,
+  WINDOW_SIZE: 0x45,
+} as const;
+
+const STRING_FRAMES = new Set<number>([0, 1, 2, 3, 4, 5, 6, T.HELLO, T.ERROR, T.TTY_REQUEST]);
+
+/** A string frame: type, u32 LE length, the bytes. */
+export function str(type: number, payload: string | Buffer = ''): Buffer {
+  const bytes = Buffer.from(payload);
+  const header = Buffer.alloc(5);
+  header[0] = type;
+  header.writeUInt32LE(bytes.length, 1);
+  return Buffer.concat([header, bytes]);
+}
+
+/** A header alone: type and a raw u32 value (a value frame, or a length that lies). */
+export function header(type: number, value: number): Buffer {
+  const bytes = Buffer.alloc(5);
+  bytes[0] = type;
+  bytes.writeUInt32LE(value >>> 0, 1);
+  return bytes;
+}
+
+/** HELLO as a new client sends it: magic "k8p2", version 1, features 7. */
+export function hello(version = 1, features = 7): Buffer {
+  const payload = Buffer.alloc(10);
+  payload.writeUInt32LE(0x3270386b, 0);
+  payload.writeUInt16LE(version, 4);
+  payload.writeUInt32LE(features, 6);
+  return str(T.HELLO, payload);
+}
+
+/** WORKING_DIRECTORY, arguments, variables and START_COMMAND, in the original client's order. */
+export function request(
+  command: string,
+  options: { cwd?: string | Buffer; args?: string[]; env?: string[] } = {},
+): Buffer {
+  return Buffer.concat([
+    str(T.WORKING_DIRECTORY, options.cwd ?? ''),
+    ...(options.args ?? []).map((arg) => str(T.COMMAND_ARGUMENT, arg)),
+    ...(options.env ?? []).map((v) => str(T.ENVIRONMENT_VARIABLE, v)),
+    str(T.START_COMMAND, command),
+  ]);
+}
+
+export interface Frame {
+  type: number;
+  value: number;
+  payload?: Buffer;
+}
+
+/** Frames of a byte stream from the server; a torn last frame is reported as `rest`. */
+export function parseFrames(data: Buffer): { frames: Frame[]; rest: number } {
+  const frames: Frame[] = [];
+  let offset = 0;
+  while (offset + 5 <= data.length) {
+    const type = data[offset]!;
+    const value = data.readUInt32LE(offset + 1);
+    if (STRING_FRAMES.has(type)) {
+      if (offset + 5 + value > data.length) break;
+      frames.push({ type, value, payload: data.subarray(offset + 5, offset + 5 + value) });
+      offset += 5 + value;
+    } else {
+      frames.push({ type, value: data.readInt32LE(offset + 1) });
+      offset += 5;
+    }
+  }
+  return { frames, rest: data.length - offset };
+}
+
+export interface Conversation {
+  frames: Frame[];
+  raw: Buffer;
+  /** The server closed (or reset) the connection. */
+  closed: boolean;
+  /** Milliseconds from connect to close (or to the give-up time). */
+  ms: number;
+  error?: string;
+}
+
+export interface ConverseOptions {
+  /** Give up waiting for the close after this long (the connection is then destroyed). */
+  timeoutMs?: number;
+  /** Bytes written later, one write each, this many ms apart. */
+  later?: Buffer[];
+  laterDelayMs?: number;
+  /** Half-close our side after writing (the original client never does; default false). */
+  endAfterWrite?: boolean;
+}
+
+/** Connects, writes `bytes` in ONE write, collects everything until the server closes. */
+export async function converse(
+  port: number,
+  bytes: Buffer,
+  options: ConverseOptions = {},
+): Promise<Conversation> {
+  const started = Date.now();
+  const socket = connect({ host: '127.0.0.1', port });
+  const chunks: Buffer[] = [];
+  let error: string | undefined;
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+  const closed = new Promise<boolean>((resolveClose) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolveClose(false);
+    }, options.timeoutMs ?? 15000);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolveClose(true);
+    });
+  });
+  await new Promise<void>((resolveConnect) => {
+    socket.once('connect', () => resolveConnect());
+    socket.once('error', () => resolveConnect());
+  });
+  if (!socket.destroyed) {
+    if (bytes.length > 0) socket.write(bytes);
+    void (async () => {
+      for (const piece of options.later ?? []) {
+        await sleep(options.laterDelayMs ?? 50);
+        if (socket.destroyed) return;
+        socket.write(piece);
+      }
+      if (options.endAfterWrite && !socket.destroyed) socket.end();
+    })();
+  }
+  const wasClosed = await closed;
+  const raw = Buffer.concat(chunks);
+  return { frames: parseFrames(raw).frames, raw, closed: wasClosed, ms: Date.now() - started, error };
+}
+
+/** What a refusal looked like, for assertions. */
+export interface Refusal {
+  message: string;
+  code: number | undefined;
+  /** Frame types in order, e.g. [0x40, 0x41, 8]. */
+  types: number[];
+}
+
+export function refusal(conversation: Conversation): Refusal {
+  const { frames } = conversation;
+  const error = frames.find((f) => f.type === T.ERROR);
+  const stderr = frames.filter((f) => f.type === T.STDERR_DATA && f.payload);
+  const message = error ? error.payload!.toString() : Buffer.concat(stderr.map((f) => f.payload!)).toString();
+  const exit = frames.find((f) => f.type === T.EXIT_CODE);
+  return { message, code: exit?.value, types: frames.map((f) => f.type) };
+}
+
+// --- the server ---------------------------------------------------------------
+
+/** Starts k8pshd (from DIST; or `file`, which execs it) and waits until its port accepts connections. */
+export async function startServer(
+  args: readonly string[],
+  port: number,
+  options: SpawnOptions = {},
+  file = DAEMON,
+): Promise<Server> {
+  const child = spawn(file, args, { ...options, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const deadline = Date.now() + 20000;
+  while (!(await canConnect(port))) {
+    if (dead) throw new Error(`k8pshd exited during start-up: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`k8pshd did not listen on ${port}: ${stderr}`);
+    await sleep(20);
+  }
+  return {
+    process: child,
+    port,
+    stderr: () => stderr,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (!dead) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface Workspace {
+  dir: string;
+  config: string;
+  bin: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A config file in a fresh directory, and stubs made by `k8pshd -e` (from DIST). */
+export async function makeWorkspace(
+  configText: string,
+  options: { stubs?: boolean } = {},
+): Promise<Workspace> {
+  const dir = tempDir('k8psh-hostile-');
+  const config = writeFile(join(dir, 'k8psh.conf'), configText);
+  const bin = join(dir, 'bin');
+  const env: NodeJS.ProcessEnv = { ...process.env, K8PSH_CONFIG: config, K8PSH_TTY: '0' };
+  delete env.K8PSH_DEBUG;
+  if (options.stubs !== false) {
+    const made = await run(DAEMON, ['--executable-directory', bin, '--name', 'k8psh-test-client'], {
+      env,
+      cwd: dir,
+    });
+    if (made.code !== 0) throw new Error(`stub creation failed: ${made.err}`);
+  }
+  return { dir, config, bin, env };
+}
+
+// --- /proc ---------------------------------------------------------------
+
+/** Resident memory in bytes (VmRSS). */
+export function rss(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+export function fdCount(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** Process ids whose parent is `pid` and whose state is Z. */
+export function zombies(pid: number): number[] {
+  return children(pid)
+    .filter((c) => c.state === 'Z')
+    .map((c) => c.pid);
+}
+
+export function children(pid: number): { pid: number; state: string }[] {
+  const found: { pid: number; state: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid) found.push({ pid: Number(entry), state: fields[0]! });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+/** Polls until `check` is true or the time is up; returns the last result. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  ms: number,
+  every = 50,
+): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(every);
+  }
+}
+
+/** A deterministic byte generator (xorshift32), so a failing random input can be replayed. */
+export function randomBytes(seed: number, length: number): Buffer {
+  let x = seed >>> 0 || 1;
+  const bytes = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
+}
