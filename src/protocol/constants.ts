@@ -79,7 +79,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxFramePayload: 1 << 20,
   maxDataPayload: 16 << 20,
   maxArguments: 65536,
-  maxArgumentBytes: 16 << 20,
+  // Linux never executes more than 6 MiB of arguments and environment together: more could only fail.
+  maxArgumentBytes: 6 << 20,
   maxEnvironmentVariables: 4096,
   maxEnvironmentBytes: 4 << 20,
 };

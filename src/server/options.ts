@@ -25,12 +25,7 @@ export interface ServerOptions {
   limits: Limits;
 }
 
-/**
- * Arguments a server accepts by default: Linux never executes more than 6 MiB of arguments and
- * environment together (3/4 of the 8 MiB stack ceiling; 2 MiB with the usual 8 MiB stack), so
- * a larger request could only fail with E2BIG after costing its memory.
- */
-export const DEFAULT_MAX_ARGUMENT_BYTES = Math.min(DEFAULT_LIMITS.maxArgumentBytes, 6 << 20);
+export const DEFAULT_MAX_ARGUMENT_BYTES = DEFAULT_LIMITS.maxArgumentBytes;
 /** Requests in progress, all connections together: room for two requests at the default caps. */
 export const DEFAULT_MAX_REQUEST_BYTES = 32 << 20;
 

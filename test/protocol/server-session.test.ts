@@ -406,7 +406,7 @@ t.test('limits', async (t) => {
     maxFramePayload: 1 << 20,
     maxDataPayload: 16 << 20,
     maxArguments: 65536,
-    maxArgumentBytes: 16 << 20,
+    maxArgumentBytes: 6 << 20,
     maxEnvironmentVariables: 4096,
     maxEnvironmentBytes: 4 << 20,
   });
