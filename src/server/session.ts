@@ -35,6 +35,12 @@ export interface SessionContext {
   /** After the client is gone, the process group gets SIGTERM, then SIGKILL this much later. */
   killGraceMs: number;
   log: Logger;
+  /**
+   * Bytes of requests in progress (sent before START_COMMAND) held by all connections together:
+   * the per-request caps bound one client, this bounds them all (--max-request-bytes). A refused
+   * request counts until its connection closes.
+   */
+  requestBudget: { used: number; readonly limit: number };
   /** Called once when START_COMMAND arrives (run or refused): counts toward --max-connections. */
   onStarted(): void;
 }
@@ -46,7 +52,16 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   private exited = false;
   private outputPaused = false;
   private stdinClosedSent = false;
+  /** START_COMMAND was accepted; the spawn waits until the rest of its chunk is decoded. */
+  private pendingSpawn: SpawnSpec | null = null;
+  /** Stdin, its end and signals that arrived before the command was attached. */
+  private pendingStdin: Buffer[] = [];
+  private pendingStdinEnd = false;
+  private readonly pendingSignals: (NodeJS.Signals | number)[] = [];
   private requestTimer: NodeJS.Timeout | null;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  /** This connection's share of the request budget, given back at START_COMMAND or when it closes. */
+  private requestBytes = 0;
   readonly done: Promise<void>;
   private markDone!: () => void;
 
@@ -57,7 +72,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     this.session = new ServerSession(this, context.limits);
     this.done = new Promise((resolve) => (this.markDone = resolve));
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.session.receive(chunk));
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) =>
       context.log.debug({ err: error.code }, 'socket error'),
     );
@@ -67,6 +82,11 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       () => this.refuse('request not completed in time', ExitCode.FAILURE),
       context.requestTimeoutMs,
     );
+  }
+
+  /** Server shutdown: a client still sending its request is refused (running commands are drained). */
+  refuseIfWaiting(message: string): void {
+    if (!this.session.started && !this.closed) this.refuse(message, ExitCode.FAILURE);
   }
 
   /** Server shutdown without waiting: hang up on the command and the client. */
@@ -108,13 +128,21 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       { command: request.command, file: spec.file, args: spec.args, cwd: spec.cwd, tty: !!spec.tty },
       'starting',
     );
-    if (spec.tty) void this.startPty(spec);
-    else this.attach(spawnPiped(spec, this));
+    // Not yet: a protocol error later in the same chunk (a second START_COMMAND, ...) refuses the
+    // client before anything runs.
+    this.pendingSpawn = spec;
   }
 
   onStdin(chunk: Buffer): void {
+    // Refused (command not found, ...): an original client may still be sending; keep reading, drop it.
+    if (this.stdinClosedSent || this.closed) return;
     const child = this.child;
-    if (!child || this.stdinClosedSent) return;
+    if (!child) {
+      // The command is not attached yet: keep this (a copy: the chunk is a view) and read no more.
+      this.pendingStdin.push(Buffer.from(chunk));
+      this.socket.pause();
+      return;
+    }
     if (!child.writeStdin(chunk)) {
       // The command reads slower than the client sends: stop reading the socket until it catches up.
       this.socket.pause();
@@ -123,15 +151,16 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   }
 
   onStdinEnd(): void {
-    this.child?.endStdin();
+    if (this.child) this.child.endStdin();
+    else this.pendingStdinEnd = true;
   }
 
   onTerminate(): void {
-    this.child?.signal('SIGKILL');
+    this.signalChild('SIGKILL');
   }
 
   onSignal(signal: number): void {
-    this.child?.signal(signal);
+    this.signalChild(signal);
   }
 
   onResize(rows: number, cols: number): void {
@@ -170,13 +199,48 @@ export class Connection implements ServerSessionHandler, ChildEvents {
 
   onSpawnError(error: NodeJS.ErrnoException): void {
     const code = error.code === 'ENOENT' ? ExitCode.NOT_FOUND : ExitCode.NOT_EXECUTABLE;
-    this.refuse(`cannot run the command: ${error.message}`, code);
+    const message =
+      error.code === 'E2BIG'
+        ? 'cannot run the command: its arguments and environment are too long for the system (E2BIG)'
+        : `cannot run the command: ${error.message}`;
+    this.refuse(message, code);
   }
 
   onExit(code: number | null, signal: number | null): void {
     this.exited = true;
     this.context.log.debug({ code, signal }, 'command ended');
     this.finish(encodeExit(code, signal, this.session.modern));
+  }
+
+  /** One chunk of the client's bytes; a command accepted in it starts once the whole chunk is decoded. */
+  private receive(chunk: Buffer): void {
+    const budget = this.context.requestBudget;
+    if (!this.session.started && !this.closed) {
+      this.requestBytes += chunk.length;
+      budget.used += chunk.length;
+    }
+    this.session.receive(chunk);
+    // A complete request is a command to run, no longer a request in progress.
+    if (this.session.started) this.releaseRequestBytes();
+    // Decoded first (one socket read at most), so that the refusal speaks the client's framing.
+    else if (budget.used > budget.limit && !this.closed)
+      return this.refuse(
+        `server ${this.context.serverName} is busy (more than ${budget.limit} bytes of requests in progress)`,
+        ExitCode.FAILURE,
+      );
+    const spec = this.pendingSpawn;
+    if (spec === null) return;
+    this.pendingSpawn = null;
+    if (this.closed) return;
+    if (spec.tty) return void this.startPty(spec);
+    let child: RunningChild;
+    try {
+      child = spawnPiped(spec, this);
+    } catch (error) {
+      // spawn() throws for some failures (E2BIG, EMFILE, ...) instead of emitting 'error'.
+      return this.onSpawnError(error as NodeJS.ErrnoException);
+    }
+    this.attach(child);
   }
 
   private async startPty(spec: SpawnSpec): Promise<void> {
@@ -191,7 +255,25 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   private attach(child: RunningChild): void {
     this.child = child;
     // The client may have gone while we were spawning.
-    if (this.closed) this.killGroup();
+    if (this.closed) return this.killGroup();
+    for (const signal of this.pendingSignals.splice(0)) child.signal(signal);
+    const pending = this.pendingStdin;
+    this.pendingStdin = [];
+    let flowing = true;
+    for (const chunk of pending) flowing = child.writeStdin(chunk) && flowing;
+    if (this.pendingStdinEnd) child.endStdin();
+    if (flowing) this.socket.resume();
+    else child.onStdinDrain(() => this.socket.resume());
+  }
+
+  private releaseRequestBytes(): void {
+    this.context.requestBudget.used -= this.requestBytes;
+    this.requestBytes = 0;
+  }
+
+  private signalChild(signal: NodeJS.Signals | number): void {
+    if (this.child) this.child.signal(signal);
+    else if (this.session.started && this.pendingSignals.length < 64) this.pendingSignals.push(signal);
   }
 
   private forward(type: number, chunk: Buffer): void {
@@ -229,11 +311,14 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     this.closed = true;
     this.socket.end(frames);
     // A peer that never closes its side must not hold the session (and a shutdown) forever.
-    setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
   }
 
   private onClientGone(): void {
     this.clearRequestTimer();
+    // The timer would keep this session (and a request of up to the caps) alive for nothing.
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.releaseRequestBytes();
     const wasOpen = !this.closed;
     this.closed = true;
     this.markDone();
