@@ -30,6 +30,24 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const PTY_ASSET = 'pty.node';
+/**
+ * Code a stub call never runs is bundled apart (see lazyPlugin): the server, the front end, the TOML
+ * parser. Each is its own bundle, carried as a SEA asset with its V8 code cache, and compiled only
+ * when its `import()` runs. The main script every stub call compiles is then a twentieth of the whole
+ * (about 10 ms less per stub call here: docs/benchmarks.md).
+ */
+const LAZY_MODULES = [
+  { importer: 'src/main.ts', specifier: './server/main.js', name: 'server' },
+  { importer: 'src/main.ts', specifier: './client/frontend.js', name: 'frontend' },
+  { importer: 'src/config/load.ts', specifier: './toml.js', name: 'toml' },
+];
+const lazyAsset = (name, kind) => `k8psh-${name}.${kind}`;
+/**
+ * Modules whose identity matters across bundles (classes tested with instanceof, e.g. ClientError by
+ * src/client/report.ts): a lazy bundle does not carry its own copy but uses the main bundle's.
+ */
+const SHARED_MODULES = ['src/client/fail.ts', 'src/config/errors.ts'];
+const LAZY_PARAMS = ['exports', 'require', 'module', '__filename', '__dirname', '__k8psh_shared'];
 const NATIVE_HOOK = 'k8psh.node-pty.native';
 
 function usage(message) {
@@ -153,10 +171,182 @@ const nodePtyPlugin = {
   },
 };
 
-async function bundle(options, buildDir, version) {
-  const outfile = path.join(buildDir, `${options.name}.cjs`);
+/**
+ * Loads a lazy bundle by name, once per process: its code (the SEA asset, else the file beside the
+ * main bundle) is compiled with its code cache and handed the shared modules (SHARED_MODULES).
+ */
+const LAZY_LOADER = `'use strict';
+const shared = {
+${SHARED_MODULES.map((file) => `  ${JSON.stringify(file)}: require(${JSON.stringify(path.join(root, file))}),`).join('\n')}
+};
+const loaded = (globalThis[Symbol.for('k8psh.lazy-bundles')] ??= new Map());
+module.exports = function loadLazyBundle(name, file) {
+  let exported = loaded.get(name);
+  if (exported) return exported;
+  const path = require('node:path');
+  const sea = require('node:sea');
+  let filename, code, cachedData;
+  if (sea.isSea()) {
+    filename = file; // named like the main script (k8psh.cjs:LINE:COLUMN) in stack traces
+    code = sea.getAsset('k8psh-' + name + '.cjs', 'utf8');
+    try {
+      cachedData = Buffer.from(sea.getAsset('k8psh-' + name + '.cache'));
+    } catch {
+      cachedData = undefined; // built with --no-code-cache
+    }
+  } else {
+    filename = path.join(__dirname, file);
+    code = require('node:fs').readFileSync(filename, 'utf8');
+  }
+  const params = ${JSON.stringify(LAZY_PARAMS)};
+  const compiled = require('node:vm').compileFunction(code, params, { filename, cachedData });
+  const lazyModule = { exports: {} };
+  compiled.call(lazyModule.exports, lazyModule.exports, require, lazyModule, __filename, __dirname, shared);
+  exported = lazyModule.exports;
+  loaded.set(name, exported);
+  return exported;
+};
+`;
+
+/**
+ * esbuild plugin: an `import()` listed in LAZY_MODULES becomes a small module that loads that lazy
+ * bundle (the SEA asset `k8psh-NAME.cjs`; outside a SEA the file beside the main bundle) and takes
+ * its exports. The names asked for are added to `used`.
+ */
+function lazyPlugin(options, used) {
+  const lazyFile = (name) => `${options.name}-${name}.cjs`;
+  return {
+    name: 'k8psh-lazy',
+    setup(build) {
+      for (const { importer, specifier, name } of LAZY_MODULES) {
+        const importerPath = path.join(root, importer);
+        const filter = new RegExp(`^${specifier.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
+        build.onResolve({ filter }, (args) => {
+          if (args.importer !== importerPath || args.kind !== 'dynamic-import') return undefined;
+          used.add(name);
+          return { path: name, namespace: 'k8psh-lazy' };
+        });
+      }
+      build.onLoad({ filter: /.*/, namespace: 'k8psh-lazy' }, (args) => ({
+        contents: `module.exports = require('k8psh-lazy-loader')(${JSON.stringify(args.path)}, ${JSON.stringify(lazyFile(args.path))});\n`,
+        loader: 'js',
+      }));
+      build.onResolve({ filter: /^k8psh-lazy-loader$/ }, () => ({
+        path: 'loader',
+        namespace: 'k8psh-lazy-loader',
+      }));
+      build.onLoad({ filter: /.*/, namespace: 'k8psh-lazy-loader' }, () => ({
+        contents: LAZY_LOADER,
+        loader: 'js',
+        resolveDir: root,
+      }));
+    },
+  };
+}
+
+/** esbuild plugin for a lazy bundle: an import of a SHARED_MODULES file is the main bundle's module. */
+const sharedModulesPlugin = {
+  name: 'k8psh-shared-modules',
+  setup(build) {
+    const shared = new Map(SHARED_MODULES.map((file) => [path.join(root, file), file]));
+    build.onResolve({ filter: /\.[jt]s$/ }, (args) => {
+      // Relative imports of the sources, and the absolute ones of the loader (LAZY_LOADER).
+      if (!path.isAbsolute(args.path) && !(args.importer && args.path.startsWith('.'))) return undefined;
+      const file = path.resolve(path.dirname(args.importer), args.path).replace(/\.js$/, '.ts');
+      const key = shared.get(file);
+      return key === undefined ? undefined : { path: key, namespace: 'k8psh-shared' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'k8psh-shared' }, (args) => ({
+      contents: `module.exports = __k8psh_shared[${JSON.stringify(args.path)}];\n`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** The V8 code cache of a lazy bundle, made by a node with no flags (V8 rejects a cache made under others). */
+function makeLazyCache(file, cacheFile) {
+  const script = `
+    const fs = require('node:fs');
+    const code = fs.readFileSync(process.argv[1], 'utf8');
+    const params = ${JSON.stringify(LAZY_PARAMS)};
+    const fn = require('node:vm').compileFunction(code, params, { filename: process.argv[1], produceCachedData: true });
+    if (!fn.cachedDataProduced) process.exit(3);
+    fs.writeFileSync(process.argv[2], fn.cachedData);`;
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const result = spawnSync(process.execPath, ['-e', script, file, cacheFile], { env, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`the code cache of ${file} failed: ${result.stderr}`);
+}
+
+/** The main bundle, then every lazy bundle it (or another lazy bundle) asks for; the SEA assets to carry. */
+async function bundleAll(options, buildDir, version, log, elapsed) {
+  const assets = {};
+  const pending = new Set();
+  const done = new Set();
+  const main = await bundle(options, buildDir, version, {
+    entry: options.entry,
+    outfile: path.join(buildDir, `${options.name}.cjs`),
+    plugins: [lazyPlugin(options, pending)],
+  });
+  fs.writeFileSync(path.join(buildDir, 'meta.json'), JSON.stringify(main.metafile));
+  log(
+    `bundle   ${show(main.outfile)}: ${(fs.statSync(main.outfile).size / 1024).toFixed(0)} KiB (${elapsed()})`,
+  );
+  for (const stale of fs.readdirSync(buildDir))
+    if (stale.startsWith(`${options.name}-`) && /\.(cjs|cache)$/.test(stale))
+      fs.rmSync(path.join(buildDir, stale));
+  while (pending.size > done.size) {
+    const name = [...pending].find((n) => !done.has(n));
+    done.add(name);
+    const { importer, specifier } = LAZY_MODULES.find((m) => m.name === name);
+    const outfile = path.join(buildDir, `${options.name}-${name}.cjs`);
+    // `require()` of an ES module is bundled as a lazy init: evaluated when the face is loaded.
+    const lazy = await bundle(options, buildDir, version, {
+      stdin: {
+        contents: `module.exports = require(${JSON.stringify(specifier)});\n`,
+        resolveDir: path.dirname(path.join(root, importer)),
+        sourcefile: `lazy-${name}.ts`,
+        loader: 'ts',
+      },
+      outfile,
+      plugins: [sharedModulesPlugin, lazyPlugin(options, pending)],
+    });
+    fs.writeFileSync(path.join(buildDir, `meta-${name}.json`), JSON.stringify(lazy.metafile));
+    log(`bundle   ${show(outfile)}: ${(fs.statSync(outfile).size / 1024).toFixed(0)} KiB (${elapsed()})`);
+    assets[lazyAsset(name, 'cjs')] = outfile;
+    if (options.codeCache && !options.bundleOnly) {
+      const cacheFile = path.join(buildDir, `${options.name}-${name}.cache`);
+      makeLazyCache(outfile, cacheFile);
+      assets[lazyAsset(name, 'cache')] = cacheFile;
+    }
+  }
+  return { outfile: main.outfile, assets };
+}
+
+/**
+ * esbuild plugin for string-width (yargs → cliui, wrap-ansi): its module creates an Intl.Segmenter
+ * when it is evaluated, that is whenever yargs is loaded (every server start, every front-end call),
+ * though only help text ever measures a string. That costs ~20 ms and ~4.5 MB of RSS (ICU data):
+ * create it on first use instead. Nothing else changes.
+ */
+const lazySegmenterPlugin = {
+  name: 'k8psh-lazy-segmenter',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]string-width[\\/]index\.js$/ }, async (args) => {
+      const source = await fs.promises.readFile(args.path, 'utf8');
+      const eager = 'const segmenter = new Intl.Segmenter();';
+      if (!source.includes(eager)) return undefined; // another version: bundled as it is
+      const lazy =
+        'let eagerSegmenter;\n' +
+        'const segmenter = { segment: (text) => (eagerSegmenter ??= new Intl.Segmenter()).segment(text) };';
+      return { contents: source.replace(eager, lazy), loader: 'js' };
+    });
+  },
+};
+
+async function bundle(options, buildDir, version, { entry, stdin, outfile, plugins = [] }) {
   const result = await esbuild.build({
-    entryPoints: [options.entry],
+    ...(stdin ? { stdin } : { entryPoints: [entry] }),
     outfile,
     bundle: true,
     platform: 'node',
@@ -178,12 +368,12 @@ async function bundle(options, buildDir, version) {
     banner: {
       js: 'var __k8psh_import_meta_url = require("node:url").pathToFileURL(__filename).href;',
     },
-    plugins: [nodePtyPlugin],
+    plugins: [...plugins, nodePtyPlugin, lazySegmenterPlugin],
   });
   return { outfile, metafile: result.metafile };
 }
 
-function makeBlob(buildDir, mainFile, ptyAddon, codeCache, verbose) {
+function makeBlob(buildDir, mainFile, assets, codeCache, verbose) {
   const blob = path.join(buildDir, 'sea-prep.blob');
   // `main` relative to buildDir (the cwd below): stack traces then name `k8psh.cjs:LINE:COLUMN`.
   const config = {
@@ -191,7 +381,7 @@ function makeBlob(buildDir, mainFile, ptyAddon, codeCache, verbose) {
     output: path.basename(blob),
     disableExperimentalSEAWarning: true,
     useCodeCache: codeCache,
-    assets: { [PTY_ASSET]: ptyAddon },
+    assets,
   };
   const configFile = path.join(buildDir, 'sea-config.json');
   fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
@@ -264,12 +454,16 @@ async function main() {
   const ptyAddon = ptyAddonPath();
   const ptyDigest = createHash('sha256').update(fs.readFileSync(ptyAddon)).digest('hex');
 
-  const { outfile, metafile } = await bundle(options, buildDir, version);
-  log(`bundle   ${show(outfile)}: ${(fs.statSync(outfile).size / 1024).toFixed(0)} KiB (${elapsed()})`);
-  fs.writeFileSync(path.join(buildDir, 'meta.json'), JSON.stringify(metafile));
+  const { outfile, assets } = await bundleAll(options, buildDir, version, log, elapsed);
   if (options.bundleOnly) return;
 
-  const blob = makeBlob(buildDir, outfile, ptyAddon, options.codeCache, options.verbose);
+  const blob = makeBlob(
+    buildDir,
+    outfile,
+    { [PTY_ASSET]: ptyAddon, ...assets },
+    options.codeCache,
+    options.verbose,
+  );
   log(`blob     ${show(blob)}: ${(fs.statSync(blob).size / 1024).toFixed(0)} KiB (${elapsed()})`);
 
   const target = path.join(options.out, options.name);

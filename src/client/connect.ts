@@ -2,7 +2,7 @@
  * Connect to 127.0.0.1:port, retrying with doubling back-off (16 ms → 1 s)
  * until the deadline, so that a stub may run before its server is up.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
 import { clientDebug } from '../debug.js';
 import { ClientError, CONNECTION_FAILURE } from './fail.js';
 
@@ -11,12 +11,21 @@ const MAX_DELAY_MS = 1000;
 /** Containers of a Pod share the loopback interface. */
 export const SERVER_HOST = '127.0.0.1';
 
-export async function connectWithRetry(port: number, timeoutMs: number, serverName: string): Promise<Socket> {
+/**
+ * `onread` (optional) makes the socket read into the caller's buffer instead of allocating one per
+ * read and emitting 'data' (see RemoteSession).
+ */
+export async function connectWithRetry(
+  port: number,
+  timeoutMs: number,
+  serverName: string,
+  onread?: OnReadOpts,
+): Promise<Socket> {
   const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
   let delay = FIRST_DELAY_MS;
   for (;;) {
     try {
-      return await attempt(port);
+      return await attempt(port, onread);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? String(error);
       const left = deadline - Date.now();
@@ -32,9 +41,9 @@ export async function connectWithRetry(port: number, timeoutMs: number, serverNa
   }
 }
 
-function attempt(port: number): Promise<Socket> {
+function attempt(port: number, onread: OnReadOpts | undefined): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: SERVER_HOST, port, noDelay: true });
+    const socket = netConnect({ host: SERVER_HOST, port, noDelay: true, ...(onread ? { onread } : {}) });
     const onError = (error: Error): void => {
       socket.destroy();
       reject(error);

@@ -2,8 +2,16 @@
  * One remote command, as seen from the client: send the request, stream stdin
  * to the server and stdout/stderr back, forward signals, and report how the
  * command ended. Thin I/O around the pure ClientSession.
+ *
+ * Throughput (docs/benchmarks.md): the socket reads into one reused buffer
+ * (no allocation, no page faults per read), output pieces of one read leave
+ * in one writev, and while stdout/stderr still hold bytes of that buffer the
+ * socket is not read. Stdin from a pipe is read the same way; stdin from a
+ * file or /dev/null is read synchronously, without a stream: every stub call
+ * with `< /dev/null` is spared fs.ReadStream and its module graph.
  */
-import type { Socket } from 'node:net';
+import { fstatSync, readSync } from 'node:fs';
+import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { ExitCode, Feature, FrameType, DATA_CHUNK_SIZE } from '../protocol/constants.js';
 import { encodeHeader, encodeValue } from '../protocol/codec.js';
 import {
@@ -37,25 +45,90 @@ export interface Outcome {
 }
 
 const STDIN_END = encodeValue(FrameType.STDIN_DATA, 0);
+const EMPTY = Buffer.alloc(0);
+/** Socket reads land here; a read takes what the kernel has, up to this. */
+const READ_BUFFER_SIZE = 1 << 20;
+/** Stdin pieces read synchronously (file, /dev/null) before the event loop gets a turn. */
+const SYNC_READS_PER_TURN = 16;
 
 export async function runRemote(
   target: RemoteTarget,
   command: RemoteCommand,
   tty: TtyRequest | null,
 ): Promise<Outcome> {
-  const socket = await connectWithRetry(target.port, target.connectTimeoutMs, target.serverName);
-  const outcome = await new RemoteSession(socket, command, tty, true).run();
+  const reader = new SocketReader();
+  const socket = await connectWithRetry(
+    target.port,
+    target.connectTimeoutMs,
+    target.serverName,
+    reader.options,
+  );
+  const outcome = await new RemoteSession(socket, reader, command, tty, true).run();
   if (outcome !== LEGACY_SERVER) return outcome;
   // An original k8psh server drops a connection that opens with HELLO, before running anything.
   clientDebug('Process', 'the server closed on HELLO: retrying with the original protocol');
-  const legacy = await connectWithRetry(target.port, target.connectTimeoutMs, target.serverName);
-  const result = await new RemoteSession(legacy, command, null, false).run();
+  const legacyReader = new SocketReader();
+  const legacy = await connectWithRetry(
+    target.port,
+    target.connectTimeoutMs,
+    target.serverName,
+    legacyReader.options,
+  );
+  const result = await new RemoteSession(legacy, legacyReader, command, null, false).run();
   if (result === LEGACY_SERVER)
     throw new ClientError(`the server ${target.serverName} closed the connection`, CONNECTION_FAILURE);
   return result;
 }
 
 const LEGACY_SERVER = Symbol('legacy server');
+
+/**
+ * The socket's `onread`: every read goes into one buffer. The consumer returns false while some of
+ * the bytes it was given are still referenced (queued in an output), which pauses the socket; it
+ * resumes it once they are gone. Bytes that arrive before a consumer is attached are copied.
+ */
+class SocketReader {
+  private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+  private early: Buffer[] = [];
+  private consumer: ((chunk: Buffer) => boolean) | null = null;
+  readonly options: OnReadOpts = {
+    buffer: this.buffer,
+    callback: (length: number, buffer: Uint8Array): boolean => {
+      const chunk = (buffer as Buffer).subarray(0, length);
+      if (this.consumer) return this.consumer(chunk);
+      this.early.push(Buffer.from(chunk));
+      return true;
+    },
+  };
+
+  attach(consumer: (chunk: Buffer) => boolean): void {
+    this.consumer = consumer;
+    const early = this.early;
+    this.early = [];
+    for (const chunk of early) consumer(chunk);
+  }
+}
+
+type StdinSource = 'tty' | 'stream' | 'pipe' | 'sync' | 'closed';
+
+/**
+ * How to read fd 0: a terminal through process.stdin; a pipe or socket through our own socket
+ * reading into a reused buffer; a regular file or a memory device (/dev/null, /dev/zero) with
+ * plain synchronous reads (they never block for long); a closed fd 0 is an empty stdin; anything
+ * else through process.stdin.
+ */
+function stdinSource(tty: boolean): StdinSource {
+  if (tty) return 'tty';
+  try {
+    const stat = fstatSync(0);
+    if (stat.isFIFO() || stat.isSocket()) return 'pipe';
+    if (stat.isFile()) return 'sync';
+    if (stat.isCharacterDevice() && ((stat.rdev >> 8) & 0xfff) === 1) return 'sync';
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EBADF') return 'closed';
+  }
+  return 'stream';
+}
 
 class RemoteSession implements ClientSessionHandler {
   private readonly session = new ClientSession(this);
@@ -64,9 +137,15 @@ class RemoteSession implements ClientSessionHandler {
   private streaming = false;
   private finished = false;
   private stdinOpen = true;
+  /** What reads fd 0 (process.stdin is never touched unless it is the one). */
+  private stdin: NodeJS.ReadableStream | Socket | null = null;
+  private stdinSourceKind: StdinSource | null = null;
   private stdoutBroken = false;
-  /** Outputs waiting for 'drain'; the socket stays paused while any is. */
-  private blockedOutputs = 0;
+  /** Outputs used so far: process.stdout/stderr are not even created for a command that prints nothing. */
+  private stdoutUsed = false;
+  private stderrUsed = false;
+  private stdoutCorked = false;
+  private stderrCorked = false;
   private pendingSignal: NodeJS.Signals | null = null;
   private terminateSent = false;
   private restoreTerminal: (() => void) | null = null;
@@ -74,6 +153,7 @@ class RemoteSession implements ClientSessionHandler {
 
   constructor(
     private readonly socket: Socket,
+    private readonly reader: SocketReader,
     private readonly command: RemoteCommand,
     private readonly tty: TtyRequest | null,
     private readonly hello: boolean,
@@ -84,7 +164,7 @@ class RemoteSession implements ClientSessionHandler {
       this.resolve = resolve;
       this.reject = reject;
       const socket = this.socket;
-      socket.on('data', (chunk: Buffer) => this.session.receive(chunk));
+      this.reader.attach((chunk) => this.onSocketData(chunk));
       socket.on('error', (error: NodeJS.ErrnoException) =>
         clientDebug('Socket', `socket error: ${error.code ?? error.message}`),
       );
@@ -95,6 +175,37 @@ class RemoteSession implements ClientSessionHandler {
     });
   }
 
+  /** One socket read: false pauses the socket until the outputs have let go of the read buffer. */
+  private onSocketData(chunk: Buffer): boolean {
+    this.session.receive(chunk);
+    this.uncorkOutputs();
+    let holding = 0;
+    const release = (): void => {
+      if (--holding === 0 && !this.finished) this.socket.resume();
+    };
+    if (this.stdoutUsed && !this.stdoutBroken && process.stdout.writableLength > 0) {
+      holding++;
+      process.stdout.write(EMPTY, release);
+    }
+    if (this.stderrUsed && process.stderr.writableLength > 0) {
+      holding++;
+      process.stderr.write(EMPTY, release);
+    }
+    return holding === 0;
+  }
+
+  /** Output pieces of one socket read leave together (one writev). */
+  private uncorkOutputs(): void {
+    if (this.stdoutCorked) {
+      this.stdoutCorked = false;
+      process.stdout.uncork();
+    }
+    if (this.stderrCorked) {
+      this.stderrCorked = false;
+      process.stderr.uncork();
+    }
+  }
+
   onHello(version: number, features: number): void {
     clientDebug('Process', `server speaks protocol ${version}, features ${features}`);
     this.startStreaming();
@@ -102,13 +213,29 @@ class RemoteSession implements ClientSessionHandler {
 
   onStdout(chunk: Buffer): void {
     if (this.stdoutBroken) return;
-    if (!process.stdout.write(chunk)) this.block(process.stdout);
+    if (!this.stdoutUsed) {
+      this.stdoutUsed = true;
+      process.stdout.on('error', (error: NodeJS.ErrnoException) => this.onOutputError(error));
+    }
+    if (!this.stdoutCorked) {
+      this.stdoutCorked = true;
+      process.stdout.cork();
+    }
+    process.stdout.write(chunk);
   }
 
   onStdoutEnd(): void {}
 
   onStderr(chunk: Buffer): void {
-    if (!process.stderr.write(chunk)) this.block(process.stderr);
+    if (!this.stderrUsed) {
+      this.stderrUsed = true;
+      process.stderr.on('error', () => {});
+    }
+    if (!this.stderrCorked) {
+      this.stderrCorked = true;
+      process.stderr.cork();
+    }
+    process.stderr.write(chunk);
   }
 
   onStderrEnd(): void {}
@@ -139,60 +266,125 @@ class RemoteSession implements ClientSessionHandler {
     this.streamStdin();
   }
 
-  private streamStdin(): void {
-    const stdin = process.stdin;
+  /** One stdin chunk out as bounded frames; false when the socket wants no more for now. */
+  private sendStdin(chunk: Buffer): boolean {
     const socket = this.socket;
+    let flowing = true;
+    for (let offset = 0; offset < chunk.length; offset += DATA_CHUNK_SIZE) {
+      const piece = chunk.subarray(offset, offset + DATA_CHUNK_SIZE);
+      socket.cork();
+      socket.write(encodeHeader(FrameType.STDIN_DATA, piece.length));
+      flowing = socket.write(piece);
+      socket.uncork();
+    }
+    return flowing;
+  }
+
+  private endStdin(): void {
+    if (this.stdinOpen && !this.finished) this.socket.write(STDIN_END);
+    this.stdinOpen = false;
+  }
+
+  private streamStdin(): void {
+    const kind = stdinSource(this.tty !== null);
+    this.stdinSourceKind = kind;
+    if (kind === 'closed') return this.endStdin();
+    if (kind === 'sync') return this.pumpSyncStdin(Buffer.allocUnsafe(DATA_CHUNK_SIZE));
+    if (kind === 'pipe') return this.streamPipeStdin();
+    const stdin = process.stdin;
+    this.stdin = stdin;
     stdin.on('data', (chunk: Buffer) => {
       if (!this.stdinOpen) return;
-      // Large reads (a file on stdin) go out as bounded frames.
-      for (let offset = 0; offset < chunk.length; offset += DATA_CHUNK_SIZE) {
-        const piece = chunk.subarray(offset, offset + DATA_CHUNK_SIZE);
-        socket.cork();
-        socket.write(encodeHeader(FrameType.STDIN_DATA, piece.length));
-        const flowing = socket.write(piece);
-        socket.uncork();
-        if (!flowing) {
-          stdin.pause();
-          socket.once('drain', () => this.stdinOpen && stdin.resume());
-        }
+      if (!this.sendStdin(chunk)) {
+        stdin.pause();
+        this.socket.once('drain', () => this.stdinOpen && stdin.resume());
       }
     });
-    stdin.once('end', () => {
-      if (this.stdinOpen && !this.finished) socket.write(STDIN_END);
-      this.stdinOpen = false;
-    });
-    stdin.on('error', (error: NodeJS.ErrnoException) => {
-      clientDebug('Process', `stdin: ${error.code ?? error.message}`);
-      if (this.stdinOpen && !this.finished) socket.write(STDIN_END);
-      this.stdinOpen = false;
-    });
-    process.stdout.on('error', (error: NodeJS.ErrnoException) => this.onOutputError(error));
-    process.stderr.on('error', () => {});
+    stdin.once('end', () => this.endStdin());
+    stdin.on('error', (error: NodeJS.ErrnoException) => this.onStdinError(error));
+  }
+
+  private onStdinError(error: NodeJS.ErrnoException): void {
+    clientDebug('Process', `stdin: ${error.code ?? error.message}`);
+    this.endStdin();
+  }
+
+  /**
+   * A pipe or socket on fd 0: our own socket reading into one reused buffer. While the server
+   * socket still holds bytes of it (a write not flushed yet), stdin is not read.
+   */
+  private streamPipeStdin(): void {
+    const buffer = Buffer.allocUnsafe(DATA_CHUNK_SIZE);
+    const socket = this.socket;
+    // Node honours `onread` in the constructor too (@types/node only lists it for connect()).
+    const options: SocketConstructorOpts & { onread: OnReadOpts } = {
+      fd: 0,
+      readable: true,
+      writable: false,
+      onread: {
+        buffer,
+        callback: (length: number): boolean => {
+          if (!this.stdinOpen) return false;
+          this.sendStdin(buffer.subarray(0, length));
+          if (socket.writableLength === 0) return true;
+          socket.write(EMPTY, () => {
+            if (this.stdinOpen) stdin.resume();
+          });
+          return false;
+        },
+      },
+    };
+    const stdin = new Socket(options);
+    this.stdin = stdin;
+    stdin.once('end', () => this.endStdin());
+    stdin.on('error', (error: NodeJS.ErrnoException) => this.onStdinError(error));
+    stdin.resume();
+  }
+
+  /** A file or a memory device on fd 0: synchronous reads, a few per event-loop turn. */
+  private pumpSyncStdin(buffer: Buffer): void {
+    for (let reads = 0; reads < SYNC_READS_PER_TURN; reads++) {
+      if (!this.stdinOpen || this.finished) return;
+      let length: number;
+      try {
+        length = readSync(0, buffer, 0, buffer.length, null);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+          setTimeout(() => this.pumpSyncStdin(buffer), 1);
+          return;
+        }
+        return this.onStdinError(error as NodeJS.ErrnoException);
+      }
+      if (length === 0) return this.endStdin();
+      this.sendStdin(buffer.subarray(0, length));
+      if (this.socket.writableLength > 0) {
+        // The socket still holds bytes of the buffer: read on once they are flushed.
+        this.socket.write(EMPTY, () => this.pumpSyncStdin(buffer));
+        return;
+      }
+    }
+    setImmediate(() => this.pumpSyncStdin(buffer));
   }
 
   private stopStdin(): void {
     if (!this.stdinOpen) return;
     this.stdinOpen = false;
-    process.stdin.pause();
-    if (!this.tty) process.stdin.destroy();
+    this.releaseStdin();
+  }
+
+  /** Stop reading fd 0; a pipe is closed (its writer then gets EPIPE, as with a local command). */
+  private releaseStdin(): void {
+    const stdin = this.stdin;
+    if (!stdin) return;
+    stdin.pause();
+    if (this.stdinSourceKind !== 'tty' && 'destroy' in stdin) stdin.destroy();
   }
 
   /** Our stdout reader went away: the remote writer gets SIGPIPE, as it would locally. */
   private onOutputError(error: NodeJS.ErrnoException): void {
     if (error.code !== 'EPIPE' || this.stdoutBroken) return;
     this.stdoutBroken = true;
-    if (this.blockedOutputs > 0) {
-      this.blockedOutputs = 0;
-      this.socket.resume();
-    }
     this.sendSignal('SIGPIPE');
-  }
-
-  private block(stream: NodeJS.WriteStream): void {
-    if (this.blockedOutputs++ === 0) this.socket.pause();
-    stream.once('drain', () => {
-      if (this.blockedOutputs > 0 && --this.blockedOutputs === 0) this.socket.resume();
-    });
   }
 
   private readonly onResize = (): void => {
@@ -236,12 +428,19 @@ class RemoteSession implements ClientSessionHandler {
   private finish(outcome: Outcome): void {
     this.end(() => {
       // Everything the command wrote reaches our stdout/stderr before we exit.
-      let pending = 2;
+      let pending = 1;
       const done = (): void => {
         if (--pending === 0) this.resolve(outcome);
       };
-      process.stdout.write('', done);
-      process.stderr.write('', done);
+      if (this.stdoutUsed) {
+        pending++;
+        process.stdout.write(EMPTY, done);
+      }
+      if (this.stderrUsed) {
+        pending++;
+        process.stderr.write(EMPTY, done);
+      }
+      done();
     });
   }
 
@@ -253,10 +452,13 @@ class RemoteSession implements ClientSessionHandler {
     if (this.finished) return;
     this.finished = true;
     for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
-    process.stdout.off('resize', this.onResize);
+    if (this.tty) process.stdout.off('resize', this.onResize);
+    // Output of the same socket read as the exit is still corked: it must reach a terminal before
+    // cooked mode (with its \n → \r\n) is restored.
+    this.uncorkOutputs();
     this.restoreTerminal?.();
     this.stdinOpen = false;
-    process.stdin.pause();
+    this.stdin?.pause();
     this.socket.destroy();
     then();
   }
