@@ -239,6 +239,18 @@ const KNOWN = new Set([
   'maxEnvironmentBytes',
 ]);
 
+/** Limits and the request deadline have no "unlimited" value: zero or less would refuse everything. */
+const POSITIVE_OPTIONS = [
+  'request-timeout',
+  'max-sessions',
+  'max-request-bytes',
+  'max-frame-size',
+  'max-arguments',
+  'max-argument-bytes',
+  'max-environment-variables',
+  'max-environment-bytes',
+] as const;
+
 /** Parses; `null` when --help or --version was answered. */
 export async function parseServerOptions(
   args: readonly string[],
@@ -246,30 +258,9 @@ export async function parseServerOptions(
 ): Promise<ServerOptions | null> {
   const argv = await parser(args, warn).parse();
   if (argv.help || argv.version) return null;
-  for (const key of [
-    'max-connections',
-    'timeout',
-    'request-timeout',
-    'max-sessions',
-    'max-request-bytes',
-    'max-frame-size',
-    'max-arguments',
-    'max-argument-bytes',
-    'max-environment-variables',
-    'max-environment-bytes',
-  ] as const)
+  for (const key of ['max-connections', 'timeout', ...POSITIVE_OPTIONS] as const)
     if (!Number.isInteger(argv[key])) throw new UsageError(`--${key} must be an integer`);
-  // Limits and the request deadline have no "unlimited" value: a negative or zero one would refuse everything.
-  for (const key of [
-    'request-timeout',
-    'max-sessions',
-    'max-request-bytes',
-    'max-frame-size',
-    'max-arguments',
-    'max-argument-bytes',
-    'max-environment-variables',
-    'max-environment-bytes',
-  ] as const)
+  for (const key of POSITIVE_OPTIONS)
     if (argv[key] < 1) throw new UsageError(`--${key} must be a positive integer`);
   return {
     background: argv.background,
