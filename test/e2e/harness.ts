@@ -100,14 +100,16 @@ export async function startServer(
   args: readonly string[],
   port: number,
   options: SpawnOptions = {},
+  file = DAEMON,
+  startTimeoutMs = 15000,
 ): Promise<Server> {
-  const child = spawn(DAEMON, args, { ...options, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(file, args, { ...options, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
   let dead = false;
   void exited.then(() => (dead = true));
-  const deadline = Date.now() + 15000;
+  const deadline = Date.now() + startTimeoutMs;
   while (!(await canConnect(port))) {
     if (dead) throw new Error(`k8pshd exited during start-up: ${stderr}`);
     if (Date.now() > deadline) throw new Error(`k8pshd did not listen on ${port}: ${stderr}`);

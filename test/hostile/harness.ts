@@ -5,11 +5,19 @@
  * The executable under test is K8PSH_TEST_DIST/k8psh (default: the repo's
  * dist/), so a private build can be tested while others use dist/.
  */
-import { spawn, type SpawnOptions } from 'node:child_process';
+import type { SpawnOptions } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
-import { ROOT, run, sleep, tempDir, writeFile, canConnect, type Server } from '../e2e/harness.js';
+import {
+  ROOT,
+  run,
+  sleep,
+  tempDir,
+  writeFile,
+  startServer as startE2eServer,
+  type Server,
+} from '../e2e/harness.js';
 
 export const DIST = resolve(process.env.K8PSH_TEST_DIST ?? join(ROOT, 'dist'));
 export const BIN = join(DIST, 'k8psh');
@@ -188,34 +196,13 @@ export function refusal(conversation: Conversation): Refusal {
 // --- the server ---------------------------------------------------------------
 
 /** Starts k8pshd (from DIST; or `file`, which execs it) and waits until its port accepts connections. */
-export async function startServer(
+export function startServer(
   args: readonly string[],
   port: number,
   options: SpawnOptions = {},
   file = DAEMON,
 ): Promise<Server> {
-  const child = spawn(file, args, { ...options, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
-  let dead = false;
-  void exited.then(() => (dead = true));
-  const deadline = Date.now() + 20000;
-  while (!(await canConnect(port))) {
-    if (dead) throw new Error(`k8pshd exited during start-up: ${stderr}`);
-    if (Date.now() > deadline) throw new Error(`k8pshd did not listen on ${port}: ${stderr}`);
-    await sleep(20);
-  }
-  return {
-    process: child,
-    port,
-    stderr: () => stderr,
-    exited,
-    async stop(signal = 'SIGTERM') {
-      if (!dead) child.kill(signal);
-      return exited;
-    },
-  };
+  return startE2eServer(args, port, options, file, 20000);
 }
 
 export interface Workspace {
