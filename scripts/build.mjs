@@ -30,6 +30,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const PTY_ASSET = 'pty.node';
+/** Our own addon (native/fdpass): passes the client's stdio to the server (docs/protocol.md). */
+const FDPASS_ASSET = 'fdpass.node';
+/** sha256 of every addon carried as an asset, defined into the bundle (a stub does not hash). */
+const nativeDigests = {};
 /**
  * Code a stub call never runs is bundled apart (see lazyPlugin): the server, the front end, the TOML
  * parser. Each is its own bundle, carried as a SEA asset with its V8 code cache, and compiled only
@@ -124,6 +128,14 @@ function buildVersion() {
   });
   const described = result.status === 0 ? result.stdout.trim() : '';
   return described ? `${pkg.version} (${described})` : pkg.version;
+}
+
+function fdpassAddonPath() {
+  const file = path.join(root, 'native/fdpass/build/Release/fdpass.node');
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} is missing: the addon was not built (npm run build:native)`);
+  }
+  return file;
 }
 
 function ptyAddonPath() {
@@ -364,6 +376,7 @@ async function bundle(options, buildDir, version, { entry, stdin, outfile, plugi
       'import.meta.url': '__k8psh_import_meta_url',
       __K8PSH_VERSION__: JSON.stringify(version),
       __K8PSH_BUNDLED__: 'true',
+      __K8PSH_NATIVE_DIGESTS__: JSON.stringify(nativeDigests),
     },
     banner: {
       js: 'var __k8psh_import_meta_url = require("node:url").pathToFileURL(__filename).href;',
@@ -453,6 +466,9 @@ async function main() {
   const version = buildVersion();
   const ptyAddon = ptyAddonPath();
   const ptyDigest = createHash('sha256').update(fs.readFileSync(ptyAddon)).digest('hex');
+  const fdpassAddon = fdpassAddonPath();
+  nativeDigests[PTY_ASSET] = ptyDigest;
+  nativeDigests[FDPASS_ASSET] = createHash('sha256').update(fs.readFileSync(fdpassAddon)).digest('hex');
 
   const { outfile, assets } = await bundleAll(options, buildDir, version, log, elapsed);
   if (options.bundleOnly) return;
@@ -460,7 +476,7 @@ async function main() {
   const blob = makeBlob(
     buildDir,
     outfile,
-    { [PTY_ASSET]: ptyAddon, ...assets },
+    { [PTY_ASSET]: ptyAddon, [FDPASS_ASSET]: fdpassAddon, ...assets },
     options.codeCache,
     options.verbose,
   );

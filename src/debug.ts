@@ -3,6 +3,8 @@
  * component, as in the original. Cheap when off: the stub path pays one env
  * lookup; pino is loaded only by the server (src/log.ts).
  */
+import { writeSync } from 'node:fs';
+
 const spec = (process.env.K8PSH_DEBUG ?? '').trim().toLowerCase();
 const all = spec === 'all' || spec === '*' || spec === '1';
 const enabled = new Set(
@@ -18,7 +20,19 @@ export function debugEnabled(component: string): boolean {
 
 export const anyDebug = spec !== '';
 
-/** Client-side debug line on stderr; a stub's stderr belongs to the remote command, so only when asked. */
+/**
+ * Client-side debug line on stderr; a stub's stderr belongs to the remote command, so only when asked.
+ * Written directly, not through process.stderr: creating that stream makes fd 2 non-blocking, which
+ * a remote command writing to the same (passed) descriptor would see as EAGAIN.
+ */
 export function clientDebug(component: string, message: string): void {
-  if (debugEnabled(component)) process.stderr.write(`k8psh[${process.pid}] ${component}: ${message}\n`);
+  if (debugEnabled(component)) writeStderr(`k8psh[${process.pid}] ${component}: ${message}\n`);
+}
+
+export function writeStderr(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    // Nowhere to report it.
+  }
 }

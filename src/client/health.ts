@@ -9,7 +9,7 @@ import { FrameType } from '../protocol/constants.js';
 import { ClientSession } from '../protocol/client-session.js';
 import { encodeString } from '../protocol/codec.js';
 import { encodeHelloPayload } from '../protocol/hello.js';
-import { ALL_FEATURES, PROTOCOL_VERSION } from '../protocol/constants.js';
+import { CLIENT_FEATURES, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { connectWithRetry } from './connect.js';
 import { ClientError } from './fail.js';
 
@@ -52,7 +52,7 @@ export async function checkHealth(
     socket.write(
       encodeString(
         FrameType.HELLO,
-        encodeHelloPayload({ version: PROTOCOL_VERSION, features: ALL_FEATURES }),
+        encodeHelloPayload({ version: PROTOCOL_VERSION, features: CLIENT_FEATURES }),
       ),
     );
   });

@@ -12,7 +12,7 @@
  */
 import { fstatSync, readSync } from 'node:fs';
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
-import { ExitCode, Feature, FrameType, DATA_CHUNK_SIZE } from '../protocol/constants.js';
+import { CLIENT_FEATURES, DATA_CHUNK_SIZE, ExitCode, Feature, FrameType } from '../protocol/constants.js';
 import { encodeHeader, encodeValue } from '../protocol/codec.js';
 import {
   ClientSession,
@@ -24,9 +24,10 @@ import {
   type ClientSessionHandler,
 } from '../protocol/client-session.js';
 import type { TtyRequest } from '../protocol/tty.js';
-import { clientDebug } from '../debug.js';
+import { clientDebug, writeStderr } from '../debug.js';
 import { FORWARDED_SIGNALS, signalName, signalNumber } from '../signals.js';
 import { connectWithRetry } from './connect.js';
+import { connectLocal, directStdioWanted } from './local.js';
 import { ClientError, CONNECTION_FAILURE } from './fail.js';
 import { enterRawMode } from './terminal.js';
 
@@ -56,6 +57,16 @@ export async function runRemote(
   command: RemoteCommand,
   tty: TtyRequest | null,
 ): Promise<Outcome> {
+  if (tty === null && directStdioWanted()) {
+    const request = { ...command, hello: true, tty: null, features: CLIENT_FEATURES | Feature.PASSED_STDIO };
+    const reader = new SocketReader();
+    const socket = await connectLocal(target.port, encodeRequest(request), reader.options);
+    if (socket) {
+      const outcome = await new RemoteSession(socket, reader, command, null, 'direct').run();
+      if (outcome !== LEGACY_SERVER) return outcome;
+      // Closed before answering, so nothing ran: try again over TCP.
+    }
+  }
   const reader = new SocketReader();
   const socket = await connectWithRetry(
     target.port,
@@ -63,7 +74,7 @@ export async function runRemote(
     target.serverName,
     reader.options,
   );
-  const outcome = await new RemoteSession(socket, reader, command, tty, true).run();
+  const outcome = await new RemoteSession(socket, reader, command, tty, 'hello').run();
   if (outcome !== LEGACY_SERVER) return outcome;
   // An original k8psh server drops a connection that opens with HELLO, before running anything.
   clientDebug('Process', 'the server closed on HELLO: retrying with the original protocol');
@@ -74,7 +85,7 @@ export async function runRemote(
     target.serverName,
     legacyReader.options,
   );
-  const result = await new RemoteSession(legacy, legacyReader, command, null, false).run();
+  const result = await new RemoteSession(legacy, legacyReader, command, null, 'legacy').run();
   if (result === LEGACY_SERVER)
     throw new ClientError(`the server ${target.serverName} closed the connection`, CONNECTION_FAILURE);
   return result;
@@ -108,6 +119,12 @@ class SocketReader {
     for (const chunk of early) consumer(chunk);
   }
 }
+
+/**
+ * `direct`: stdio passed over the local socket, the request already sent with it (./local.ts);
+ * `hello`: our protocol over TCP, streams relayed; `legacy`: the original protocol.
+ */
+type SessionMode = 'direct' | 'hello' | 'legacy';
 
 type StdinSource = 'tty' | 'stream' | 'pipe' | 'sync' | 'closed';
 
@@ -156,8 +173,12 @@ class RemoteSession implements ClientSessionHandler {
     private readonly reader: SocketReader,
     private readonly command: RemoteCommand,
     private readonly tty: TtyRequest | null,
-    private readonly hello: boolean,
+    private readonly mode: SessionMode,
   ) {}
+
+  private get hello(): boolean {
+    return this.mode !== 'legacy';
+  }
 
   run(): Promise<Outcome | typeof LEGACY_SERVER> {
     return new Promise((resolve, reject) => {
@@ -169,7 +190,8 @@ class RemoteSession implements ClientSessionHandler {
         clientDebug('Socket', `socket error: ${error.code ?? error.message}`),
       );
       socket.on('close', () => this.onClose());
-      socket.write(encodeRequest({ ...this.command, hello: this.hello, tty: this.tty }));
+      if (this.mode !== 'direct')
+        socket.write(encodeRequest({ ...this.command, hello: this.hello, tty: this.tty }));
       // With HELLO, stdin waits for the reply: an old server that drops us must not have eaten any.
       if (!this.hello) this.startStreaming();
     });
@@ -245,7 +267,8 @@ class RemoteSession implements ClientSessionHandler {
   }
 
   onServerError(message: string): void {
-    process.stderr.write(`k8psh: ${message}\n`);
+    // Not process.stderr: see writeStderr (a passed fd 2 may still be the remote command's).
+    writeStderr(`k8psh: ${message}\n`);
   }
 
   onExit(code: number, signal: number | null): void {
@@ -263,7 +286,9 @@ class RemoteSession implements ClientSessionHandler {
     if (this.tty) this.restoreTerminal = enterRawMode();
     this.forwardSignals();
     if (this.tty) process.stdout.on('resize', this.onResize);
-    this.streamStdin();
+    // Passed stdin is the command's own to read.
+    if (this.mode === 'direct') this.stdinOpen = false;
+    else this.streamStdin();
   }
 
   /** One stdin chunk out as bounded frames; false when the socket wants no more for now. */

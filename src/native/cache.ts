@@ -8,13 +8,12 @@
  *    `<package version>-<first 16 hex digits of the sha256 of the addon>/<name>`.
  *    Both `k8psh` and the leaf directory must be real directories owned by us with no group/other
  *    access (created 0700; an existing one of ours is tightened to 0700; anything else is refused).
- *    A file already there is reused only when its sha256 matches the bytes we carry, so a truncated
- *    or tampered file is never loaded: it is replaced (written to a temporary name, then renamed).
+ *    A file already there is reused only when its bytes are the ones we carry, so a truncated or
+ *    tampered file is never loaded: it is replaced (written to a temporary name, then renamed).
  * 2. when that fails (no HOME, read-only HOME, a noexec mount, foreign owner...): a fresh private
  *    directory from `mkdtemp(<tmpdir>/k8psh-)`; the file and directory are removed right after
  *    `dlopen` (the mapping stays valid on Linux), so nothing is left behind.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -30,7 +29,7 @@ export interface LoadedNative {
   source: NativeSource;
   /** True when an existing cached file (hash verified) was used as is. */
   reused: boolean;
-  /** sha256 (hex) of the addon. */
+  /** sha256 (hex) of the addon, as given. */
   sha256: string;
   /** Why the cache was not used, when source is `temp`. */
   cacheError?: string;
@@ -41,16 +40,14 @@ export interface LoadNativeOptions {
   name: string;
   /** The addon's content. */
   data: Uint8Array;
+  /** sha256 (hex) of `data`, computed at build time (./digest.ts): a stub does not load node:crypto. */
+  digest: string;
   /** Package version (e.g. `0.1.0`), part of the cache directory name. */
   version: string;
   /** Environment to read K8PSH_CACHE_DIR, XDG_CACHE_HOME, HOME from (default: process.env). */
   env?: NodeJS.ProcessEnv;
   /** Loads a file; default: `process.dlopen` with RTLD_NOW. Injected by tests. */
   dlopen?: (file: string) => unknown;
-}
-
-export function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 /** The directory under which per-version cache directories live, or undefined when none can be named. */
@@ -78,7 +75,7 @@ export function defaultDlopen(file: string): unknown {
 
 /** Materialise and load; throws only when neither the cache nor a temporary directory works. */
 export function loadNative(options: LoadNativeOptions): LoadedNative {
-  const digest = sha256(options.data);
+  const digest = options.digest;
   const dlopen = options.dlopen ?? defaultDlopen;
   let cacheError: string;
   const root = cacheRoot(options.env);
@@ -87,7 +84,7 @@ export function loadNative(options: LoadNativeOptions): LoadedNative {
   } else {
     try {
       const dir = cacheDirectory(root, options.version, digest);
-      const { file, reused } = materialiseInCache(dir, options.name, options.data, digest);
+      const { file, reused } = materialiseInCache(dir, options.name, options.data);
       return { exports: dlopen(file), path: file, source: 'cache', reused, sha256: digest };
     } catch (error) {
       cacheError = describe(error);
@@ -109,14 +106,14 @@ export function materialiseInCache(
   dir: string,
   name: string,
   data: Uint8Array,
-  digest: string,
 ): { file: string; reused: boolean } {
   makeDirectories(dir, 0o700);
   ensurePrivateDirectory(path.dirname(dir));
   ensurePrivateDirectory(dir);
   const file = path.join(dir, name);
-  if (cachedFileMatches(file, digest)) return { file, reused: true };
-  const temporary = path.join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  if (cachedFileMatches(file, data)) return { file, reused: true };
+  // Created exclusively ('wx'): a name already taken fails instead of being written through.
+  const temporary = path.join(dir, `.${name}.${process.pid}.${process.hrtime.bigint()}.tmp`);
   try {
     writeExclusive(temporary, data);
     fs.renameSync(temporary, file);
@@ -124,7 +121,7 @@ export function materialiseInCache(
     fs.rmSync(temporary, { force: true });
     throw error;
   }
-  if (!cachedFileMatches(file, digest)) throw new Error(`${file}: content changed right after writing it`);
+  if (!cachedFileMatches(file, data)) throw new Error(`${file}: content changed right after writing it`);
   return { file, reused: false };
 }
 
@@ -141,8 +138,8 @@ function ensurePrivateDirectory(dir: string): void {
   }
 }
 
-/** True when `file` is a regular file of ours whose sha256 is `digest`; false when absent or different. */
-function cachedFileMatches(file: string, digest: string): boolean {
+/** True when `file` is a regular file of ours holding exactly `data`; false when absent or different. */
+function cachedFileMatches(file: string, data: Uint8Array): boolean {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
@@ -154,7 +151,10 @@ function cachedFileMatches(file: string, digest: string): boolean {
     const stat = fs.fstatSync(fd);
     const uid = process.getuid?.();
     if (!stat.isFile() || (uid !== undefined && stat.uid !== uid)) return false;
-    return sha256(fs.readFileSync(fd)) === digest;
+    return (
+      stat.size === data.length &&
+      Buffer.from(data.buffer, data.byteOffset, data.length).equals(fs.readFileSync(fd))
+    );
   } finally {
     fs.closeSync(fd);
   }

@@ -14,6 +14,7 @@
 import type * as NodePty from 'node-pty';
 
 declare const __K8PSH_BUNDLED__: boolean | undefined;
+declare const __K8PSH_NATIVE_DIGESTS__: Record<string, string>;
 
 /** Where node-pty's addon came from. */
 export interface PtyNativeInfo {
@@ -82,11 +83,16 @@ async function prepareBundledNative(): Promise<{ dir: string; module: unknown }>
   const loaded = loadNative({
     name: PTY_ASSET,
     data: typeof raw === 'string' ? Buffer.from(raw, 'latin1') : new Uint8Array(raw),
+    digest: __K8PSH_NATIVE_DIGESTS__[PTY_ASSET] ?? missingDigest(),
     version: packageVersion(),
   });
   info = { source: loaded.source, path: loaded.path, reused: loaded.reused };
   if (loaded.cacheError !== undefined) info.cacheError = loaded.cacheError;
   return { dir: path.dirname(loaded.path), module: loaded.exports };
+}
+
+function missingDigest(): never {
+  throw new Error(`no digest for ${PTY_ASSET} in this build`);
 }
 
 /**

@@ -2,7 +2,7 @@
  * Client side of one session, without sockets: builds the request bytes and
  * interprets the server's frames. EXIT_CODE is always the server's last frame.
  */
-import { ALL_FEATURES, DEFAULT_LIMITS, FrameType, PROTOCOL_VERSION, type Limits } from './constants.js';
+import { CLIENT_FEATURES, DEFAULT_LIMITS, FrameType, PROTOCOL_VERSION, type Limits } from './constants.js';
 import { encodeString, encodeValue, FrameDecoder, type FrameHandler } from './codec.js';
 import { decodeHelloPayload, encodeHelloPayload, MIN_PROTOCOL_VERSION } from './hello.js';
 import { encodeTtyPayload, encodeWindowSize, type TtyRequest } from './tty.js';
@@ -26,7 +26,7 @@ export function encodeRequest(request: ClientRequest): Buffer {
     frames.push(
       encodeString(
         FrameType.HELLO,
-        encodeHelloPayload({ version: PROTOCOL_VERSION, features: request.features ?? ALL_FEATURES }),
+        encodeHelloPayload({ version: PROTOCOL_VERSION, features: request.features ?? CLIENT_FEATURES }),
       ),
     );
   if (request.hello && request.tty)

@@ -59,8 +59,24 @@ export const Feature = {
   ERRORS: 1 << 0,
   SIGNALS: 1 << 1,
   TTY: 1 << 2,
+  /**
+   * From a client: this connection (a local socket) carried my stdin, stdout and stderr with its
+   * first bytes; run the command on them. From a server: I can do that. See docs/protocol.md.
+   */
+  PASSED_STDIO: 1 << 3,
 } as const;
-export const ALL_FEATURES = Feature.ERRORS | Feature.SIGNALS | Feature.TTY;
+/** What a client asks for on any connection. */
+export const CLIENT_FEATURES = Feature.ERRORS | Feature.SIGNALS | Feature.TTY;
+/** What a server offers. */
+export const ALL_FEATURES = CLIENT_FEATURES | Feature.PASSED_STDIO;
+
+/**
+ * The local (AF_UNIX, abstract) socket a server listens on beside 127.0.0.1:port. Abstract names
+ * belong to the network namespace, which the containers of a Pod share, like the loopback interface.
+ */
+export const localSocketPath = (port: number): string => `\0k8psh-${port}`;
+/** The descriptors a client passes, in this order: they become the command's 0, 1 and 2. */
+export const PASSED_FD_COUNT = 3;
 
 export interface Limits {
   /** Largest control frame payload (working directory, argument, variable, message). */

@@ -3,7 +3,7 @@
  * server's commands on 127.0.0.1 until a signal, the timeout or the
  * connection budget ends it; then clean up what it made.
  */
-import { createServer, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -12,10 +12,12 @@ import type { CommandConfig, Config } from '../config/model.js';
 import { configPath } from '../client/run-command.js';
 import { initLogger, logger } from '../log.js';
 import { encodeRefusal } from '../protocol/server-frames.js';
+import { closeDescriptors } from './child.js';
 import { daemonChildReady, daemonize, isDaemonChild } from './daemon.js';
 import { parseServerOptions, type ServerOptions } from './options.js';
 import { removePidfile, writePidfile } from './pidfile.js';
-import { Connection } from './session.js';
+import { listenLocal } from './local.js';
+import { Connection, type FirstMessage } from './session.js';
 import { createStubs, deleteStubs, removeFiles } from './stubs.js';
 
 const SERVER_HOST = '127.0.0.1';
@@ -105,8 +107,12 @@ async function serve(
   let stopping = false;
   const pidfile = options.background || options.pidfileGiven ? options.pidfile : null;
 
-  const server = createServer({ noDelay: true, pauseOnConnect: false }, (socket: Socket) => {
-    if (stopping) return socket.destroy();
+  /** False: the connection was dropped or refused (and is not read). */
+  const admit = (socket: Socket): boolean => {
+    if (stopping) {
+      socket.destroy();
+      return false;
+    }
     if (connections.size >= options.maxSessions) {
       log.warn({ limit: options.maxSessions }, 'connection refused: too many sessions');
       // Not read: old and new clients both print a STDERR_DATA refusal. Its bytes are discarded, and
@@ -115,9 +121,17 @@ async function serve(
       socket.resume();
       socket.end(encodeRefusal(`server ${name} is busy (${options.maxSessions} sessions)`, 1, false));
       setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
-      return;
+      return false;
     }
-    const connection = new Connection(socket, {
+    return true;
+  };
+  const startSession = (socket: Socket, first?: FirstMessage): void => {
+    // A local connection may have waited for its first bytes: the server may be stopping now.
+    if (stopping) {
+      if (first) closeDescriptors(first.fds);
+      return void socket.destroy();
+    }
+    const context = {
       serverName: name,
       baseDirectory: config.baseDirectory,
       commands,
@@ -131,10 +145,17 @@ async function serve(
         if (options.maxConnections >= 0 && started >= options.maxConnections)
           void shutdown('max-connections reached');
       },
-    });
+    };
+    const connection = new Connection(socket, context);
     connections.add(connection);
     void connection.done.then(() => connections.delete(connection));
+    // Counted first: this request may be the one that reaches --max-connections.
+    if (first) connection.receiveFirst(first);
+  };
+  const server = createServer({ noDelay: true, pauseOnConnect: false }, (socket: Socket) => {
+    if (admit(socket)) startSession(socket);
   });
+  let localServer: Server | null = null;
 
   const shutdown = async (reason: string): Promise<void> => {
     if (stopping) {
@@ -145,6 +166,7 @@ async function serve(
     stopping = true;
     log.info({ reason, sessions: connections.size }, 'shutting down');
     server.close();
+    localServer?.close();
     // Running commands are drained; a client still sending its request would hold the exit until
     // its request timeout.
     for (const connection of connections) connection.refuseIfWaiting(`server ${name} is shutting down`);
@@ -156,6 +178,8 @@ async function serve(
     process.exit(0);
   };
 
+  // The local socket first: once the port accepts, a client can pass its stdio.
+  localServer = await listenLocal(port, options.requestTimeoutMs, admit, startSession, logger('Main'));
   await new Promise<void>((resolveListen, rejectListen) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       rejectListen(
@@ -173,6 +197,7 @@ async function serve(
     })
     .catch((error: Error) => {
       server.close();
+      localServer?.close();
       if (!options.keepClientExecutables) removeFiles(stubs);
       throw error;
     });
@@ -183,6 +208,6 @@ async function serve(
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
     process.on(signal, () => void shutdown(signal));
   if (options.timeout >= 0) setTimeout(() => void shutdown('timeout'), options.timeout);
-  log.info({ name, port, commands: [...commands.keys()] }, 'listening');
+  log.info({ name, port, local: localServer !== null, commands: [...commands.keys()] }, 'listening');
   if (isDaemonChild()) daemonChildReady(null);
 }

@@ -8,7 +8,14 @@ import type { Logger } from 'pino';
 import { commandEnvironment } from '../config/environment.js';
 import type { CommandConfig } from '../config/model.js';
 import { encodeHeader } from '../protocol/codec.js';
-import { ALL_FEATURES, ExitCode, FrameType, type Limits } from '../protocol/constants.js';
+import {
+  ALL_FEATURES,
+  ExitCode,
+  Feature,
+  FrameType,
+  PASSED_FD_COUNT,
+  type Limits,
+} from '../protocol/constants.js';
 import { ServerSession, type ServerSessionHandler, type SessionRequest } from '../protocol/server-session.js';
 import {
   encodeExit,
@@ -18,7 +25,14 @@ import {
   STDIN_CLOSED,
   STDOUT_END,
 } from '../protocol/server-frames.js';
-import { spawnPiped, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
+import {
+  closeDescriptors,
+  spawnDirect,
+  spawnPiped,
+  type ChildEvents,
+  type RunningChild,
+  type SpawnSpec,
+} from './child.js';
 import { DEFAULT_PATH, findExecutable } from './executable.js';
 import { resolveWorkingDirectory } from './workdir.js';
 
@@ -45,6 +59,12 @@ export interface SessionContext {
   onStarted(): void;
 }
 
+/** The first bytes of a connection on the local socket, with the descriptors that came with them. */
+export interface FirstMessage {
+  bytes: Buffer;
+  fds: number[];
+}
+
 export class Connection implements ServerSessionHandler, ChildEvents {
   private readonly session: ServerSession;
   private child: RunningChild | null = null;
@@ -62,6 +82,8 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   private lingerTimer: NodeJS.Timeout | null = null;
   /** This connection's share of the request budget, given back at START_COMMAND or when it closes. */
   private requestBytes = 0;
+  /** The client's stdin, stdout, stderr, passed over the local socket: the command runs on them. */
+  private passedFds: number[] | null = null;
   readonly done: Promise<void>;
   private markDone!: () => void;
 
@@ -82,6 +104,14 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       () => this.refuse('request not completed in time', ExitCode.FAILURE),
       context.requestTimeoutMs,
     );
+  }
+
+  /** The first bytes of a local connection, read with its descriptors (./local.ts). */
+  receiveFirst(first: FirstMessage): void {
+    if (first.fds.length > 0) this.passedFds = first.fds;
+    // Accepted paused (pauseOnConnect): from here on Node reads it, unless receive() pauses it again.
+    this.socket.resume();
+    this.receive(first.bytes);
   }
 
   /** Server shutdown: a client still sending its request is refused (running commands are drained). */
@@ -110,6 +140,12 @@ export class Connection implements ServerSessionHandler, ChildEvents {
         `${request.command}: command not found on server ${this.context.serverName}`,
         ExitCode.NOT_FOUND,
       );
+    const passing = (this.session.features & Feature.PASSED_STDIO) !== 0;
+    const fds = this.passedFds?.length ?? 0;
+    if (passing ? fds !== PASSED_FD_COUNT || request.tty !== null : fds !== 0)
+      return this.onProtocolError(
+        `${fds} descriptors came with a request that ${passing ? 'passes' : 'does not pass'} its stdio${request.tty ? ' and asks for a terminal' : ''}`,
+      );
     const directory = resolveWorkingDirectory(this.context.baseDirectory, request.workingDirectory);
     if ('error' in directory) return this.refuse(directory.error, ExitCode.FAILURE);
     const env = commandEnvironment(command.environment, request.environment, process.env);
@@ -125,7 +161,14 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       tty: request.tty,
     };
     log.debug(
-      { command: request.command, file: spec.file, args: spec.args, cwd: spec.cwd, tty: !!spec.tty },
+      {
+        command: request.command,
+        file: spec.file,
+        args: spec.args,
+        cwd: spec.cwd,
+        tty: !!spec.tty,
+        direct: passing,
+      },
       'starting',
     );
     // Not yet: a protocol error later in the same chunk (a second START_COMMAND, ...) refuses the
@@ -234,8 +277,10 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     if (this.closed) return;
     if (spec.tty) return void this.startPty(spec);
     let child: RunningChild;
+    const fds = this.passedFds;
+    this.passedFds = null;
     try {
-      child = spawnPiped(spec, this);
+      child = fds ? spawnDirect(spec, fds, this) : spawnPiped(spec, this);
     } catch (error) {
       // spawn() throws for some failures (E2BIG, EMFILE, ...) instead of emitting 'error'.
       return this.onSpawnError(error as NodeJS.ErrnoException);
@@ -307,6 +352,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   /** The last frames: the socket ends once they are flushed. */
   private finish(frames: Buffer): void {
     this.clearRequestTimer();
+    this.releasePassedFds();
     if (this.closed) return;
     this.closed = true;
     this.socket.end(frames);
@@ -319,6 +365,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     // The timer would keep this session (and a request of up to the caps) alive for nothing.
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.releaseRequestBytes();
+    this.releasePassedFds();
     const wasOpen = !this.closed;
     this.closed = true;
     this.markDone();
@@ -333,6 +380,12 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     child.signal('SIGTERM');
     child.resumeOutput();
     setTimeout(() => child.signal('SIGKILL'), this.context.killGraceMs).unref();
+  }
+
+  /** Descriptors no command will use: ours to close. */
+  private releasePassedFds(): void {
+    if (this.passedFds) closeDescriptors(this.passedFds);
+    this.passedFds = null;
   }
 
   private clearRequestTimer(): void {

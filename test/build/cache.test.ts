@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
-import { cacheDirectory, cacheRoot, loadNative, sha256 } from '../../src/native/cache.js';
+import { cacheDirectory, cacheRoot, loadNative } from '../../src/native/cache.js';
+import { sha256 } from '../../src/native/digest.js';
 
 const require = createRequire(import.meta.url);
 const ptyFile = require.resolve('node-pty/build/Release/pty.node');
@@ -56,6 +57,7 @@ t.test('first use writes a private cache; the second reuses it after verifying i
   const a = loadNative({
     name: 'pty.node',
     data: ptyBytes,
+    digest,
     version: VERSION,
     env: { HOME: home },
     dlopen: first.dlopen,
@@ -76,6 +78,7 @@ t.test('first use writes a private cache; the second reuses it after verifying i
   const b = loadNative({
     name: 'pty.node',
     data: ptyBytes,
+    digest,
     version: VERSION,
     env: { HOME: home },
     dlopen: second.dlopen,
@@ -93,6 +96,7 @@ t.test('a truncated or tampered cached file is replaced, never loaded', async (t
   const { path: file } = loadNative({
     name: 'pty.node',
     data: ptyBytes,
+    digest,
     version: VERSION,
     env,
     dlopen: () => ({}),
@@ -112,6 +116,7 @@ t.test('a truncated or tampered cached file is replaced, never loaded', async (t
     const loaded = loadNative({
       name: 'pty.node',
       data: ptyBytes,
+      digest,
       version: VERSION,
       env,
       dlopen: recorder.dlopen,
@@ -133,6 +138,7 @@ t.test('a symlink in place of the cached file is replaced by a regular file', as
   const loaded = loadNative({
     name: 'pty.node',
     data: ptyBytes,
+    digest,
     version: VERSION,
     env,
     dlopen: recorder.dlopen,
@@ -150,7 +156,14 @@ t.test('an existing directory of ours open to others is made private', async (t)
   fs.mkdirSync(dir, { recursive: true });
   fs.chmodSync(env.K8PSH_CACHE_DIR, 0o777);
   fs.chmodSync(dir, 0o775);
-  const loaded = loadNative({ name: 'pty.node', data: ptyBytes, version: VERSION, env, dlopen: () => ({}) });
+  const loaded = loadNative({
+    name: 'pty.node',
+    data: ptyBytes,
+    digest,
+    version: VERSION,
+    env,
+    dlopen: () => ({}),
+  });
   t.equal(loaded.source, 'cache');
   t.equal(mode(dir), 0o700);
   t.equal(mode(env.K8PSH_CACHE_DIR), 0o700);
@@ -162,7 +175,14 @@ t.test('a symlinked cache directory is refused: temporary directory instead', as
   const dir = cacheDirectory(env.K8PSH_CACHE_DIR, VERSION, digest);
   fs.mkdirSync(env.K8PSH_CACHE_DIR, { mode: 0o700 });
   fs.symlinkSync(path.join(home, 'elsewhere'), dir);
-  const loaded = loadNative({ name: 'pty.node', data: ptyBytes, version: VERSION, env, dlopen: () => ({}) });
+  const loaded = loadNative({
+    name: 'pty.node',
+    data: ptyBytes,
+    digest,
+    version: VERSION,
+    env,
+    dlopen: () => ({}),
+  });
   t.equal(loaded.source, 'temp');
   t.match(loaded.cacheError, /not a directory/);
   t.same(fs.readdirSync(path.join(home, 'elsewhere')), [], 'nothing written through the symlink');
@@ -183,6 +203,7 @@ t.test('unusable HOME falls back to a private temporary directory, removed after
     const loaded = loadNative({
       name: 'pty.node',
       data: ptyBytes,
+      digest,
       version: VERSION,
       env,
       dlopen: (f) => {
@@ -210,6 +231,7 @@ t.test('a cached file that fails to load (e.g. a noexec mount) falls back to a t
   const loaded = loadNative({
     name: 'pty.node',
     data: ptyBytes,
+    digest,
     version: VERSION,
     env: { HOME: home },
     dlopen: (f) => {
@@ -226,7 +248,13 @@ t.test('a cached file that fails to load (e.g. a noexec mount) falls back to a t
 
 t.test('the real pty.node loads through the cache with process.dlopen', async (t) => {
   const home = t.testdir();
-  const loaded = loadNative({ name: 'pty.node', data: ptyBytes, version: VERSION, env: { HOME: home } });
+  const loaded = loadNative({
+    name: 'pty.node',
+    data: ptyBytes,
+    digest,
+    version: VERSION,
+    env: { HOME: home },
+  });
   t.equal(loaded.source, 'cache');
   const exports = loaded.exports as Record<string, unknown>;
   for (const name of ['fork', 'open', 'resize', 'process']) t.type(exports[name], 'function', name);

@@ -169,9 +169,10 @@ t.test('server SIGKILL: connected clients fail fast with a message', { skip: SKI
     await killAll('sleep 30.4721');
     cleanup(ws.dir);
   });
-  const clients = Array.from({ length: 3 }, () =>
-    startClient(join(ws.bin, 'wait'), ws.env, ws.dir, 'started'),
-  );
+  // Relayed: with passed descriptors the orphaned `sleep` would hold the pipes this test reads until
+  // it ends (as any orphan would). In a Pod k8pshd is PID 1 of its container: its death kills them.
+  const env = { ...ws.env, K8PSH_DIRECT_STDIO: '0' };
+  const clients = Array.from({ length: 3 }, () => startClient(join(ws.bin, 'wait'), env, ws.dir, 'started'));
   await Promise.all(clients.map((c) => c.ready));
   const killedAt = Date.now();
   server.process.kill('SIGKILL');

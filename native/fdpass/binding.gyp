@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "fdpass",
+      "sources": ["fdpass.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Werror"]
+    }
+  ]
+}

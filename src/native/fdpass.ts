@@ -1,0 +1,94 @@
+/**
+ * Our addon native/fdpass: SCM_RIGHTS over a local socket, which Node offers only on its own
+ * child-process IPC channel. It lets a client hand its stdin/stdout/stderr to the server, so that the
+ * remote command reads and writes them directly (docs/protocol.md, "Passed descriptors").
+ *
+ * In the single executable the addon travels as the SEA asset `fdpass.node` and goes through the
+ * private cache (./cache.ts, its digest computed at build time); from the sources, or a bundle run by
+ * plain node, it is `native/fdpass/build/Release/fdpass.node` of the source tree. When it cannot be
+ * loaded, `fdpass()` is null and k8psh relays the streams over the socket instead.
+ */
+import { createRequire } from 'node:module';
+import { isSea, getRawAsset } from 'node:sea';
+import { getSystemErrorName } from 'node:util';
+import { packageVersion } from '../version.js';
+import { loadNative } from './cache.js';
+
+declare const __K8PSH_BUNDLED__: boolean | undefined;
+declare const __K8PSH_NATIVE_DIGESTS__: Record<string, string> | undefined;
+
+export const FDPASS_ASSET = 'fdpass.node';
+const SOURCE_BUILD = '../../native/fdpass/build/Release/fdpass.node';
+
+interface Addon {
+  send(socketFd: number, data: Buffer, fds: number[]): number;
+  receive(socketFd: number, buffer: Buffer): [number, number[]] | number | null;
+}
+
+export interface FdPass {
+  /** One sendmsg of `data` with `fds`: the bytes sent (possibly fewer); throws on an error. */
+  send(socketFd: number, data: Buffer, fds: number[]): number;
+  /** One recvmsg into `buffer`: bytes and descriptors, or null when nothing has arrived yet. */
+  receive(socketFd: number, buffer: Buffer): { bytes: number; fds: number[] } | null;
+}
+
+let loaded: FdPass | null | undefined;
+let failure: string | undefined;
+
+/** The addon, loaded once; null when it cannot be (see {@link fdpassFailure}). */
+export function fdpass(): FdPass | null {
+  if (loaded === undefined) {
+    try {
+      loaded = wrap(load());
+    } catch (error) {
+      failure = error instanceof Error ? error.message : String(error);
+      loaded = null;
+    }
+  }
+  return loaded;
+}
+
+/** Why {@link fdpass} is null. */
+export function fdpassFailure(): string | undefined {
+  return failure;
+}
+
+function load(): Addon {
+  const bundled = typeof __K8PSH_BUNDLED__ !== 'undefined' && __K8PSH_BUNDLED__;
+  if (!bundled || !isSea()) return createRequire(import.meta.url)(SOURCE_BUILD) as Addon;
+  const raw = getRawAsset(FDPASS_ASSET);
+  const digest =
+    typeof __K8PSH_NATIVE_DIGESTS__ === 'undefined' ? undefined : __K8PSH_NATIVE_DIGESTS__[FDPASS_ASSET];
+  if (digest === undefined) throw new Error(`no digest for ${FDPASS_ASSET}`);
+  return loadNative({
+    name: FDPASS_ASSET,
+    data: typeof raw === 'string' ? Buffer.from(raw, 'latin1') : new Uint8Array(raw),
+    digest,
+    version: packageVersion(),
+  }).exports as Addon;
+}
+
+function wrap(addon: Addon): FdPass {
+  return {
+    send(socketFd, data, fds) {
+      const sent = addon.send(socketFd, data, fds);
+      if (sent < 0) throw systemError(sent, 'sendmsg');
+      return sent;
+    },
+    receive(socketFd, buffer) {
+      const result = addon.receive(socketFd, buffer);
+      if (result === null) return null;
+      if (typeof result === 'number') throw systemError(result, 'recvmsg');
+      return { bytes: result[0], fds: result[1] };
+    },
+  };
+}
+
+function systemError(negativeErrno: number, syscall: string): NodeJS.ErrnoException {
+  const code = getSystemErrorName(negativeErrno);
+  const error: NodeJS.ErrnoException = new Error(`${syscall}: ${code}`);
+  error.code = code;
+  error.errno = negativeErrno;
+  error.syscall = syscall;
+  return error;
+}

@@ -1,0 +1,97 @@
+/**
+ * The local socket (docs/protocol.md, "Passed descriptors"): beside 127.0.0.1:port, the server
+ * listens on an abstract AF_UNIX name, shared by the containers of a Pod like the loopback interface.
+ * A client there passes its stdin, stdout and stderr with its first bytes (SCM_RIGHTS), and the
+ * command runs on them: its output goes straight to the client's stdout, no byte is relayed.
+ *
+ * The first bytes are read with recvmsg (native/fdpass) before Node reads the socket (which would
+ * drop the descriptors). Node has no "readable" event for an unread socket, so a connection whose
+ * first bytes have not arrived when it is accepted is polled: at once, then every few milliseconds
+ * (a client sends them right after connecting, so the poll nearly never waits).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { localSocketPath } from '../protocol/constants.js';
+import { fdpass, fdpassFailure, type FdPass } from '../native/fdpass.js';
+import { closeDescriptors } from './child.js';
+import type { FirstMessage } from './session.js';
+
+const FIRST_READ_SIZE = 64 * 1024;
+const POLL_MS = [0, 1, 1, 2, 5, 10, 20];
+
+/**
+ * Listen on the local socket of `port`; `onConnection` gets each connection with its first bytes and
+ * descriptors, or without them when none were read (refused at the session cap: never read).
+ * Resolves to null, with the reason logged, when there is no local socket (no addon, name taken).
+ */
+export async function listenLocal(
+  port: number,
+  timeoutMs: number,
+  accept: (socket: Socket) => boolean,
+  onConnection: (socket: Socket, first: FirstMessage) => void,
+  log: Logger,
+): Promise<Server | null> {
+  const native = fdpass();
+  if (!native) {
+    log.info({ reason: fdpassFailure() }, 'no local socket: stdio is relayed over TCP');
+    return null;
+  }
+  const path = localSocketPath(port);
+  const server = createServer({ pauseOnConnect: true }, (socket) => {
+    if (!accept(socket)) return;
+    readFirst(native, socket, timeoutMs, (first) => {
+      if (first) onConnection(socket, first);
+      else socket.destroy();
+    });
+  });
+  return new Promise((resolve) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      log.warn(
+        { path: path.replace('\0', '@'), err: error.code },
+        'no local socket: stdio is relayed over TCP',
+      );
+      resolve(null);
+    });
+    server.listen({ path, exclusive: true }, () => {
+      server.removeAllListeners('error');
+      server.on('error', (error) => log.error({ err: error.message }, 'local socket error'));
+      resolve(server);
+    });
+  });
+}
+
+/** The first bytes and descriptors; null when the peer left, sent nothing in time, or recvmsg failed. */
+function readFirst(
+  native: FdPass,
+  socket: Socket,
+  timeoutMs: number,
+  done: (first: FirstMessage | null) => void,
+): void {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return done(null);
+  const deadline = Date.now() + timeoutMs;
+  const buffer = Buffer.allocUnsafe(FIRST_READ_SIZE);
+  let attempt = 0;
+  const poll = (): void => {
+    if (socket.destroyed) return done(null);
+    let first: { bytes: number; fds: number[] } | null;
+    try {
+      first = native.receive(fd, buffer);
+    } catch {
+      return done(null);
+    }
+    if (first === null) {
+      if (Date.now() >= deadline) return done(null);
+      const delay = POLL_MS[Math.min(attempt++, POLL_MS.length - 1)]!;
+      if (delay === 0) setImmediate(poll);
+      else setTimeout(poll, delay);
+      return;
+    }
+    if (first.bytes === 0) {
+      closeDescriptors(first.fds);
+      return done(null);
+    }
+    done({ bytes: Buffer.from(buffer.subarray(0, first.bytes)), fds: first.fds });
+  };
+  poll();
+}

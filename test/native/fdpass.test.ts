@@ -1,0 +1,277 @@
+/**
+ * The descriptor-passing addon (native/fdpass) from the sources, over real local sockets: what one
+ * end sends with SCM_RIGHTS arrives at the other as new descriptors of the same open files (same
+ * file offset, same pipe), close-on-exec; errors come back as Node-style errors, bad arguments as
+ * TypeErrors, and nothing crashes the process.
+ *
+ * Bytes always go from the connecting socket to the accepted one: the accepted socket is paused
+ * (pauseOnConnect), so Node never reads it and every byte is left for receive().
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  fstatSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { fdpass, fdpassFailure, type FdPass } from '../../src/native/fdpass.js';
+
+const O_CLOEXEC = 0o2000000;
+
+let pairs = 0;
+
+interface Pair {
+  /** The connecting end: we send from it. */
+  client: Socket;
+  /** The accepted end, paused: we receive on it. */
+  server: Socket;
+  clientFd: number;
+  serverFd: number;
+}
+
+function fdOf(socket: Socket): number {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('the socket has no descriptor');
+  return fd;
+}
+
+/** A connected AF_UNIX stream pair on a fresh abstract name, closed at the end of the test. */
+async function socketPair(t: Test): Promise<Pair> {
+  const path = `\0k8psh-test-${process.pid}-${++pairs}`;
+  const listener = createServer({ pauseOnConnect: true });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen({ path, exclusive: true }, () => resolve());
+  });
+  const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve));
+  const client = connect({ path });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  const server = await accepted;
+  t.teardown(() => {
+    client.destroy();
+    server.destroy();
+    listener.close();
+  });
+  return { client, server, clientFd: fdOf(client), serverFd: fdOf(server) };
+}
+
+/** A fresh temporary directory, removed at the end of the test. */
+function tempDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'k8psh-fdpass-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Opens `path` and closes the descriptor at the end of the test. */
+function open(t: Test, path: string, flags: string): number {
+  const fd = openSync(path, flags);
+  t.teardown(() => closeQuietly(fd));
+  return fd;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed.
+  }
+}
+
+/** The `flags:` field of /proc/self/fdinfo/<fd> (octal). */
+function fdFlags(fd: number): number {
+  const match = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+  if (!match) throw new Error(`no flags for descriptor ${fd}`);
+  return parseInt(match[1]!, 8);
+}
+
+/** Receives until something arrives (the bytes are on their way through the kernel, not the event loop). */
+async function receiveSoon(
+  native: FdPass,
+  fd: number,
+  buffer: Buffer,
+): Promise<{ bytes: number; fds: number[] }> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const received = native.receive(fd, buffer);
+    if (received) return received;
+    if (Date.now() > deadline) throw new Error('nothing arrived in 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const native = fdpass();
+
+t.test('the addon loads from the sources', async (t) => {
+  t.ok(native, `fdpass() is not null (${fdpassFailure() ?? 'loaded'})`);
+  t.equal(fdpass(), native, 'loaded once');
+});
+
+t.test('descriptor passing', { skip: native ? false : `no addon: ${fdpassFailure()}` }, async (t) => {
+  const addon = native!;
+
+  t.test('receive() is null while nothing was sent', async (t) => {
+    const { serverFd } = await socketPair(t);
+    t.equal(addon.receive(serverFd, Buffer.alloc(64)), null);
+    t.equal(addon.receive(serverFd, Buffer.alloc(64)), null, 'still null, and nothing blocked');
+  });
+
+  t.test('three descriptors arrive as new descriptors of the same open files', async (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, 'file');
+    const log = join(dir, 'log');
+    const fifo = join(dir, 'fifo');
+    writeFileSync(file, '');
+    writeFileSync(log, 'log:');
+    execFileSync('mkfifo', [fifo]);
+    const originals = [
+      open(t, file, 'r+'),
+      // O_RDWR on a FIFO opens at once on Linux: one descriptor holds both ends.
+      open(t, fifo, 'r+'),
+      open(t, log, 'a'),
+    ];
+    const { clientFd, serverFd } = await socketPair(t);
+    const data = Buffer.from('HELLO with stdio');
+
+    t.equal(addon.send(clientFd, data, originals), data.length, 'all bytes sent in one call');
+    const buffer = Buffer.alloc(1024);
+    const received = await receiveSoon(addon, serverFd, buffer);
+    t.teardown(() => received.fds.forEach(closeQuietly));
+
+    t.equal(received.bytes, data.length, 'byte count');
+    t.equal(buffer.subarray(0, received.bytes).toString(), data.toString(), 'the bytes came with them');
+    t.equal(received.fds.length, 3, 'three descriptors, in the order sent');
+    for (const [i, fd] of received.fds.entries()) {
+      t.notOk(originals.includes(fd), `received ${fd} is a new descriptor`);
+      const [mine, theirs] = [fstatSync(originals[i]!), fstatSync(fd)];
+      t.equal(theirs.dev, mine.dev, `descriptor ${i}: same device`);
+      t.equal(theirs.ino, mine.ino, `descriptor ${i}: same inode`);
+      t.ok(fdFlags(fd) & O_CLOEXEC, `received ${fd} is close-on-exec (O_CLOEXEC in fdinfo flags)`);
+    }
+    const [fileFd, fifoFd, logFd] = received.fds as [number, number, number];
+
+    // Same open file description, not merely the same file: the offset is shared, so writes
+    // through either descriptor follow each other instead of overwriting.
+    writeSync(originals[0]!, 'abc');
+    writeSync(fileFd, 'def');
+    t.equal(readFileSync(file, 'utf8'), 'abcdef', 'writes through the received descriptor land in the file');
+
+    writeSync(fifoFd, 'through the pipe');
+    const pipeBytes = Buffer.alloc(64);
+    const n = readSync(originals[1]!, pipeBytes, 0, pipeBytes.length, null);
+    t.equal(pipeBytes.toString('utf8', 0, n), 'through the pipe', 'the received FIFO end is the same pipe');
+
+    writeSync(logFd, 'appended');
+    t.equal(readFileSync(log, 'utf8'), 'log:appended', 'the append-only file keeps its mode');
+
+    closeSync(fileFd);
+    writeSync(originals[0]!, 'ghi');
+    t.equal(readFileSync(file, 'utf8'), 'abcdefghi', 'closing the received copy leaves ours open');
+  });
+
+  t.test('data with no descriptors', async (t) => {
+    const { clientFd, serverFd } = await socketPair(t);
+    t.equal(addon.send(clientFd, Buffer.from('plain'), []), 5);
+    const buffer = Buffer.alloc(64);
+    const received = await receiveSoon(addon, serverFd, buffer);
+    t.same(received, { bytes: 5, fds: [] });
+    t.equal(buffer.toString('utf8', 0, 5), 'plain');
+    t.equal(addon.receive(serverFd, buffer), null, 'nothing more');
+  });
+
+  t.test('eight descriptors, the most allowed, all arrive', async (t) => {
+    const dir = tempDir(t);
+    writeFileSync(join(dir, 'file'), '');
+    const fd = open(t, join(dir, 'file'), 'r');
+    const { clientFd, serverFd } = await socketPair(t);
+    t.equal(addon.send(clientFd, Buffer.from('x'), Array<number>(8).fill(fd)), 1);
+    const received = await receiveSoon(addon, serverFd, Buffer.alloc(8));
+    t.teardown(() => received.fds.forEach(closeQuietly));
+    t.equal(received.fds.length, 8);
+    t.equal(new Set(received.fds).size, 8, 'eight distinct descriptors');
+    for (const each of received.fds) t.equal(fstatSync(each).ino, fstatSync(fd).ino);
+  });
+
+  t.test('a buffer shorter than the message: descriptors come with its first bytes', async (t) => {
+    const dir = tempDir(t);
+    writeFileSync(join(dir, 'file'), '');
+    const fd = open(t, join(dir, 'file'), 'r');
+    const { clientFd, serverFd } = await socketPair(t);
+    addon.send(clientFd, Buffer.from('0123456789'), [fd, fd, fd]);
+    const small = Buffer.alloc(4);
+    const first = await receiveSoon(addon, serverFd, small);
+    t.teardown(() => first.fds.forEach(closeQuietly));
+    t.equal(first.bytes, 4);
+    t.equal(small.toString(), '0123');
+    t.equal(first.fds.length, 3);
+    const rest = Buffer.alloc(64);
+    t.same(addon.receive(serverFd, rest), { bytes: 6, fds: [] }, 'the rest, without descriptors');
+    t.equal(rest.toString('utf8', 0, 6), '456789');
+  });
+
+  t.test('the peer closed: zero bytes, no descriptors (not null)', async (t) => {
+    const { client, serverFd } = await socketPair(t);
+    client.destroy();
+    const received = await receiveSoon(addon, serverFd, Buffer.alloc(16));
+    t.same(received, { bytes: 0, fds: [] });
+  });
+
+  t.test('system errors are thrown with their code', async (t) => {
+    const dir = tempDir(t);
+    writeFileSync(join(dir, 'file'), '');
+    const fd = open(t, join(dir, 'file'), 'r+');
+    t.throws(() => addon.send(fd, Buffer.from('x'), []), { code: 'ENOTSOCK', syscall: 'sendmsg' });
+    t.throws(() => addon.send(fd, Buffer.from('x'), [fd, fd, fd]), { code: 'ENOTSOCK' });
+    t.throws(() => addon.receive(fd, Buffer.alloc(8)), { code: 'ENOTSOCK', syscall: 'recvmsg' });
+    const { clientFd } = await socketPair(t);
+    t.throws(
+      () => addon.send(clientFd, Buffer.from('x'), [-1]),
+      { code: 'EBADF' },
+      'a bad descriptor to pass',
+    );
+  });
+
+  t.test('bad arguments throw TypeError and never crash the process', async (t) => {
+    const dir = tempDir(t);
+    writeFileSync(join(dir, 'file'), '');
+    const fd = open(t, join(dir, 'file'), 'r');
+    const { clientFd, serverFd } = await socketPair(t);
+    const loose = addon as unknown as {
+      send(...args: unknown[]): number;
+      receive(...args: unknown[]): unknown;
+    };
+    const bad: [string, () => unknown][] = [
+      ['data is a string', () => loose.send(clientFd, 'abc', [])],
+      ['data is a number', () => loose.send(clientFd, 42, [])],
+      ['data is null', () => loose.send(clientFd, null, [])],
+      ['data is empty', () => loose.send(clientFd, Buffer.alloc(0), [])],
+      ['nine descriptors', () => loose.send(clientFd, Buffer.from('x'), Array<number>(9).fill(fd))],
+      ['a thousand descriptors', () => loose.send(clientFd, Buffer.from('x'), Array<number>(1000).fill(fd))],
+      ['fds is not an array', () => loose.send(clientFd, Buffer.from('x'), fd)],
+      ['fds holds a string', () => loose.send(clientFd, Buffer.from('x'), ['0'])],
+      ['socketFd is a string', () => loose.send(String(clientFd), Buffer.from('x'), [])],
+      ['send() with two arguments', () => loose.send(clientFd, Buffer.from('x'))],
+      ['send() with nothing', () => loose.send()],
+      ['receive() into a string', () => loose.receive(serverFd, 'abc')],
+      ['receive() into an empty buffer', () => loose.receive(serverFd, Buffer.alloc(0))],
+      ['receive() with socketFd undefined', () => loose.receive(undefined, Buffer.alloc(8))],
+      ['receive() with one argument', () => loose.receive(serverFd)],
+    ];
+    for (const [name, call] of bad) t.throws(call, TypeError, name);
+    // Nothing of the refused calls reached the socket, and the addon still works.
+    t.equal(addon.receive(serverFd, Buffer.alloc(8)), null, 'nothing was sent by the refused calls');
+    t.equal(addon.send(clientFd, Buffer.from('ok'), []), 2);
+    t.same(await receiveSoon(addon, serverFd, Buffer.alloc(8)), { bytes: 2, fds: [] }, 'still works');
+  });
+});
