@@ -23,6 +23,8 @@ ENV npm_config_nodedir=/usr/local
 
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci builds our addon (the package's install script: node-gyp in native/fdpass).
+COPY native/ native/
 RUN npm ci
 COPY . .
 RUN npm run build

@@ -312,6 +312,14 @@ async function stubLatency(ctx) {
           },
         ]
       : []),
+    {
+      label: 'k8psh stub, relayed',
+      role: 'info',
+      file: ours.stub('true'),
+      args: [],
+      env: { ...ours.env, K8PSH_DIRECT_STDIO: '0' },
+      cwd: ours.work,
+    },
     { label: '/bin/true', role: 'baseline', file: '/bin/true', args: [], env: ours.env, cwd: ours.work },
     { label: 'node -e 0', role: 'baseline', file: NODE, args: ['-e', '0'], env: ours.env, cwd: ours.work },
   ].map((c) => ({ ...c, wall: [], cpu: [] }));
@@ -411,6 +419,14 @@ async function throughput(ctx, direction) {
       ? [{ label: 'original k8psh', role: 'reference', producer: pipelines(reference), target: reference }]
       : []),
     {
+      // The fallback (no local socket: another network namespace, an original server, ...).
+      label: 'k8psh relayed over TCP',
+      role: 'info',
+      producer: pipelines(ours),
+      target: ours,
+      env: { ...ours.env, K8PSH_DIRECT_STDIO: '0' },
+    },
+    {
       label: 'local pipe (head | cat)',
       role: 'baseline',
       producer: `head -c ${bytes} /dev/zero | ${sinkCommand}`,
@@ -419,7 +435,7 @@ async function throughput(ctx, direction) {
   ].map((c) => ({ ...c, rates: [], walls: [] }));
   for (let i = 0; i < options.sizes.rounds; i++) {
     for (const c of cases) {
-      const { rate, wall } = await throughputRun(c.producer, c.target.env, c.target.work, bytes);
+      const { rate, wall } = await throughputRun(c.producer, c.env ?? c.target.env, c.target.work, bytes);
       c.rates.push(rate);
       c.walls.push(wall);
     }
@@ -453,13 +469,16 @@ async function throughput(ctx, direction) {
     wallSeconds: Object.fromEntries(stats.map((c) => [c.label, c.w])),
     ratios: {
       'vs local pipe': round(ratio, 3),
+      'relayed vs local pipe': round(stats.find((c) => c.role === 'info').s.median / local, 3),
       ...(reference ? { 'vs original': round(oursRate / stats[1].s.median, 2) } : {}),
     },
     targets,
     note:
       direction === 'stdout'
-        ? 'the consumer is bench/lib/sink.mjs (a counting cat) in every case; head -c writes 4 KiB at a time'
-        : 'the remote command is bench/lib/sink.mjs, a counting cat (the byte count is checked)',
+        ? 'ours: the stub passes its stdout, the remote head writes into the pipe; relayed: K8PSH_DIRECT_STDIO=0. ' +
+          'The consumer is bench/lib/sink.mjs (a counting cat) in every case'
+        : 'ours: the remote sink reads the pipe the stub passed; relayed: K8PSH_DIRECT_STDIO=0. The remote ' +
+          'command is bench/lib/sink.mjs, a counting cat (the byte count is checked)',
   };
 }
 
@@ -626,8 +645,9 @@ async function slowReaderRss(ctx) {
     let clientPid = null;
     const pipeline = `${quote(target.stub('head'))} -c ${bytes} /dev/zero | ${quote(NODE)} ${quote(SLOW_READER)} ${slowRate}`;
     let shell = null;
+    // Relayed: with passed descriptors the server is not in the data path at all.
     const done = run('sh', ['-c', pipeline], {
-      env: target.env,
+      env: { ...target.env, K8PSH_DIRECT_STDIO: '0' },
       cwd: target.work,
       stdio: ['ignore', 'pipe', 'pipe'],
       onSpawn: (child) => (shell = child),
@@ -674,7 +694,7 @@ async function slowReaderRss(ctx) {
   ];
   return {
     title: `Server peak RSS, slow reader (${bytes / MiB} MiB at ${slowRate} MiB/s)`,
-    subtitle: `reader achieved ${oursResult.rate.toFixed(1)} MiB/s; VmRSS sampled every 20 ms${oursResult.peakReset ? ' + VmHWM' : ''}`,
+    subtitle: `relayed over TCP (K8PSH_DIRECT_STDIO=0); reader achieved ${oursResult.rate.toFixed(1)} MiB/s; VmRSS sampled every 20 ms${oursResult.peakReset ? ' + VmHWM' : ''}`,
     unit: 'MiB',
     better: 'lower',
     bytes,

@@ -158,6 +158,11 @@ t.test('the build stage runs the npm steps CI runs', async (t) => {
     'the manifests are copied first (a cached npm ci layer)',
   );
   t.ok(at('COPY package.json package-lock.json ./') < at('RUN npm ci'), 'then npm ci');
+  t.match(packageJson.scripts.install ?? '', /build:native/, 'whose install script builds native/fdpass');
+  t.ok(
+    at('COPY native/ native/') >= 0 && at('COPY native/ native/') < at('RUN npm ci'),
+    'copied before npm ci',
+  );
   t.ok(at('RUN npm ci') < at('COPY . .'), 'then the sources');
   t.ok(at('COPY . .') < at('RUN npm run build'), 'then npm run build');
 

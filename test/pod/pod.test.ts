@@ -42,6 +42,7 @@ uname
 pwd
 tty
 stty
+readlink
 `;
 
 const HELLO_C = `#include <stdio.h>
@@ -151,6 +152,7 @@ t.test('k8psh in a Pod built from namespaces', { skip: skipReason(), timeout: 90
       'gcc',
       'make',
       'pwd',
+      'readlink',
       'stty',
       'tty',
       'uname',
@@ -186,6 +188,21 @@ t.test('k8psh in a Pod built from namespaces', { skip: skipReason(), timeout: 90
     expectOk(t, remote, 'remote uname');
     t.equal(local.out, 'build\n');
     t.equal(remote.out, 'tools\n');
+  });
+
+  await t.test('across containers the command writes into the pipe of the build container', async (t) => {
+    // Passed descriptors: the abstract local socket belongs to the Pod's network namespace.
+    const direct = await build.exec(['/bin/sh', '-c', '/stubs/readlink /proc/self/fd/1 | /bin/cat'], {
+      cwd: '/src',
+    });
+    expectOk(t, direct, 'remote readlink, stdio passed');
+    t.match(direct.out, /^pipe:\[\d+\]\n$/, "the build container's pipe itself");
+    const relayed = await build.exec(
+      ['/bin/sh', '-c', 'K8PSH_DIRECT_STDIO=0 /stubs/readlink /proc/self/fd/1 | /bin/cat'],
+      { cwd: '/src' },
+    );
+    expectOk(t, relayed, 'remote readlink, relayed');
+    t.match(relayed.out, /^socket:\[\d+\]\n$/, 'relayed: the server end of its own socket pair');
   });
 
   await t.test('the working directory maps from /src to /workspace', async (t) => {
