@@ -10,7 +10,7 @@
  */
 import { createRequire } from 'node:module';
 import { isSea, getRawAsset } from 'node:sea';
-import { getSystemErrorName } from 'node:util';
+import { constants } from 'node:os';
 import { packageVersion } from '../version.js';
 import { loadNative } from './cache.js';
 
@@ -23,6 +23,14 @@ const SOURCE_BUILD = '../../native/fdpass/build/Release/fdpass.node';
 interface Addon {
   send(socketFd: number, data: Buffer, fds: number[]): number;
   receive(socketFd: number, buffer: Buffer): [number, number[]] | number | null;
+  spawn(file: string, argv: string[], env: string[], cwd: string, fds: number[]): number;
+  reap(pid: number): number | null;
+}
+
+/** How a process ended: one of the two is set, as in Node's 'exit' event. */
+export interface Ending {
+  code: number | null;
+  signal: number | null;
 }
 
 export interface FdPass {
@@ -30,6 +38,13 @@ export interface FdPass {
   send(socketFd: number, data: Buffer, fds: number[]): number;
   /** One recvmsg into `buffer`: bytes and descriptors, or null when nothing has arrived yet. */
   receive(socketFd: number, buffer: Buffer): { bytes: number; fds: number[] } | null;
+  /**
+   * posix_spawn `file` in `cwd` on `fds` as its 0, 1, 2, in a new session, signals at their
+   * defaults; the pid. Throws as Node's spawn would (code ENOENT, EACCES, ...). Reap it with reap().
+   */
+  spawn(file: string, argv: string[], env: string[], cwd: string, fds: readonly number[]): number;
+  /** waitpid(pid, WNOHANG): null while it runs. */
+  reap(pid: number): Ending | null;
 }
 
 let loaded: FdPass | null | undefined;
@@ -81,12 +96,26 @@ function wrap(addon: Addon): FdPass {
       if (typeof result === 'number') throw systemError(result, 'recvmsg');
       return { bytes: result[0], fds: result[1] };
     },
+    spawn(file, argv, env, cwd, fds) {
+      const pid = addon.spawn(file, argv, env, cwd, [...fds]);
+      if (pid < 0) throw systemError(pid, `spawn ${file}`);
+      return pid;
+    },
+    reap(pid) {
+      const status = addon.reap(pid);
+      if (status === null) return null;
+      if (status < 0) throw systemError(status, 'waitpid');
+      return status < 256 ? { code: status, signal: null } : { code: null, signal: status - 256 };
+    },
   };
 }
 
 function systemError(negativeErrno: number, syscall: string): NodeJS.ErrnoException {
-  const code = getSystemErrorName(negativeErrno);
-  const error: NodeJS.ErrnoException = new Error(`${syscall}: ${code}`);
+  // os.constants.errno, not util.getSystemErrorName: that knows only libuv's codes (no ECHILD).
+  const code =
+    Object.entries(constants.errno).find(([, number]) => number === -negativeErrno)?.[0] ??
+    `E${-negativeErrno}`;
+  const error: NodeJS.ErrnoException = new Error(`${syscall} ${code}`);
   error.code = code;
   error.errno = negativeErrno;
   error.syscall = syscall;

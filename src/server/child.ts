@@ -2,8 +2,7 @@
  * The remote command as a child process with pipes, in its own process group
  * (so that signals and clean-up reach everything it started).
  */
-import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { signalNumber } from '../signals.js';
@@ -148,52 +147,6 @@ export function spawnPiped(spec: SpawnSpec, events: ChildEvents): RunningChild {
       child.stderr.resume();
     },
   };
-}
-
-/**
- * The command on the client's own stdin, stdout and stderr (passed over the local socket): nothing to
- * relay, so the session ends when the command does. Our copies of the descriptors are closed once
- * the child has its own, whatever happens.
- */
-export function spawnDirect(spec: SpawnSpec, fds: readonly number[], events: ChildEvents): RunningChild {
-  let child: ChildProcess;
-  try {
-    child = spawn(spec.file, spec.args, {
-      argv0: spec.argv0,
-      cwd: spec.cwd,
-      env: spec.env,
-      detached: true,
-      stdio: [fds[0], fds[1], fds[2]],
-    });
-  } finally {
-    closeDescriptors(fds);
-  }
-  child.on('error', (error: NodeJS.ErrnoException) => {
-    if (child.pid === undefined) events.onSpawnError(error);
-  });
-  child.on('exit', (code, signal) => events.onExit(code, signal ? (signalNumber(signal) ?? null) : null));
-  return {
-    get pid() {
-      return child.pid;
-    },
-    writeStdin: () => true,
-    onStdinDrain: (callback) => callback(),
-    endStdin: () => {},
-    signal: (signal) => signalGroup(child.pid, signal),
-    resize: () => {},
-    pauseOutput: () => {},
-    resumeOutput: () => {},
-  };
-}
-
-export function closeDescriptors(fds: readonly number[]): void {
-  for (const fd of fds) {
-    try {
-      closeSync(fd);
-    } catch {
-      // Not ours any more (EBADF): nothing to release.
-    }
-  }
 }
 
 export function signalGroup(pid: number | undefined, signal: NodeJS.Signals | number): void {

@@ -13,7 +13,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { localSocketPath } from '../protocol/constants.js';
 import { fdpass, fdpassFailure, type FdPass } from '../native/fdpass.js';
-import { closeDescriptors } from './child.js';
+import { closeDescriptors } from './direct-child.js';
 import type { FirstMessage } from './session.js';
 
 const FIRST_READ_SIZE = 64 * 1024;

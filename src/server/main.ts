@@ -12,8 +12,9 @@ import type { CommandConfig, Config } from '../config/model.js';
 import { configPath } from '../client/run-command.js';
 import { initLogger, logger } from '../log.js';
 import { encodeRefusal } from '../protocol/server-frames.js';
-import { closeDescriptors } from './child.js';
+import { closeDescriptors } from './direct-child.js';
 import { daemonChildReady, daemonize, isDaemonChild } from './daemon.js';
+import { IdleMemoryReducer } from './idle-memory.js';
 import { parseServerOptions, type ServerOptions } from './options.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { listenLocal } from './local.js';
@@ -106,6 +107,7 @@ async function serve(
   let started = 0;
   let stopping = false;
   const pidfile = options.background || options.pidfileGiven ? options.pidfile : null;
+  const memory = new IdleMemoryReducer({ isIdle: () => connections.size === 0 });
 
   /** False: the connection was dropped or refused (and is not read). */
   const admit = (socket: Socket): boolean => {
@@ -148,7 +150,10 @@ async function serve(
     };
     const connection = new Connection(socket, context);
     connections.add(connection);
-    void connection.done.then(() => connections.delete(connection));
+    void connection.done.then(() => {
+      connections.delete(connection);
+      memory.sessionEnded();
+    });
     // Counted first: this request may be the one that reaches --max-connections.
     if (first) connection.receiveFirst(first);
   };

@@ -25,14 +25,8 @@ import {
   STDIN_CLOSED,
   STDOUT_END,
 } from '../protocol/server-frames.js';
-import {
-  closeDescriptors,
-  spawnDirect,
-  spawnPiped,
-  type ChildEvents,
-  type RunningChild,
-  type SpawnSpec,
-} from './child.js';
+import { closeDescriptors, spawnDirect } from './direct-child.js';
+import { spawnPiped, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
 import { DEFAULT_PATH, findExecutable } from './executable.js';
 import { resolveWorkingDirectory } from './workdir.js';
 

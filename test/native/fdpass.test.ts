@@ -275,3 +275,78 @@ t.test('descriptor passing', { skip: native ? false : `no addon: ${fdpassFailure
     t.same(await receiveSoon(addon, serverFd, Buffer.alloc(8)), { bytes: 2, fds: [] }, 'still works');
   });
 });
+
+t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure()}` }, async (t) => {
+  const addon = native!;
+  const dir = mkdtempSync(join(tmpdir(), 'k8psh-spawn-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  /** Three descriptors above 2 for the child: stdin from /dev/null, stdout and stderr to files. */
+  const stdio = (): { fds: number[]; out: string; err: string } => {
+    const out = join(dir, `out-${Math.random()}`);
+    const err = join(dir, `err-${Math.random()}`);
+    return { fds: [openSync('/dev/null', 'r'), openSync(out, 'w'), openSync(err, 'w')], out, err };
+  };
+  const ended = async (pid: number): Promise<{ code: number | null; signal: number | null }> => {
+    for (let i = 0; i < 500; i++) {
+      const ending = addon.reap(pid);
+      if (ending) return ending;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`${pid} did not end in 5 s`);
+  };
+
+  t.test('runs the program on the descriptors, in the directory, with exactly the environment', async (t) => {
+    const { fds, out, err } = stdio();
+    const pid = addon.spawn(
+      '/bin/sh',
+      ['sh', '-c', 'pwd; echo "$A|$B"; echo oops >&2; exit 7'],
+      ['A=1', 'B=two words'],
+      dir,
+      fds,
+    );
+    for (const fd of fds) closeSync(fd);
+    t.ok(pid > 0);
+    t.same(await ended(pid), { code: 7, signal: null });
+    t.equal(readFileSync(out, 'utf8'), `${dir}\n1|two words\n`);
+    t.equal(readFileSync(err, 'utf8'), 'oops\n');
+  });
+
+  t.test('a death by signal is reported as the signal', async (t) => {
+    const { fds } = stdio();
+    const pid = addon.spawn('/bin/sh', ['sh', '-c', 'kill -TERM $$'], [], dir, fds);
+    for (const fd of fds) closeSync(fd);
+    t.same(await ended(pid), { code: null, signal: 15 });
+  });
+
+  t.test('failures are thrown with their code, and leave no child behind', async (t) => {
+    const { fds } = stdio();
+    const missing = join(dir, 'missing');
+    t.throws(() => addon.spawn(missing, ['missing'], [], dir, fds), { code: 'ENOENT' }, 'no such program');
+    t.throws(
+      () => addon.spawn('/bin/true', ['true'], [], missing, fds),
+      { code: 'ENOENT' },
+      'no such directory',
+    );
+    writeFileSync(join(dir, 'plain'), 'not a program');
+    t.throws(
+      () => addon.spawn(join(dir, 'plain'), ['plain'], [], dir, fds),
+      { code: 'EACCES' },
+      'not executable',
+    );
+    for (const fd of fds) closeSync(fd);
+    t.throws(() => addon.reap(999999999), { code: 'ECHILD' }, 'not our child');
+  });
+
+  t.test('bad arguments throw TypeError', async (t) => {
+    const loose = addon as unknown as Record<'spawn' | 'reap', (...args: unknown[]) => unknown>;
+    t.throws(
+      () => loose.spawn('/bin/true', ['true'], [], dir, [0, 1, 2]),
+      TypeError,
+      'stdio numbers of our own',
+    );
+    t.throws(() => loose.spawn('/bin/true', [], [], dir, [3, 4, 5]), TypeError, 'empty argv');
+    t.throws(() => loose.spawn('/bin/true', ['true', 1], [], dir, [3, 4, 5]), TypeError, 'argv not strings');
+    t.throws(() => loose.spawn('/bin/true', ['true'], [], dir, [3, 4]), TypeError, 'two descriptors');
+    t.throws(() => loose.reap(0), TypeError, 'pid 0');
+  });
+});
