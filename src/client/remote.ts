@@ -12,7 +12,7 @@
  */
 import { fstatSync, readSync } from 'node:fs';
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
-import { CLIENT_FEATURES, DATA_CHUNK_SIZE, ExitCode, Feature, FrameType } from '../protocol/constants.js';
+import { DATA_CHUNK_SIZE, ExitCode, Feature, FrameType } from '../protocol/constants.js';
 import { encodeHeader, encodeValue } from '../protocol/codec.js';
 import {
   ClientSession,
@@ -27,7 +27,6 @@ import type { TtyRequest } from '../protocol/tty.js';
 import { clientDebug, writeStderr } from '../debug.js';
 import { FORWARDED_SIGNALS, signalName, signalNumber } from '../signals.js';
 import { connectWithRetry } from './connect.js';
-import { connectLocal, directStdioWanted } from './local.js';
 import { ClientError, CONNECTION_FAILURE } from './fail.js';
 import { enterRawMode } from './terminal.js';
 
@@ -57,16 +56,6 @@ export async function runRemote(
   command: RemoteCommand,
   tty: TtyRequest | null,
 ): Promise<Outcome> {
-  if (tty === null && directStdioWanted()) {
-    const request = { ...command, hello: true, tty: null, features: CLIENT_FEATURES | Feature.PASSED_STDIO };
-    const reader = new SocketReader();
-    const socket = await connectLocal(target.port, encodeRequest(request), reader.options);
-    if (socket) {
-      const outcome = await new RemoteSession(socket, reader, command, null, 'direct').run();
-      if (outcome !== LEGACY_SERVER) return outcome;
-      // Closed before answering, so nothing ran: try again over TCP.
-    }
-  }
   const reader = new SocketReader();
   const socket = await connectWithRetry(
     target.port,
@@ -120,11 +109,8 @@ class SocketReader {
   }
 }
 
-/**
- * `direct`: stdio passed over the local socket, the request already sent with it (./local.ts);
- * `hello`: our protocol over TCP, streams relayed; `legacy`: the original protocol.
- */
-type SessionMode = 'direct' | 'hello' | 'legacy';
+/** `hello`: our protocol; `legacy`: the original one (an original server dropped our HELLO). */
+type SessionMode = 'hello' | 'legacy';
 
 type StdinSource = 'tty' | 'stream' | 'pipe' | 'sync' | 'closed';
 
@@ -190,8 +176,7 @@ class RemoteSession implements ClientSessionHandler {
         clientDebug('Socket', `socket error: ${error.code ?? error.message}`),
       );
       socket.on('close', () => this.onClose());
-      if (this.mode !== 'direct')
-        socket.write(encodeRequest({ ...this.command, hello: this.hello, tty: this.tty }));
+      socket.write(encodeRequest({ ...this.command, hello: this.hello, tty: this.tty }));
       // With HELLO, stdin waits for the reply: an old server that drops us must not have eaten any.
       if (!this.hello) this.startStreaming();
     });
@@ -286,9 +271,7 @@ class RemoteSession implements ClientSessionHandler {
     if (this.tty) this.restoreTerminal = enterRawMode();
     this.forwardSignals();
     if (this.tty) process.stdout.on('resize', this.onResize);
-    // Passed stdin is the command's own to read.
-    if (this.mode === 'direct') this.stdinOpen = false;
-    else this.streamStdin();
+    this.streamStdin();
   }
 
   /** One stdin chunk out as bounded frames; false when the socket wants no more for now. */

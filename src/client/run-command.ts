@@ -10,7 +10,8 @@ import { clientDebug } from '../debug.js';
 import { ExitCode } from '../protocol/constants.js';
 import { CORE_SIGNALS } from '../signals.js';
 import { ClientError } from './fail.js';
-import { runRemote, type Outcome } from './remote.js';
+import { runDirect } from './direct.js';
+import type { Outcome } from './remote.js';
 import { ttyRequest, wantTty } from './terminal.js';
 import { relativeWorkingDirectory } from './workdir.js';
 
@@ -39,16 +40,21 @@ export async function runCommand(
   const host = config.hosts.get(command.host)!;
   const workingDirectory = relativeWorkingDirectory(config.baseDirectory);
   clientDebug('Main', `running ${name} on ${host.name}:${host.port} in "${workingDirectory}"`);
-  return runRemote(
-    { serverName: host.name, port: host.port, connectTimeoutMs: config.connectTimeoutMs },
-    {
-      command: name,
-      arguments: args,
-      workingDirectory,
-      environment: clientEnvironment(command, process.env),
-    },
-    wantTty(options.tty) ? ttyRequest() : null,
-  );
+  const target = { serverName: host.name, port: host.port, connectTimeoutMs: config.connectTimeoutMs };
+  const request = {
+    command: name,
+    arguments: args,
+    workingDirectory,
+    environment: clientEnvironment(command, process.env),
+  };
+  const tty = wantTty(options.tty) ? ttyRequest() : null;
+  if (tty === null) {
+    const outcome = await runDirect(target, request);
+    if (outcome) return outcome;
+  }
+  // Relayed over TCP: loaded only now, with Node's net and streams.
+  const { runRemote } = await import('./remote.js');
+  return runRemote(target, request, tty);
 }
 
 /** End this process the way the remote command ended. */

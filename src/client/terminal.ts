@@ -1,7 +1,5 @@
 /** Raw mode for terminal sessions, restored on every way out of the process. */
-import type { spawnSync as SpawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { isatty } from 'node:tty';
+import { fdpass } from '../native/fdpass.js';
 import type { TtyRequest } from '../protocol/tty.js';
 
 /** Whether to ask for a pseudo-terminal: `-t`/`-T` (front end), else K8PSH_TTY, else both ends are terminals. */
@@ -12,7 +10,13 @@ export function wantTty(forced: boolean | undefined, env = process.env): boolean
   if (setting === '0' || setting === 'false') return false;
   // isatty, not process.stdin.isTTY: creating process.stdin costs a stub call, and fd 0 may be read
   // by a socket of our own (src/client/remote.ts).
-  return isatty(0) && isatty(1);
+  return isTerminal(0) && isTerminal(1);
+}
+
+/** The addon's isatty: node:tty would load net and the streams into every stub call. */
+export function isTerminal(fd: number): boolean {
+  const native = fdpass();
+  return native ? native.isatty(fd) : process.getBuiltinModule('node:tty').isatty(fd);
 }
 
 export function ttyRequest(env = process.env): TtyRequest {
@@ -31,9 +35,8 @@ export function enterRawMode(): () => void {
   // libuv's raw mode keeps output processing (ONLCR): the remote pty already turns \n into \r\n, so
   // turn it off as ssh does, or every line ends \r\r\n. setRawMode(false) restores the saved termios.
   // Loaded here: child_process is not worth loading on every stub call for the terminal case.
-  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as {
-    spawnSync: typeof SpawnSync;
-  };
+  // getBuiltinModule, not createRequire: node:module drags the ESM loader into every stub call.
+  const { spawnSync } = process.getBuiltinModule('node:child_process');
   spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
   let restored = false;
   const restore = (): void => {

@@ -8,11 +8,11 @@
  * plain node, it is `native/fdpass/build/Release/fdpass.node` of the source tree. When it cannot be
  * loaded, `fdpass()` is null and k8psh relays the streams over the socket instead.
  */
-import { createRequire } from 'node:module';
 import { isSea, getRawAsset } from 'node:sea';
 import { constants } from 'node:os';
 import { packageVersion } from '../version.js';
-import { loadNative } from './cache.js';
+import { fileURLToPath } from 'node:url';
+import { defaultDlopen, loadNative } from './cache.js';
 
 declare const __K8PSH_BUNDLED__: boolean | undefined;
 declare const __K8PSH_NATIVE_DIGESTS__: Record<string, string> | undefined;
@@ -21,6 +21,8 @@ export const FDPASS_ASSET = 'fdpass.node';
 const SOURCE_BUILD = '../../native/fdpass/build/Release/fdpass.node';
 
 interface Addon {
+  connect(path: string): number;
+  isatty(fd: number): boolean;
   send(socketFd: number, data: Buffer, fds: number[]): number;
   receive(socketFd: number, buffer: Buffer): [number, number[]] | number | null;
   spawn(file: string, argv: string[], env: string[], cwd: string, fds: number[]): number;
@@ -34,6 +36,9 @@ export interface Ending {
 }
 
 export interface FdPass {
+  /** A connected, blocking local stream socket (close-on-exec); throws ECONNREFUSED, ENOENT, ... */
+  connect(path: string): number;
+  isatty(fd: number): boolean;
   /** One sendmsg of `data` with `fds`: the bytes sent (possibly fewer); throws on an error. */
   send(socketFd: number, data: Buffer, fds: number[]): number;
   /** One recvmsg into `buffer`: bytes and descriptors, or null when nothing has arrived yet. */
@@ -70,7 +75,8 @@ export function fdpassFailure(): string | undefined {
 
 function load(): Addon {
   const bundled = typeof __K8PSH_BUNDLED__ !== 'undefined' && __K8PSH_BUNDLED__;
-  if (!bundled || !isSea()) return createRequire(import.meta.url)(SOURCE_BUILD) as Addon;
+  if (!bundled || !isSea())
+    return defaultDlopen(fileURLToPath(new URL(SOURCE_BUILD, import.meta.url))) as Addon;
   const raw = getRawAsset(FDPASS_ASSET);
   const digest =
     typeof __K8PSH_NATIVE_DIGESTS__ === 'undefined' ? undefined : __K8PSH_NATIVE_DIGESTS__[FDPASS_ASSET];
@@ -85,6 +91,12 @@ function load(): Addon {
 
 function wrap(addon: Addon): FdPass {
   return {
+    connect(path) {
+      const fd = addon.connect(path);
+      if (fd < 0) throw systemError(fd, 'connect');
+      return fd;
+    },
+    isatty: (fd) => addon.isatty(fd),
     send(socketFd, data, fds) {
       const sent = addon.send(socketFd, data, fds);
       if (sent < 0) throw systemError(sent, 'sendmsg');

@@ -6,8 +6,10 @@
  *
  * The first bytes are read with recvmsg (native/fdpass) before Node reads the socket (which would
  * drop the descriptors). Node has no "readable" event for an unread socket, so a connection whose
- * first bytes have not arrived when it is accepted is polled: at once, then every few milliseconds
- * (a client sends them right after connecting, so the poll nearly never waits).
+ * first bytes have not arrived when it is accepted is polled: at once, on the next turns of the
+ * event loop, then every millisecond for a while (a client sends them a few milliseconds after
+ * connecting: each millisecond of poll interval is a millisecond added to every stub call), then
+ * less and less often up to the request timeout.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -17,7 +19,8 @@ import { closeDescriptors } from './direct-child.js';
 import type { FirstMessage } from './session.js';
 
 const FIRST_READ_SIZE = 64 * 1024;
-const POLL_MS = [0, 1, 1, 2, 5, 10, 20];
+/** Delays between polls: 0 is the next turn of the event loop; the last one repeats. */
+const POLL_MS = [0, 0, 0, ...Array<number>(50).fill(1), 5, 10, 20, 50];
 
 /**
  * Listen on the local socket of `port`; `onConnection` gets each connection with its first bytes and

@@ -10,6 +10,7 @@ import {
   cleanup,
   freePort,
   makeWorkspace,
+  pidsMatching,
   run,
   sleep,
   SKIP_UNBUILT,
@@ -151,5 +152,39 @@ missing /nonexistent/program
     }
     await sleep(200);
     t.equal(count(), before, 'as many descriptors as before');
+  });
+
+  t.test('the server dies: the client fails at once with a message', async (t) => {
+    const port2 = await freePort();
+    const ws2 = await makeWorkspace(`[ srv:${port2} ]\nwait /bin/sh -c 'echo started; exec sleep 30.5813'\n`);
+    const server2 = await startServer(['--name', 'srv'], port2, { env: ws2.env, cwd: ws2.dir });
+    t.teardown(async () => {
+      await server2.stop('SIGKILL');
+      for (const pid of await pidsMatching('sleep 30.5813')) process.kill(pid, 'SIGKILL');
+      cleanup(ws2.dir);
+    });
+    // Files, not pipes: the orphaned command keeps the client's descriptors (as a local one would).
+    const out = writeFile(join(ws2.dir, 'out'), '');
+    const err = writeFile(join(ws2.dir, 'err'), '');
+    const stdout = openSync(out, 'w');
+    const stderr = openSync(err, 'w');
+    const child = spawn(join(ws2.bin, 'wait'), [], {
+      env: ws2.env,
+      cwd: ws2.dir,
+      stdio: ['ignore', stdout, stderr],
+    });
+    closeSync(stdout);
+    closeSync(stderr);
+    const end = ended(child);
+    for (let i = 0; i < 100 && !readFileSync(out, 'utf8').includes('started'); i++) await sleep(50);
+    t.equal(readFileSync(out, 'utf8'), 'started\n', 'the command wrote into the file itself');
+    const killedAt = Date.now();
+    server2.process.kill('SIGKILL');
+    t.same(await end, { code: 255, signal: null });
+    t.ok(Date.now() - killedAt < 3000, `ended ${Date.now() - killedAt} ms after the server`);
+    t.equal(
+      readFileSync(err, 'utf8'),
+      'k8psh: connection to the server was lost before the command finished\n',
+    );
   });
 });

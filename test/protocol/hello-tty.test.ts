@@ -12,13 +12,20 @@ import {
   encodeTtyPayload,
   encodeWindowSize,
 } from '../../src/protocol/tty.js';
-import { ALL_FEATURES, Feature, HELLO_MAGIC, PROTOCOL_VERSION } from '../../src/protocol/constants.js';
+import {
+  ALL_FEATURES,
+  CLIENT_FEATURES,
+  Feature,
+  HELLO_MAGIC,
+  PROTOCOL_VERSION,
+} from '../../src/protocol/constants.js';
 import { hex } from './fixtures/helpers.js';
 
 t.test('HELLO payload', async (t) => {
   t.equal(HELLO_MAGIC, 0x3270386b);
   t.equal(Buffer.from('k8p2').readUInt32LE(0), HELLO_MAGIC, '"k8p2" on the wire');
-  t.same([Feature.ERRORS, Feature.SIGNALS, Feature.TTY, ALL_FEATURES], [1, 2, 4, 7]);
+  t.same([Feature.ERRORS, Feature.SIGNALS, Feature.TTY, Feature.PASSED_STDIO], [1, 2, 4, 8]);
+  t.same([CLIENT_FEATURES, ALL_FEATURES], [7, 15], 'a client does not claim PASSED_STDIO by default');
   const payload = encodeHelloPayload({ version: 0x0102, features: 0x80000001 });
   t.equal(payload.length, HELLO_SIZE);
   t.equal(hex(payload), '6b 38 70 32 02 01 01 00 00 80');
