@@ -475,10 +475,8 @@ async function throughput(ctx, direction) {
     targets,
     note:
       direction === 'stdout'
-        ? 'ours: the stub passes its stdout, the remote head writes into the pipe; relayed: K8PSH_DIRECT_STDIO=0. ' +
-          'The consumer is bench/lib/sink.mjs (a counting cat) in every case'
-        : 'ours: the remote sink reads the pipe the stub passed; relayed: K8PSH_DIRECT_STDIO=0. The remote ' +
-          'command is bench/lib/sink.mjs, a counting cat (the byte count is checked)',
+        ? "ours: the remote head writes into the stub's own pipe; relayed: K8PSH_DIRECT_STDIO=0"
+        : "ours: the remote sink reads the stub's own pipe; relayed: K8PSH_DIRECT_STDIO=0",
   };
 }
 
@@ -694,7 +692,7 @@ async function slowReaderRss(ctx) {
   ];
   return {
     title: `Server peak RSS, slow reader (${bytes / MiB} MiB at ${slowRate} MiB/s)`,
-    subtitle: `relayed over TCP (K8PSH_DIRECT_STDIO=0); reader achieved ${oursResult.rate.toFixed(1)} MiB/s; VmRSS sampled every 20 ms${oursResult.peakReset ? ' + VmHWM' : ''}`,
+    subtitle: `relayed (K8PSH_DIRECT_STDIO=0); reader ${oursResult.rate.toFixed(1)} MiB/s; VmRSS sampled every 20 ms${oursResult.peakReset ? ' + VmHWM' : ''}`,
     unit: 'MiB',
     better: 'lower',
     bytes,
