@@ -23,14 +23,16 @@ const FIRST_READ_SIZE = 64 * 1024;
 const POLL_MS = [0, 0, 0, ...Array<number>(50).fill(1), 5, 10, 20, 50];
 
 /**
- * Listen on the local socket of `port`; `onConnection` gets each connection with its first bytes and
- * descriptors, or without them when none were read (refused at the session cap: never read).
- * Resolves to null, with the reason logged, when there is no local socket (no addon, name taken).
+ * Listen on the local socket of `port`; `onConnection` gets each admitted connection with its first
+ * bytes and descriptors (one that sends nothing in time is dropped). `accept` is told how many
+ * admitted connections still wait for their first bytes: they count toward the session cap, or
+ * idle connections could pile up without limit. Resolves to null, with the reason logged, when
+ * there is no local socket (no addon, name taken).
  */
 export async function listenLocal(
   port: number,
   timeoutMs: number,
-  accept: (socket: Socket) => boolean,
+  accept: (socket: Socket, waiting: number) => boolean,
   onConnection: (socket: Socket, first: FirstMessage) => void,
   log: Logger,
 ): Promise<Server | null> {
@@ -40,9 +42,12 @@ export async function listenLocal(
     return null;
   }
   const path = localSocketPath(port);
+  let waiting = 0;
   const server = createServer({ pauseOnConnect: true }, (socket) => {
-    if (!accept(socket)) return;
+    if (!accept(socket, waiting)) return;
+    waiting++;
     readFirst(native, socket, timeoutMs, (first) => {
+      waiting--;
       if (first) onConnection(socket, first);
       else socket.destroy();
     });

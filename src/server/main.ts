@@ -110,12 +110,12 @@ async function serve(
   const memory = new IdleMemoryReducer({ isIdle: () => connections.size === 0 });
 
   /** False: the connection was dropped or refused (and is not read). */
-  const admit = (socket: Socket): boolean => {
+  const admit = (socket: Socket, waiting = 0): boolean => {
     if (stopping) {
       socket.destroy();
       return false;
     }
-    if (connections.size >= options.maxSessions) {
+    if (connections.size + waiting >= options.maxSessions) {
       log.warn({ limit: options.maxSessions }, 'connection refused: too many sessions');
       // Not read: old and new clients both print a STDERR_DATA refusal. Its bytes are discarded, and
       // a peer that never closes does not keep the descriptor.
