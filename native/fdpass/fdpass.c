@@ -25,6 +25,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <node_api.h>
 #include <signal.h>
 #include <pthread.h>
@@ -95,20 +96,34 @@ static napi_value is_terminal(napi_env env, napi_callback_info info) {
   return value;
 }
 
+/* The (socketFd, buffer, ...) arguments of send and receive; false when a TypeError was thrown. */
+static bool socket_and_buffer(napi_env env, napi_callback_info info, size_t expected, napi_value *argv,
+                              const char *usage, int32_t *sock, void **data, size_t *length) {
+  size_t argc = expected;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != expected) {
+    fail(env, usage);
+    return false;
+  }
+  if (napi_get_value_int32(env, argv[0], sock) != napi_ok) {
+    fail(env, "socketFd must be a number");
+    return false;
+  }
+  if (napi_get_buffer_info(env, argv[1], data, length) != napi_ok || *length == 0) {
+    fail(env, "data/buffer must be a non-empty Buffer");
+    return false;
+  }
+  return true;
+}
+
 static napi_value send_fds(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3)
-    return fail(env, "send(socketFd, data, fds)");
   int32_t sock;
-  if (napi_get_value_int32(env, argv[0], &sock) != napi_ok) return fail(env, "socketFd must be a number");
   void *data;
   size_t length;
-  if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return fail(env, "data must be a Buffer");
+  if (!socket_and_buffer(env, info, 3, argv, "send(socketFd, data, fds)", &sock, &data, &length)) return NULL;
   uint32_t count;
   if (napi_get_array_length(env, argv[2], &count) != napi_ok || count > MAX_FDS)
     return fail(env, "fds must be an array of at most 8 descriptors");
-  if (length == 0) return fail(env, "data must not be empty");
 
   int fds[MAX_FDS];
   for (uint32_t i = 0; i < count; i++) {
@@ -142,16 +157,11 @@ static napi_value send_fds(napi_env env, napi_callback_info info) {
 }
 
 static napi_value receive_fds(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2)
-    return fail(env, "receive(socketFd, buffer)");
   int32_t sock;
-  if (napi_get_value_int32(env, argv[0], &sock) != napi_ok) return fail(env, "socketFd must be a number");
   void *data;
   size_t length;
-  if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok || length == 0)
-    return fail(env, "buffer must be a non-empty Buffer");
+  if (!socket_and_buffer(env, info, 2, argv, "receive(socketFd, buffer)", &sock, &data, &length)) return NULL;
 
   union {
     char buffer[CMSG_SPACE(sizeof(int) * MAX_FDS)];

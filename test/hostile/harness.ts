@@ -7,7 +7,7 @@
  */
 import type { SpawnOptions } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import {
   ROOT,
@@ -132,16 +132,24 @@ export interface ConverseOptions {
   laterDelayMs?: number;
   /** Half-close our side after writing (the original client never does; default false). */
   endAfterWrite?: boolean;
+  /** Connect to this local socket path instead of 127.0.0.1:port. */
+  path?: string;
+  /** How the first bytes go out (default: one write), e.g. with descriptors. */
+  sendFirst?: (socket: Socket, bytes: Buffer) => void;
+  /** Called once the first bytes are sent. */
+  onSent?: (socket: Socket) => void;
+  /** Close our end right after sending (or at once, with no bytes). */
+  closeAtOnce?: boolean;
 }
 
-/** Connects, writes `bytes` in ONE write, collects everything until the server closes. */
+/** Connects, writes `bytes` in ONE write (or `sendFirst`), collects everything until the server closes. */
 export async function converse(
   port: number,
   bytes: Buffer,
   options: ConverseOptions = {},
 ): Promise<Conversation> {
   const started = Date.now();
-  const socket = connect({ host: '127.0.0.1', port });
+  const socket = options.path ? connect({ path: options.path }) : connect({ host: '127.0.0.1', port });
   const chunks: Buffer[] = [];
   let error: string | undefined;
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -161,7 +169,9 @@ export async function converse(
     socket.once('error', () => resolveConnect());
   });
   if (!socket.destroyed) {
-    if (bytes.length > 0) socket.write(bytes);
+    if (bytes.length > 0) (options.sendFirst ?? ((s, b) => s.write(b)))(socket, bytes);
+    options.onSent?.(socket);
+    if (options.closeAtOnce) socket.destroy();
     void (async () => {
       for (const piece of options.later ?? []) {
         await sleep(options.laterDelayMs ?? 50);

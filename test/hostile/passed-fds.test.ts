@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { fdpass, fdpassFailure } from '../../src/native/fdpass.js';
@@ -24,13 +24,13 @@ import {
   fdCount,
   hello,
   makeWorkspace,
-  parseFrames,
   refusal,
   request,
   SKIP_UNBUILT,
   startServer,
   str,
   T,
+  type ConverseOptions,
   type Conversation,
 } from './harness.js';
 
@@ -57,64 +57,21 @@ function fdOf(socket: Socket): number {
   return fd;
 }
 
-interface LocalOptions {
+interface LocalOptions extends Omit<ConverseOptions, 'path' | 'sendFirst'> {
   /** Descriptors sent with the first bytes. */
   fds?: number[];
-  /** Written later, one plain write each, this many ms apart (no descriptors). */
-  later?: Buffer[];
-  laterDelayMs?: number;
-  /** Close our end right after sending (or at once, with no bytes). */
-  closeAtOnce?: boolean;
-  /** Give up waiting for the server's close after this long. */
-  timeoutMs?: number;
-  /** Called once the first bytes are sent. */
-  onSent?: (socket: Socket) => void;
 }
 
-/**
- * Connects to the server's local socket, sends `bytes` with `fds` in ONE sendmsg, and collects what
- * the server sends until it closes (as harness.ts `converse` does over TCP).
- */
-async function converseLocal(port: number, bytes: Buffer, options: LocalOptions = {}): Promise<Conversation> {
-  const started = Date.now();
-  const socket = connect({ path: localSocketPath(port) });
-  const chunks: Buffer[] = [];
-  let error: string | undefined;
-  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-  socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
-  const closed = new Promise<boolean>((resolveClose) => {
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolveClose(false);
-    }, options.timeoutMs ?? 15000);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolveClose(true);
-    });
+/** converse() on the server's local socket, the first bytes sent with `fds` in ONE sendmsg. */
+function converseLocal(port: number, bytes: Buffer, options: LocalOptions = {}): Promise<Conversation> {
+  return converse(port, bytes, {
+    ...options,
+    path: localSocketPath(port),
+    sendFirst: (socket, first) => {
+      const sent = native!.send(fdOf(socket), first, options.fds ?? []);
+      if (sent < first.length) socket.write(first.subarray(sent));
+    },
   });
-  await new Promise<void>((resolveConnect) => {
-    socket.once('connect', () => resolveConnect());
-    socket.once('error', () => resolveConnect());
-  });
-  if (!socket.destroyed) {
-    if (bytes.length > 0) {
-      const sent = native!.send(fdOf(socket), bytes, options.fds ?? []);
-      if (sent < bytes.length) socket.write(bytes.subarray(sent));
-    }
-    options.onSent?.(socket);
-    if (options.closeAtOnce) socket.destroy();
-    else
-      void (async () => {
-        for (const piece of options.later ?? []) {
-          await sleep(options.laterDelayMs ?? 50);
-          if (socket.destroyed) return;
-          socket.write(piece);
-        }
-      })();
-  }
-  const wasClosed = await closed;
-  const raw = Buffer.concat(chunks);
-  return { frames: parseFrames(raw).frames, raw, closed: wasClosed, ms: Date.now() - started, error };
 }
 
 /** HELLO (with `features`), then the request for `command`, as one buffer. */
