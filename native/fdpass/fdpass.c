@@ -28,7 +28,6 @@
 #include <stdbool.h>
 #include <node_api.h>
 #include <signal.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,10 +313,11 @@ static napi_value spawn_on(napi_env env, napi_callback_info info) {
     } else {
       sigset_t all, previous;
       sigfillset(&all);
-      pthread_sigmask(SIG_SETMASK, &all, &previous);
+      /* sigprocmask: the calling thread's mask on Linux, as pthread_sigmask, which needs glibc 2.32. */
+      sigprocmask(SIG_SETMASK, &all, &previous);
       pid = clone(spawn_child, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &request);
       error = pid < 0 ? errno : request.error;
-      pthread_sigmask(SIG_SETMASK, &previous, NULL);
+      sigprocmask(SIG_SETMASK, &previous, NULL);
       munmap(stack, stack_size);
       /* execve failed: the child is gone already; reap it here, nobody else knows it. */
       if (pid > 0 && error) waitpid(pid, NULL, 0);

@@ -7,7 +7,7 @@
  * Bytes always go from the connecting socket to the accepted one: the accepted socket is paused
  * (pauseOnConnect), so Node never reads it and every byte is left for receive().
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   closeSync,
   fstatSync,
@@ -350,3 +350,29 @@ t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure
     t.throws(() => loose.reap(0), TypeError, 'pid 0');
   });
 });
+
+const objdumpMissing = spawnSync('objdump', ['--version']).status !== 0;
+
+t.test(
+  'the addon needs no newer glibc than node itself',
+  { skip: objdumpMissing && 'no objdump' },
+  async (t) => {
+    const newest = (file: string): number[] => {
+      const versions = [
+        ...execFileSync('objdump', ['-T', file], { encoding: 'utf8', maxBuffer: 256 << 20 }).matchAll(
+          /GLIBC_(\d+)\.(\d+)/g,
+        ),
+      ];
+      return versions
+        .map((m) => [Number(m[1]), Number(m[2])])
+        .sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!)
+        .at(-1)!;
+    };
+    const addon = newest(new URL('../../native/fdpass/build/Release/fdpass.node', import.meta.url).pathname);
+    const node = newest(process.execPath);
+    t.ok(
+      addon[0]! < node[0]! || (addon[0] === node[0] && addon[1]! <= node[1]!),
+      `addon GLIBC_${addon.join('.')}, node GLIBC_${node.join('.')}`,
+    );
+  },
+);
