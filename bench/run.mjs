@@ -480,6 +480,22 @@ async function throughput(ctx, direction) {
   };
 }
 
+/** Bars, wrong-output counts and the target of a concurrency figure; `stats[0]` is ours (times in `s`). */
+function concurrencyBars(stats) {
+  const ours = stats[0];
+  return {
+    bars: stats.map((c) =>
+      bar(c.label, c.s.median, c.role, {
+        ...spreadOf(c.s),
+        ...(c.role !== 'ours' ? { ratio: ours.s.median / c.s.median } : {}),
+        note: `${c.wrong} wrong`,
+      }),
+    ),
+    wrongOutputs: Object.fromEntries(stats.map((c) => [c.label, c.wrong])),
+    targets: [{ text: 'no wrong output', actual: `${ours.wrong} wrong`, met: ours.wrong === 0 }],
+  };
+}
+
 async function concurrentSessions(ctx) {
   const { ours, reference, options } = ctx;
   const n = options.sizes.concurrent;
@@ -526,16 +542,8 @@ async function concurrentSessions(ctx) {
     unit: 'ms',
     better: 'lower',
     sessions: n,
-    bars: stats.map((c) =>
-      bar(c.label, c.s.median, c.role, {
-        ...spreadOf(c.s),
-        ...(c.role !== 'ours' ? { ratio: oursStats.s.median / c.s.median } : {}),
-        note: `${c.wrong} wrong`,
-      }),
-    ),
-    wrongOutputs: Object.fromEntries(stats.map((c) => [c.label, c.wrong])),
+    ...concurrencyBars(stats),
     ratios: { 'vs local processes': round(oursStats.s.median / stats.at(-1).s.median, 2) },
-    targets: [{ text: 'no wrong output', actual: `${oursStats.wrong} wrong`, met: oursStats.wrong === 0 }],
     note: 'the client speaks the original protocol from bench/lib/wire.mjs; the remote command is echo session-N',
   };
 }
@@ -590,16 +598,8 @@ async function concurrentStubs(ctx) {
     unit: 'ms',
     better: 'lower',
     processes: n,
-    bars: stats.map((c) =>
-      bar(c.label, c.s.median, c.role, {
-        ...spreadOf(c.s),
-        ...(c.role !== 'ours' ? { ratio: oursStats.s.median / c.s.median } : {}),
-        note: `${c.wrong} wrong`,
-      }),
-    ),
-    wrongOutputs: Object.fromEntries(stats.map((c) => [c.label, c.wrong])),
+    ...concurrencyBars(stats),
     ratios: { 'vs node floor': round(oursStats.s.median / stats.at(-1).s.median, 3) },
-    targets: [{ text: 'no wrong output', actual: `${oursStats.wrong} wrong`, met: oursStats.wrong === 0 }],
     note: `with ${cpus().length} CPUs this is dominated by ${n} Node start-ups, hence the Node floor as baseline`,
   };
 }

@@ -19,16 +19,17 @@ import {
   encodeSignal,
   type ClientSessionHandler,
 } from '../protocol/client-session.js';
-import {
-  CLIENT_FEATURES,
-  ExitCode,
-  Feature,
-  localSocketPath,
-  PASSED_FD_COUNT,
-} from '../protocol/constants.js';
-import { FORWARDED_SIGNALS, signalName, signalNumber } from '../signals.js';
+import { CLIENT_FEATURES, Feature, localSocketPath, PASSED_FD_COUNT } from '../protocol/constants.js';
+import { FORWARDED_SIGNALS, signalNumber } from '../signals.js';
 import { ClientError, CONNECTION_FAILURE } from './fail.js';
-import type { Outcome, RemoteCommand, RemoteTarget } from './remote.js';
+import {
+  connectionLost,
+  exitOutcome,
+  signalOutcome,
+  type Outcome,
+  type RemoteCommand,
+  type RemoteTarget,
+} from './outcome.js';
 
 const STDIO = Array.from({ length: PASSED_FD_COUNT }, (_, fd) => fd);
 const READ_SIZE = 64 * 1024;
@@ -149,8 +150,7 @@ class DirectSession implements ClientSessionHandler {
   }
 
   onExit(code: number, signal: number | null): void {
-    const name = signal === null ? null : (signalName(signal) ?? null);
-    this.end(() => this.resolve({ code: name ? ExitCode.SIGNAL_BASE + signal! : code, signal: name }));
+    this.end(() => this.resolve(exitOutcome(code, signal)));
   }
 
   onProtocolError(message: string): void {
@@ -163,15 +163,9 @@ class DirectSession implements ClientSessionHandler {
     if (error) clientDebug('Socket', `read: ${error.code ?? error.message}`);
     // Nothing at all came back, not even HELLO: nothing ran, relay instead.
     if (this.session.received === 0) return this.end(() => this.resolve(null));
-    if (this.pendingSignal) {
-      const signal = this.pendingSignal;
-      return this.end(() => this.resolve({ code: 128 + signalNumber(signal)!, signal }));
-    }
-    this.end(() =>
-      this.reject(
-        new ClientError('connection to the server was lost before the command finished', CONNECTION_FAILURE),
-      ),
-    );
+    const signal = this.pendingSignal;
+    if (signal) return this.end(() => this.resolve(signalOutcome(signal)));
+    this.end(() => this.reject(connectionLost()));
   }
 
   private end(then: () => void): void {

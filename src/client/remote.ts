@@ -12,7 +12,7 @@
  */
 import { fstatSync, readSync } from 'node:fs';
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
-import { DATA_CHUNK_SIZE, ExitCode, Feature, FrameType } from '../protocol/constants.js';
+import { DATA_CHUNK_SIZE, Feature, FrameType } from '../protocol/constants.js';
 import { encodeHeader, encodeValue } from '../protocol/codec.js';
 import {
   ClientSession,
@@ -20,29 +20,22 @@ import {
   encodeResize,
   encodeSignal,
   encodeTerminate,
-  type ClientRequest,
   type ClientSessionHandler,
 } from '../protocol/client-session.js';
 import type { TtyRequest } from '../protocol/tty.js';
 import { clientDebug, writeStderr } from '../debug.js';
-import { FORWARDED_SIGNALS, signalName, signalNumber } from '../signals.js';
+import { FORWARDED_SIGNALS, signalNumber } from '../signals.js';
 import { connectWithRetry } from './connect.js';
 import { ClientError, CONNECTION_FAILURE } from './fail.js';
+import {
+  connectionLost,
+  exitOutcome,
+  signalOutcome,
+  type Outcome,
+  type RemoteCommand,
+  type RemoteTarget,
+} from './outcome.js';
 import { enterRawMode } from './terminal.js';
-
-export interface RemoteTarget {
-  serverName: string;
-  port: number;
-  connectTimeoutMs: number;
-}
-
-export type RemoteCommand = Omit<ClientRequest, 'hello' | 'tty' | 'features'>;
-
-export interface Outcome {
-  code: number;
-  /** Set when the remote command died by this signal. */
-  signal: NodeJS.Signals | null;
-}
 
 const STDIN_END = encodeValue(FrameType.STDIN_DATA, 0);
 const EMPTY = Buffer.alloc(0);
@@ -257,8 +250,7 @@ class RemoteSession implements ClientSessionHandler {
   }
 
   onExit(code: number, signal: number | null): void {
-    const name = signal === null ? null : (signalName(signal) ?? null);
-    this.finish({ code: name ? ExitCode.SIGNAL_BASE + signal! : code, signal: name });
+    this.finish(exitOutcome(code, signal));
   }
 
   onProtocolError(message: string): void {
@@ -426,11 +418,8 @@ class RemoteSession implements ClientSessionHandler {
     if (this.finished) return;
     if (this.hello && this.session.received === 0) return this.end(() => this.resolve(LEGACY_SERVER));
     // The original server closes without an exit code when the command dies by a signal.
-    if (this.pendingSignal)
-      return this.finish({ code: 128 + signalNumber(this.pendingSignal)!, signal: this.pendingSignal });
-    this.fail(
-      new ClientError('connection to the server was lost before the command finished', CONNECTION_FAILURE),
-    );
+    if (this.pendingSignal) return this.finish(signalOutcome(this.pendingSignal));
+    this.fail(connectionLost());
   }
 
   private finish(outcome: Outcome): void {

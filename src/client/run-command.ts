@@ -11,7 +11,7 @@ import { ExitCode } from '../protocol/constants.js';
 import { CORE_SIGNALS } from '../signals.js';
 import { ClientError } from './fail.js';
 import { runDirect } from './direct.js';
-import type { Outcome } from './remote.js';
+import type { Outcome } from './outcome.js';
 import { ttyRequest, wantTty } from './terminal.js';
 import { relativeWorkingDirectory } from './workdir.js';
 

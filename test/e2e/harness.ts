@@ -179,20 +179,30 @@ export interface Workspace {
   env: NodeJS.ProcessEnv;
 }
 
-export async function makeWorkspace(
-  configText: string,
-  options: { stubs?: boolean } = {},
-): Promise<Workspace> {
-  const dir = tempDir();
+export interface WorkspaceOptions {
+  /** Make the stubs (default true). */
+  stubs?: boolean;
+  /** Prefix of the temporary directory's name. */
+  prefix?: string;
+  /** The k8pshd that makes the stubs (default DAEMON). */
+  daemon?: string;
+}
+
+export async function makeWorkspace(configText: string, options: WorkspaceOptions = {}): Promise<Workspace> {
+  const dir = tempDir(options.prefix);
   const config = writeFile(join(dir, 'k8psh.conf'), configText);
   const bin = join(dir, 'bin');
   const env: NodeJS.ProcessEnv = { ...process.env, K8PSH_CONFIG: config, K8PSH_TTY: '0' };
   delete env.K8PSH_DEBUG;
   if (options.stubs !== false) {
-    const made = await run(DAEMON, ['--executable-directory', bin, '--name', 'k8psh-test-client'], {
-      env,
-      cwd: dir,
-    });
+    const made = await run(
+      options.daemon ?? DAEMON,
+      ['--executable-directory', bin, '--name', 'k8psh-test-client'],
+      {
+        env,
+        cwd: dir,
+      },
+    );
     if (made.code !== 0) throw new Error(`stub creation failed: ${made.err}`);
   }
   return { dir, config, bin, env };

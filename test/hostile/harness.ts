@@ -9,14 +9,14 @@ import type { SpawnOptions } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
+import { FrameType } from '../../src/protocol/constants.js';
 import {
   ROOT,
-  run,
   sleep,
-  tempDir,
-  writeFile,
   startServer as startE2eServer,
+  makeWorkspace as makeE2eWorkspace,
   type Server,
+  type Workspace,
 } from '../e2e/harness.js';
 
 export const DIST = resolve(process.env.K8PSH_TEST_DIST ?? join(ROOT, 'dist'));
@@ -30,23 +30,8 @@ export const RSS_LIMIT = 150 * MiB;
 
 // --- frames ---------------------------------------------------------------
 
-export const T = {
-  WORKING_DIRECTORY: 0,
-  ENVIRONMENT_VARIABLE: 1,
-  COMMAND_ARGUMENT: 2,
-  START_COMMAND: 3,
-  STDIN_DATA: 4,
-  STDOUT_DATA: 5,
-  STDERR_DATA: 6,
-  TERMINATE_COMMAND: 7,
-  EXIT_CODE: 8,
-  HELLO: 0x40,
-  ERROR: 0x41,
-  SIGNAL: 0x42,
-  EXIT_SIGNAL: 0x43,
-  TTY_REQUEST: 0x44,
-  WINDOW_SIZE: 0x45,
-} as const;
+/** Frame types, by their protocol names. */
+export const T = FrameType;
 
 const STRING_FRAMES = new Set<number>([0, 1, 2, 3, 4, 5, 6, T.HELLO, T.ERROR, T.TTY_REQUEST]);
 
@@ -215,31 +200,11 @@ export function startServer(
   return startE2eServer(args, port, options, file, 20000);
 }
 
-export interface Workspace {
-  dir: string;
-  config: string;
-  bin: string;
-  env: NodeJS.ProcessEnv;
-}
+export type { Workspace } from '../e2e/harness.js';
 
 /** A config file in a fresh directory, and stubs made by `k8pshd -e` (from DIST). */
-export async function makeWorkspace(
-  configText: string,
-  options: { stubs?: boolean } = {},
-): Promise<Workspace> {
-  const dir = tempDir('k8psh-hostile-');
-  const config = writeFile(join(dir, 'k8psh.conf'), configText);
-  const bin = join(dir, 'bin');
-  const env: NodeJS.ProcessEnv = { ...process.env, K8PSH_CONFIG: config, K8PSH_TTY: '0' };
-  delete env.K8PSH_DEBUG;
-  if (options.stubs !== false) {
-    const made = await run(DAEMON, ['--executable-directory', bin, '--name', 'k8psh-test-client'], {
-      env,
-      cwd: dir,
-    });
-    if (made.code !== 0) throw new Error(`stub creation failed: ${made.err}`);
-  }
-  return { dir, config, bin, env };
+export function makeWorkspace(configText: string, options: { stubs?: boolean } = {}): Promise<Workspace> {
+  return makeE2eWorkspace(configText, { ...options, prefix: 'k8psh-hostile-', daemon: DAEMON });
 }
 
 // --- /proc ---------------------------------------------------------------

@@ -1,0 +1,37 @@
+/**
+ * What a remote command is and how it ended, as both clients (./direct.ts, ./remote.ts) report it.
+ * No I/O here: the direct client must not load ./remote.ts (and Node's net with it).
+ */
+import type { ClientRequest } from '../protocol/client-session.js';
+import { ExitCode } from '../protocol/constants.js';
+import { signalName, signalNumber } from '../signals.js';
+import { ClientError, CONNECTION_FAILURE } from './fail.js';
+
+export interface RemoteTarget {
+  serverName: string;
+  port: number;
+  connectTimeoutMs: number;
+}
+
+export type RemoteCommand = Omit<ClientRequest, 'hello' | 'tty' | 'features'>;
+
+export interface Outcome {
+  code: number;
+  /** Set when the remote command died by this signal. */
+  signal: NodeJS.Signals | null;
+}
+
+/** EXIT_CODE, after EXIT_SIGNAL when the command died by a signal: 128+N and that signal. */
+export function exitOutcome(code: number, signal: number | null): Outcome {
+  const name = signal === null ? null : (signalName(signal) ?? null);
+  return { code: name ? ExitCode.SIGNAL_BASE + signal! : code, signal: name };
+}
+
+/** Closed without an exit code after we forwarded `signal`: the original server does so when it killed the command. */
+export function signalOutcome(signal: NodeJS.Signals): Outcome {
+  return { code: ExitCode.SIGNAL_BASE + signalNumber(signal)!, signal };
+}
+
+export function connectionLost(): ClientError {
+  return new ClientError('connection to the server was lost before the command finished', CONNECTION_FAILURE);
+}
