@@ -18,7 +18,8 @@ import { fdpass, fdpassFailure, type FdPass } from '../native/fdpass.js';
 import { closeDescriptors } from './direct-child.js';
 import type { FirstMessage } from './session.js';
 
-const FIRST_READ_SIZE = 64 * 1024;
+/** Every first read lands here and is copied out at once: one buffer serves all connections. */
+const firstRead = Buffer.allocUnsafe(64 * 1024);
 /** Delays between polls: 0 is the next turn of the event loop; the last one repeats. */
 const POLL_MS = [0, 0, 0, ...Array<number>(50).fill(1), 5, 10, 20, 50];
 
@@ -78,13 +79,12 @@ function readFirst(
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return done(null);
   const deadline = Date.now() + timeoutMs;
-  const buffer = Buffer.allocUnsafe(FIRST_READ_SIZE);
   let attempt = 0;
   const poll = (): void => {
     if (socket.destroyed) return done(null);
     let first: { bytes: number; fds: number[] } | null;
     try {
-      first = native.receive(fd, buffer);
+      first = native.receive(fd, firstRead);
     } catch {
       return done(null);
     }
@@ -99,7 +99,7 @@ function readFirst(
       closeDescriptors(first.fds);
       return done(null);
     }
-    done({ bytes: Buffer.from(buffer.subarray(0, first.bytes)), fds: first.fds });
+    done({ bytes: Buffer.from(firstRead.subarray(0, first.bytes)), fds: first.fds });
   };
   poll();
 }
