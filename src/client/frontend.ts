@@ -7,19 +7,11 @@ import yargs from 'yargs';
 import { version } from '../version.js';
 import { ClientError } from './fail.js';
 import { install } from './install.js';
-import { configPath, exitLike, runCommand } from './run-command.js';
+import { configPath } from '../config/load.js';
+import { exitLike, runCommand } from './run-command.js';
 
-const SERVER_FLAGS = new Set(['-s', '--server']);
-
+/** `-s`/`--server` is listed for the help text: src/main.ts has made this the server before. */
 export async function frontendMain(args: string[]): Promise<void> {
-  // `-s` hands every other argument to the server parser, wherever it stands among the options.
-  const commandIndex = firstCommandIndex(args);
-  const head = commandIndex < 0 ? args : args.slice(0, commandIndex);
-  if (head.some((arg) => SERVER_FLAGS.has(arg))) {
-    const { serverMain } = await import('../server/main.js');
-    return serverMain(args.filter((arg, i) => i >= head.length || !SERVER_FLAGS.has(arg)));
-  }
-
   const parser = yargs(args)
     .scriptName('k8psh')
     .usage(
@@ -98,16 +90,4 @@ export async function frontendMain(args: string[]): Promise<void> {
   // yargs stops at the command: take the rest verbatim from the original words.
   const passthrough = args.slice(args.length - rest.length);
   exitLike(await runCommand(command, passthrough, { configFile: argv.config, tty }));
-}
-
-/** Index of the first word that is neither an option nor an option's value, or -1. */
-function firstCommandIndex(args: string[]): number {
-  const takesValue = new Set(['-c', '--config', '--install', '--convert-config', '-n', '--name']);
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--') return i + 1 < args.length ? i + 1 : -1;
-    if (!arg.startsWith('-') || arg === '-') return i;
-    if (takesValue.has(arg)) i++;
-  }
-  return -1;
 }

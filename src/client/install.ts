@@ -1,13 +1,8 @@
 /** `--install FILE`: hard-link the running executable to FILE, or copy it (mode 0755) across filesystems. */
-import { chmodSync, copyFileSync, linkSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
-import { isSea } from 'node:sea';
+import { selfExecutable } from '../self.js';
 import { ClientError } from './fail.js';
-
-/** The file that is "us": the single executable, or the script node runs. */
-export function selfExecutable(): string {
-  return isSea() ? process.execPath : realpathSync(process.argv[1]!);
-}
 
 export function install(target: string, source = selfExecutable()): 'linked' | 'copied' {
   // Build beside the target and rename over it: a running stub never sees a half-written file.

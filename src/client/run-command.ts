@@ -4,7 +4,7 @@
  * stub call: keep it to the config parser, the protocol and node: built-ins.
  */
 import { resolve } from 'node:path';
-import { loadConfig } from '../config/load.js';
+import { configPath, loadConfig } from '../config/load.js';
 import { clientEnvironment } from '../config/environment.js';
 import { clientDebug } from '../debug.js';
 import { ExitCode } from '../protocol/constants.js';
@@ -19,10 +19,6 @@ export interface RunOptions {
   configFile?: string | undefined;
   /** true/false: `-t`/`-T`; undefined: decide from the terminals and K8PSH_TTY. */
   tty?: boolean | undefined;
-}
-
-export function configPath(explicit: string | undefined, env = process.env): string {
-  return explicit ?? env.K8PSH_CONFIG ?? 'k8psh.conf';
 }
 
 export async function runCommand(

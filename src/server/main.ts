@@ -7,9 +7,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { loadConfig } from '../config/load.js';
+import { configPath, loadConfig } from '../config/load.js';
 import type { CommandConfig, Config } from '../config/model.js';
-import { configPath } from '../client/run-command.js';
 import { initLogger, logger } from '../log.js';
 import { encodeRefusal } from '../protocol/server-frames.js';
 import { closeDescriptors } from './direct-child.js';
@@ -27,11 +26,6 @@ const KILL_GRACE_MS = 2000;
 const REFUSAL_LINGER_MS = 2000;
 
 export async function serverMain(args: string[]): Promise<void> {
-  // The probe is usually run through the installed k8pshd name: hand it to the front end.
-  if (args.includes('--health')) {
-    const { frontendMain } = await import('../client/frontend.js');
-    return frontendMain(args);
-  }
   try {
     await run(args);
   } catch (error) {
