@@ -32,5 +32,5 @@ export const LAZY_PARAMS = [
  * Modules whose identity matters across bundles (classes tested with instanceof, e.g. by
  * src/client/report.ts): a lazy bundle does not carry its own copy but uses the main bundle's.
  */
-export const SHARED_MODULES = ['src/client/fail.ts', 'src/config/errors.ts'] as const;
+export const SHARED_MODULES = ['src/errors.ts', 'src/config/errors.ts'] as const;
 export type SharedModule = (typeof SHARED_MODULES)[number];

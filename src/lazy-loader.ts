@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { getAsset, isSea } from 'node:sea';
 import { compileFunction } from 'node:vm';
 import { LAZY_BUNDLES_KEY, LAZY_PARAMS, lazyAsset, type SharedModule } from './bundle.js';
-import * as clientFail from './client/fail.js';
 import * as configErrors from './config/errors.js';
+import * as errors from './errors.js';
 
 type Exports = Record<string, unknown>;
 
 const shared: Record<SharedModule, unknown> = {
-  'src/client/fail.ts': clientFail,
+  'src/errors.ts': errors,
   'src/config/errors.ts': configErrors,
 };
 const loaded = ((globalThis as Record<symbol, Map<string, Exports> | undefined>)[

@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs';
 import { version } from '../version.js';
-import { ClientError } from './fail.js';
+import { UsageError } from '../errors.js';
 import { install } from './install.js';
 import { configPath } from '../config/load.js';
 import { exitLike, runCommand } from './run-command.js';
@@ -58,7 +58,7 @@ export async function frontendMain(args: string[]): Promise<void> {
     .strictOptions()
     .exitProcess(false)
     .fail((message, error) => {
-      throw new ClientError(error?.message ?? message, 1);
+      throw new UsageError(error?.message ?? message);
     })
     .wrap(Math.min(100, process.stdout.columns || 100));
 
@@ -85,7 +85,7 @@ export async function frontendMain(args: string[]): Promise<void> {
   }
 
   const [command, ...rest] = argv._.map(String);
-  if (command === undefined) throw new ClientError('no command given (try k8psh --help)', 1);
+  if (command === undefined) throw new UsageError('no command given (try k8psh --help)');
   const tty = argv['no-tty'] ? false : argv.tty ? true : undefined;
   // yargs stops at the command: take the rest verbatim from the original words.
   const passthrough = args.slice(args.length - rest.length);

@@ -2,7 +2,7 @@
 import { chmodSync, copyFileSync, linkSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { selfExecutable } from '../self.js';
-import { ClientError } from './fail.js';
+import { SetupError } from '../errors.js';
 
 export function install(target: string, source = selfExecutable()): 'linked' | 'copied' {
   // Build beside the target and rename over it: a running stub never sees a half-written file.
@@ -21,7 +21,7 @@ export function install(target: string, source = selfExecutable()): 'linked' | '
     return 'copied';
   } catch (error) {
     rmSync(temporary, { force: true });
-    throw new ClientError(`cannot install to ${target}: ${(error as Error).message}`, 1);
+    throw new SetupError(`cannot install to ${target}: ${(error as Error).message}`);
   }
 }
 

@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import { configPath, loadConfig } from '../config/load.js';
 import type { CommandConfig, Config } from '../config/model.js';
 import { initLogger, logger } from '../log.js';
+import { errorLine, K8pshError, SetupError } from '../errors.js';
+import { ExitCode } from '../protocol/constants.js';
 import { encodeRefusal } from '../protocol/server-frames.js';
 import { closeDescriptors } from './direct-child.js';
 import { daemonChildReady, daemonize, isDaemonChild } from './daemon.js';
@@ -31,8 +33,8 @@ export async function serverMain(args: string[]): Promise<void> {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (isDaemonChild()) daemonChildReady(message);
-    process.stderr.write(`k8pshd: ${message}\n`);
-    process.exit(1);
+    process.stderr.write(errorLine(message, 'k8pshd'));
+    process.exit(error instanceof K8pshError ? error.exitCode : ExitCode.FAILURE);
   }
 }
 
@@ -115,7 +117,9 @@ async function serve(
       // a peer that never closes does not keep the descriptor.
       socket.on('error', () => {});
       socket.resume();
-      socket.end(encodeRefusal(`server ${name} is busy (${options.maxSessions} sessions)`, 1, false));
+      socket.end(
+        encodeRefusal(`server ${name} is busy (${options.maxSessions} sessions)`, ExitCode.FAILURE, false),
+      );
       setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
       return false;
     }
@@ -174,7 +178,7 @@ async function serve(
     if (!options.keepClientExecutables) removeFiles(stubs);
     if (pidfile) removePidfile(pidfile);
     log.info('stopped');
-    process.exit(0);
+    process.exit(ExitCode.SUCCESS);
   };
 
   // The local socket first: once the port accepts, a client can pass its stdio.
@@ -182,7 +186,7 @@ async function serve(
   await new Promise<void>((resolveListen, rejectListen) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       rejectListen(
-        new Error(
+        new SetupError(
           error.code === 'EADDRINUSE'
             ? `port ${port} is already in use (server ${name} on ${SERVER_HOST}:${port})`
             : `cannot listen on ${SERVER_HOST}:${port}: ${error.message}`,
