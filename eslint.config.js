@@ -16,6 +16,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  ...layers(),
   {
     // tap awaits its subtests itself; async callbacks without await are its idiom.
     files: ['test/**/*.ts'],
@@ -45,3 +46,31 @@ export default tseslint.config(
     },
   },
 );
+
+/**
+ * The layers of src/ (README, Project): protocol/ and config/ import neither side, the server
+ * never imports the client, the client never imports the server; src/main.ts alone picks one. Static
+ * imports by no-restricted-imports, import() by no-restricted-syntax (the former does not see it).
+ */
+function layers() {
+  const rules = [
+    { layer: 'server', files: ['src/server/**/*.ts'], forbidden: ['client'] },
+    { layer: 'client', files: ['src/client/**/*.ts'], forbidden: ['server'] },
+    { layer: 'protocol', files: ['src/protocol/**/*.ts'], forbidden: ['client', 'server'] },
+    { layer: 'config', files: ['src/config/**/*.ts'], forbidden: ['client', 'server'] },
+  ];
+  return rules.map(({ layer, files, forbidden }) => {
+    const regex = `^(\\.{1,2}/)+(${forbidden.join('|')})(/|$)`;
+    const message = `${layer}/ must not import ${forbidden.map((f) => `${f}/`).join(' or ')} (layers: README, Project)`;
+    return {
+      files,
+      rules: {
+        'no-restricted-imports': ['error', { patterns: [{ regex, message }] }],
+        'no-restricted-syntax': [
+          'error',
+          { selector: `ImportExpression > Literal[value=/${regex.replaceAll('/', '\\/')}/]`, message },
+        ],
+      },
+    };
+  });
+}

@@ -29,9 +29,17 @@ const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
-const PTY_ASSET = 'pty.node';
-/** Our own addon (native/fdpass): passes the client's stdio to the server (docs/protocol.md). */
-const FDPASS_ASSET = 'fdpass.node';
+/**
+ * The names the executable's code shares with this build (asset names, the native hook, the lazy
+ * bundles' parameters and shared modules): src/bundle.ts, transpiled and imported here.
+ */
+const { PTY_ASSET, FDPASS_ASSET, NATIVE_HOOK_KEY, LAZY_PARAMS, SHARED_MODULES, lazyAsset } =
+  await importTypeScript(path.join(root, 'src/bundle.ts'));
+/** Runs a TypeScript module that imports nothing. */
+async function importTypeScript(file) {
+  const { code } = await esbuild.transform(fs.readFileSync(file, 'utf8'), { loader: 'ts', format: 'esm' });
+  return import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
+}
 /** sha256 of every addon carried as an asset, defined into the bundle (a stub does not hash). */
 const nativeDigests = {};
 /**
@@ -45,14 +53,13 @@ const LAZY_MODULES = [
   { importer: 'src/main.ts', specifier: './client/frontend.js', name: 'frontend' },
   { importer: 'src/config/load.ts', specifier: './toml.js', name: 'toml' },
 ];
-const lazyAsset = (name, kind) => `k8psh-${name}.${kind}`;
 /**
- * Modules whose identity matters across bundles (classes tested with instanceof, e.g. ClientError by
- * src/client/report.ts): a lazy bundle does not carry its own copy but uses the main bundle's.
+ * Packages that several lazy bundles import (statically): bundled once, as a lazy bundle of their
+ * own that those bundles load when they are evaluated. yargs parses both the server's and the front
+ * end's command line (~280 KiB with what it pulls in).
  */
-const SHARED_MODULES = ['src/client/fail.ts', 'src/config/errors.ts'];
-const LAZY_PARAMS = ['exports', 'require', 'module', '__filename', '__dirname', '__k8psh_shared'];
-const NATIVE_HOOK = 'k8psh.node-pty.native';
+const SHARED_PACKAGES = [{ specifier: 'yargs', name: 'yargs' }]; // their default export only
+const LAZY_LOADER = path.join(root, 'src/lazy-loader.ts');
 
 function usage(message) {
   if (message) console.error(`build: ${message}`);
@@ -166,7 +173,7 @@ const nodePtyPlugin = {
       }
       const replacement = [
         'function loadNativeModule(name) {',
-        `    var hook = globalThis[Symbol.for(${JSON.stringify(NATIVE_HOOK)})];`,
+        `    var hook = globalThis[Symbol.for(${JSON.stringify(NATIVE_HOOK_KEY)})];`,
         "    if (typeof hook !== 'function') {",
         "        throw new Error('node-pty: native module ' + name + '.node is not prepared (use loadPty())');",
         '    }',
@@ -184,52 +191,24 @@ const nodePtyPlugin = {
 };
 
 /**
- * Loads a lazy bundle by name, once per process: its code (the SEA asset, else the file beside the
- * main bundle) is compiled with its code cache and handed the shared modules (SHARED_MODULES).
+ * esbuild plugin: an `import()` listed in LAZY_MODULES (and, in a lazy bundle other than its own, an
+ * import of a SHARED_PACKAGES package) becomes a small module that loads that lazy bundle with
+ * src/lazy-loader.ts (the SEA asset `k8psh-NAME.cjs`; outside a SEA the file beside the main bundle)
+ * and takes its exports. The names asked for are added to `used`.
  */
-const LAZY_LOADER = `'use strict';
-const shared = {
-${SHARED_MODULES.map((file) => `  ${JSON.stringify(file)}: require(${JSON.stringify(path.join(root, file))}),`).join('\n')}
-};
-const loaded = (globalThis[Symbol.for('k8psh.lazy-bundles')] ??= new Map());
-module.exports = function loadLazyBundle(name, file) {
-  let exported = loaded.get(name);
-  if (exported) return exported;
-  const path = require('node:path');
-  const sea = require('node:sea');
-  let filename, code, cachedData;
-  if (sea.isSea()) {
-    filename = file; // named like the main script (k8psh.cjs:LINE:COLUMN) in stack traces
-    code = sea.getAsset('k8psh-' + name + '.cjs', 'utf8');
-    try {
-      cachedData = Buffer.from(sea.getAsset('k8psh-' + name + '.cache'));
-    } catch {
-      cachedData = undefined; // built with --no-code-cache
-    }
-  } else {
-    filename = path.join(__dirname, file);
-    code = require('node:fs').readFileSync(filename, 'utf8');
-  }
-  const params = ${JSON.stringify(LAZY_PARAMS)};
-  const compiled = require('node:vm').compileFunction(code, params, { filename, cachedData });
-  const lazyModule = { exports: {} };
-  compiled.call(lazyModule.exports, lazyModule.exports, require, lazyModule, __filename, __dirname, shared);
-  exported = lazyModule.exports;
-  loaded.set(name, exported);
-  return exported;
-};
-`;
-
-/**
- * esbuild plugin: an `import()` listed in LAZY_MODULES becomes a small module that loads that lazy
- * bundle (the SEA asset `k8psh-NAME.cjs`; outside a SEA the file beside the main bundle) and takes
- * its exports. The names asked for are added to `used`.
- */
-function lazyPlugin(options, used) {
+function lazyPlugin(options, used, self = undefined) {
   const lazyFile = (name) => `${options.name}-${name}.cjs`;
   return {
     name: 'k8psh-lazy',
     setup(build) {
+      if (self !== undefined)
+        for (const { specifier, name } of SHARED_PACKAGES) {
+          if (name === self) continue;
+          build.onResolve({ filter: new RegExp(`^${specifier}$`) }, () => {
+            used.add(name);
+            return { path: name, namespace: 'k8psh-lazy', pluginData: { defaultOnly: true } };
+          });
+        }
       for (const { importer, specifier, name } of LAZY_MODULES) {
         const importerPath = path.join(root, importer);
         const filter = new RegExp(`^${specifier.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
@@ -239,19 +218,15 @@ function lazyPlugin(options, used) {
           return { path: name, namespace: 'k8psh-lazy' };
         });
       }
-      build.onLoad({ filter: /.*/, namespace: 'k8psh-lazy' }, (args) => ({
-        contents: `module.exports = require('k8psh-lazy-loader')(${JSON.stringify(args.path)}, ${JSON.stringify(lazyFile(args.path))});\n`,
-        loader: 'js',
-      }));
-      build.onResolve({ filter: /^k8psh-lazy-loader$/ }, () => ({
-        path: 'loader',
-        namespace: 'k8psh-lazy-loader',
-      }));
-      build.onLoad({ filter: /.*/, namespace: 'k8psh-lazy-loader' }, () => ({
-        contents: LAZY_LOADER,
-        loader: 'js',
-        resolveDir: root,
-      }));
+      build.onLoad({ filter: /.*/, namespace: 'k8psh-lazy' }, (args) => {
+        const load = `require(${JSON.stringify(LAZY_LOADER)}).loadLazyBundle(${JSON.stringify(args.path)}, ${JSON.stringify(lazyFile(args.path))})`;
+        // A package's default export, as an ES module: the importer (of a "type": "module" package)
+        // would otherwise take the whole CommonJS exports object for it.
+        const contents = args.pluginData?.defaultOnly
+          ? `export default ${load}.default;\n`
+          : `module.exports = ${load};\n`;
+        return { contents, loader: 'js', resolveDir: root };
+      });
     },
   };
 }
@@ -262,8 +237,8 @@ const sharedModulesPlugin = {
   setup(build) {
     const shared = new Map(SHARED_MODULES.map((file) => [path.join(root, file), file]));
     build.onResolve({ filter: /\.[jt]s$/ }, (args) => {
-      // Relative imports of the sources, and the absolute ones of the loader (LAZY_LOADER).
-      if (!path.isAbsolute(args.path) && !(args.importer && args.path.startsWith('.'))) return undefined;
+      // Relative imports of the sources (the loader's among them).
+      if (!(args.importer && args.path.startsWith('.'))) return undefined;
       const file = path.resolve(path.dirname(args.importer), args.path).replace(/\.js$/, '.ts');
       const key = shared.get(file);
       return key === undefined ? undefined : { path: key, namespace: 'k8psh-shared' };
@@ -280,7 +255,7 @@ function makeLazyCache(file, cacheFile) {
   const script = `
     const fs = require('node:fs');
     const code = fs.readFileSync(process.argv[1], 'utf8');
-    const params = ${JSON.stringify(LAZY_PARAMS)};
+    const params = ${JSON.stringify([...LAZY_PARAMS])};
     const fn = require('node:vm').compileFunction(code, params, { filename: process.argv[1], produceCachedData: true });
     if (!fn.cachedDataProduced) process.exit(3);
     fs.writeFileSync(process.argv[2], fn.cachedData);`;
@@ -310,7 +285,8 @@ async function bundleAll(options, buildDir, version, log, elapsed) {
   while (pending.size > done.size) {
     const name = [...pending].find((n) => !done.has(n));
     done.add(name);
-    const { importer, specifier } = LAZY_MODULES.find((m) => m.name === name);
+    const { importer = 'package.json', specifier } =
+      LAZY_MODULES.find((m) => m.name === name) ?? SHARED_PACKAGES.find((m) => m.name === name);
     const outfile = path.join(buildDir, `${options.name}-${name}.cjs`);
     // `require()` of an ES module is bundled as a lazy init: evaluated when the face is loaded.
     const lazy = await bundle(options, buildDir, version, {
@@ -321,7 +297,7 @@ async function bundleAll(options, buildDir, version, log, elapsed) {
         loader: 'ts',
       },
       outfile,
-      plugins: [sharedModulesPlugin, lazyPlugin(options, pending)],
+      plugins: [sharedModulesPlugin, lazyPlugin(options, pending, name)],
     });
     fs.writeFileSync(path.join(buildDir, `meta-${name}.json`), JSON.stringify(lazy.metafile));
     log(`bundle   ${show(outfile)}: ${(fs.statSync(outfile).size / 1024).toFixed(0)} KiB (${elapsed()})`);

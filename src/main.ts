@@ -1,40 +1,34 @@
 /**
- * One executable, three faces (SPEC A1): the name it is invoked by decides.
- * `k8pshd` is the server, `k8psh` the front end, any other name is a stub
- * running that command remotely. Only the stub path is imported eagerly
- * enough to matter: the others are loaded on demand.
+ * One executable, three faces (SPEC A1): the only place that picks one (the decision is
+ * src/mode.ts). `k8pshd` is the server, `k8psh` the front end (`-s` makes it the server,
+ * `--health` is the front end's under either name), any other name is a stub running that
+ * command remotely. Only the stub path is imported eagerly enough to matter: the server and the
+ * front end are loaded on demand, each as its own lazy bundle in the executable.
  */
-import { basename } from 'node:path';
+import { chooseMode, invokedName } from './mode.js';
 import { reportAndExit } from './client/report.js';
 
-/** In the single executable argv[1] is the name we were invoked by; under node it is the script. */
-export function invokedName(argv = process.argv): string {
-  return basename(argv[1] ?? 'k8psh').replace(/\.[cm]?[jt]s$/, '');
-}
-
 async function main(): Promise<void> {
-  const name = invokedName();
-  const args = process.argv.slice(2);
-  // Probes and scripts ask for the version often: answer it without loading the option parser.
-  if (
-    (name === 'k8psh' || name === 'k8pshd') &&
-    args.length === 1 &&
-    (args[0] === '--version' || args[0] === '-v')
-  ) {
-    const { version } = await import('./version.js');
-    process.stdout.write(`${name} ${version()}\n`);
-    return;
+  const mode = chooseMode(invokedName(), process.argv.slice(2));
+  switch (mode.kind) {
+    case 'version': {
+      const { version } = await import('./version.js');
+      process.stdout.write(`${mode.name} ${version()}\n`);
+      return;
+    }
+    case 'server': {
+      const { serverMain } = await import('./server/main.js');
+      return serverMain(mode.args);
+    }
+    case 'frontend': {
+      const { frontendMain } = await import('./client/frontend.js');
+      return frontendMain(mode.args);
+    }
+    case 'stub': {
+      const { runCommand, exitLike } = await import('./client/run-command.js');
+      exitLike(await runCommand(mode.command, mode.args));
+    }
   }
-  if (name === 'k8pshd') {
-    const { serverMain } = await import('./server/main.js');
-    return serverMain(args);
-  }
-  if (name === 'k8psh' || name === 'main') {
-    const { frontendMain } = await import('./client/frontend.js');
-    return frontendMain(args);
-  }
-  const { runCommand, exitLike } = await import('./client/run-command.js');
-  exitLike(await runCommand(name, args));
 }
 
 main().catch(reportAndExit);

@@ -4,7 +4,7 @@
  */
 import { connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
 import { clientDebug } from '../debug.js';
-import { ClientError, CONNECTION_FAILURE } from './fail.js';
+import { ConnectionError } from '../errors.js';
 
 const FIRST_DELAY_MS = 16;
 const MAX_DELAY_MS = 1000;
@@ -31,9 +31,8 @@ export async function connectWithRetry(
       const left = deadline - Date.now();
       clientDebug('Socket', `connect to ${SERVER_HOST}:${port} failed (${code}), ${left} ms left`);
       if (left <= 0)
-        throw new ClientError(
+        throw new ConnectionError(
           `cannot connect to server ${serverName} at ${SERVER_HOST}:${port} (${code}) after ${timeoutMs} ms`,
-          CONNECTION_FAILURE,
         );
       await sleep(Math.min(delay, left));
       delay = Math.min(delay * 2, MAX_DELAY_MS);

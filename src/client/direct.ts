@@ -20,16 +20,18 @@ import {
   type ClientSessionHandler,
 } from '../protocol/client-session.js';
 import { CLIENT_FEATURES, Feature, localSocketPath, PASSED_FD_COUNT } from '../protocol/constants.js';
-import { FORWARDED_SIGNALS, signalNumber } from '../signals.js';
-import { ClientError, CONNECTION_FAILURE } from './fail.js';
+import { signalNumber } from '../signals.js';
+import { errorLine } from '../errors.js';
 import {
   connectionLost,
   exitOutcome,
+  serverProtocolError,
   signalOutcome,
   type Outcome,
   type RemoteCommand,
   type RemoteTarget,
 } from './outcome.js';
+import { SignalForwarder } from './signal-forwarder.js';
 
 const STDIO = Array.from({ length: PASSED_FD_COUNT }, (_, fd) => fd);
 const READ_SIZE = 64 * 1024;
@@ -91,8 +93,7 @@ class DirectSession implements ClientSessionHandler {
   private resolve!: (outcome: Outcome | null) => void;
   private reject!: (error: Error) => void;
   private finished = false;
-  private pendingSignal: NodeJS.Signals | null = null;
-  private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
+  private readonly signals = new SignalForwarder((signal) => this.forward(signal));
 
   constructor(private readonly fd: number) {}
 
@@ -100,11 +101,7 @@ class DirectSession implements ClientSessionHandler {
     return new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
-      for (const signal of FORWARDED_SIGNALS) {
-        const handler = (): void => this.forward(signal);
-        this.signalHandlers.set(signal, handler);
-        process.on(signal, handler);
-      }
+      this.signals.start();
       this.readNext();
     });
   }
@@ -119,8 +116,6 @@ class DirectSession implements ClientSessionHandler {
   }
 
   private forward(signal: NodeJS.Signals): void {
-    clientDebug('Process', `forwarding ${signal}`);
-    this.pendingSignal ??= signal;
     if (this.finished) return;
     try {
       writeSync(this.fd, encodeSignal(signalNumber(signal)!));
@@ -138,15 +133,12 @@ class DirectSession implements ClientSessionHandler {
   onStdout(chunk: Buffer): void {
     writeAll(1, chunk);
   }
-  onStdoutEnd(): void {}
   onStderr(chunk: Buffer): void {
     writeAll(2, chunk);
   }
-  onStderrEnd(): void {}
-  onStdinClosed(): void {}
 
   onServerError(message: string): void {
-    writeStderr(`k8psh: ${message}\n`);
+    writeStderr(errorLine(message));
   }
 
   onExit(code: number, signal: number | null): void {
@@ -154,16 +146,14 @@ class DirectSession implements ClientSessionHandler {
   }
 
   onProtocolError(message: string): void {
-    this.end(() =>
-      this.reject(new ClientError(`protocol error from the server: ${message}`, CONNECTION_FAILURE)),
-    );
+    this.end(() => this.reject(serverProtocolError(message)));
   }
 
   private onClose(error: NodeJS.ErrnoException | null): void {
     if (error) clientDebug('Socket', `read: ${error.code ?? error.message}`);
     // Nothing at all came back, not even HELLO: nothing ran, relay instead.
     if (this.session.received === 0) return this.end(() => this.resolve(null));
-    const signal = this.pendingSignal;
+    const signal = this.signals.first;
     if (signal) return this.end(() => this.resolve(signalOutcome(signal)));
     this.end(() => this.reject(connectionLost()));
   }
@@ -171,7 +161,7 @@ class DirectSession implements ClientSessionHandler {
   private end(then: () => void): void {
     if (this.finished) return;
     this.finished = true;
-    for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
+    this.signals.stop();
     try {
       closeSync(this.fd);
     } catch {

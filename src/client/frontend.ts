@@ -5,21 +5,13 @@
  */
 import yargs from 'yargs';
 import { version } from '../version.js';
-import { ClientError } from './fail.js';
+import { UsageError } from '../errors.js';
 import { install } from './install.js';
-import { configPath, exitLike, runCommand } from './run-command.js';
+import { configPath } from '../config/load.js';
+import { exitLike, runCommand } from './run-command.js';
 
-const SERVER_FLAGS = new Set(['-s', '--server']);
-
+/** `-s`/`--server` is listed for the help text: src/main.ts has made this the server before. */
 export async function frontendMain(args: string[]): Promise<void> {
-  // `-s` hands every other argument to the server parser, wherever it stands among the options.
-  const commandIndex = firstCommandIndex(args);
-  const head = commandIndex < 0 ? args : args.slice(0, commandIndex);
-  if (head.some((arg) => SERVER_FLAGS.has(arg))) {
-    const { serverMain } = await import('../server/main.js');
-    return serverMain(args.filter((arg, i) => i >= head.length || !SERVER_FLAGS.has(arg)));
-  }
-
   const parser = yargs(args)
     .scriptName('k8psh')
     .usage(
@@ -66,7 +58,7 @@ export async function frontendMain(args: string[]): Promise<void> {
     .strictOptions()
     .exitProcess(false)
     .fail((message, error) => {
-      throw new ClientError(error?.message ?? message, 1);
+      throw new UsageError(error?.message ?? message);
     })
     .wrap(Math.min(100, process.stdout.columns || 100));
 
@@ -93,21 +85,9 @@ export async function frontendMain(args: string[]): Promise<void> {
   }
 
   const [command, ...rest] = argv._.map(String);
-  if (command === undefined) throw new ClientError('no command given (try k8psh --help)', 1);
+  if (command === undefined) throw new UsageError('no command given (try k8psh --help)');
   const tty = argv['no-tty'] ? false : argv.tty ? true : undefined;
   // yargs stops at the command: take the rest verbatim from the original words.
   const passthrough = args.slice(args.length - rest.length);
   exitLike(await runCommand(command, passthrough, { configFile: argv.config, tty }));
-}
-
-/** Index of the first word that is neither an option nor an option's value, or -1. */
-function firstCommandIndex(args: string[]): number {
-  const takesValue = new Set(['-c', '--config', '--install', '--convert-config', '-n', '--name']);
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--') return i + 1 < args.length ? i + 1 : -1;
-    if (!arg.startsWith('-') || arg === '-') return i;
-    if (takesValue.has(arg)) i++;
-  }
-  return -1;
 }

@@ -1,13 +1,8 @@
 /** `--install FILE`: hard-link the running executable to FILE, or copy it (mode 0755) across filesystems. */
-import { chmodSync, copyFileSync, linkSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
-import { isSea } from 'node:sea';
-import { ClientError } from './fail.js';
-
-/** The file that is "us": the single executable, or the script node runs. */
-export function selfExecutable(): string {
-  return isSea() ? process.execPath : realpathSync(process.argv[1]!);
-}
+import { selfExecutable } from '../self.js';
+import { SetupError } from '../errors.js';
 
 export function install(target: string, source = selfExecutable()): 'linked' | 'copied' {
   // Build beside the target and rename over it: a running stub never sees a half-written file.
@@ -26,7 +21,7 @@ export function install(target: string, source = selfExecutable()): 'linked' | '
     return 'copied';
   } catch (error) {
     rmSync(temporary, { force: true });
-    throw new ClientError(`cannot install to ${target}: ${(error as Error).message}`, 1);
+    throw new SetupError(`cannot install to ${target}: ${(error as Error).message}`);
   }
 }
 

@@ -5,7 +5,7 @@
 import type { ClientRequest } from '../protocol/client-session.js';
 import { ExitCode } from '../protocol/constants.js';
 import { signalName, signalNumber } from '../signals.js';
-import { ClientError, CONNECTION_FAILURE } from './fail.js';
+import { ConnectionError, ProtocolError } from '../errors.js';
 
 export interface RemoteTarget {
   serverName: string;
@@ -32,6 +32,11 @@ export function signalOutcome(signal: NodeJS.Signals): Outcome {
   return { code: ExitCode.SIGNAL_BASE + signalNumber(signal)!, signal };
 }
 
-export function connectionLost(): ClientError {
-  return new ClientError('connection to the server was lost before the command finished', CONNECTION_FAILURE);
+export function connectionLost(): ConnectionError {
+  return new ConnectionError('connection to the server was lost before the command finished');
+}
+
+/** The server broke the protocol: both clients say it the same way. */
+export function serverProtocolError(message: string): ProtocolError {
+  return new ProtocolError(`protocol error from the server: ${message}`);
 }

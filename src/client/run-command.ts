@@ -4,12 +4,11 @@
  * stub call: keep it to the config parser, the protocol and node: built-ins.
  */
 import { resolve } from 'node:path';
-import { loadConfig } from '../config/load.js';
+import { configPath, loadConfig } from '../config/load.js';
 import { clientEnvironment } from '../config/environment.js';
 import { clientDebug } from '../debug.js';
-import { ExitCode } from '../protocol/constants.js';
+import { CommandNotFoundError } from '../errors.js';
 import { CORE_SIGNALS } from '../signals.js';
-import { ClientError } from './fail.js';
 import { runDirect } from './direct.js';
 import type { Outcome } from './outcome.js';
 import { ttyRequest, wantTty } from './terminal.js';
@@ -19,10 +18,6 @@ export interface RunOptions {
   configFile?: string | undefined;
   /** true/false: `-t`/`-T`; undefined: decide from the terminals and K8PSH_TTY. */
   tty?: boolean | undefined;
-}
-
-export function configPath(explicit: string | undefined, env = process.env): string {
-  return explicit ?? env.K8PSH_CONFIG ?? 'k8psh.conf';
 }
 
 export async function runCommand(
@@ -36,7 +31,7 @@ export async function runCommand(
     warn: (m: string) => clientDebug('Configuration', m),
   });
   const command = config.commands.get(name);
-  if (!command) throw new ClientError(`${name}: command not found in ${resolve(file)}`, ExitCode.NOT_FOUND);
+  if (!command) throw new CommandNotFoundError(`${name}: command not found in ${resolve(file)}`);
   const host = config.hosts.get(command.host)!;
   const workingDirectory = relativeWorkingDirectory(config.baseDirectory);
   clientDebug('Main', `running ${name} on ${host.name}:${host.port} in "${workingDirectory}"`);

@@ -5,7 +5,7 @@
 export * from './model.js';
 export { ConfigError, ConfigFileError } from './errors.js';
 export { type ParseOptions, parseConf } from './parse.js';
-export { type LoadOptions, isTomlFile, loadConfig } from './load.js';
+export { type LoadOptions, configPath, isTomlFile, loadConfig } from './load.js';
 export { convertConfToToml } from './convert.js';
 export { quoteConfString, quoteTomlString } from './quote.js';
 export { type Environment, clientEnvironment, commandEnvironment } from './environment.js';

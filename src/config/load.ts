@@ -10,6 +10,11 @@ export interface LoadOptions {
   warn?: (message: string) => void;
 }
 
+/** The configuration file (SPEC A1): `--config`, else `$K8PSH_CONFIG`, else `./k8psh.conf`. */
+export function configPath(explicit: string | undefined, env = process.env): string {
+  return explicit ?? env.K8PSH_CONFIG ?? 'k8psh.conf';
+}
+
 export function isTomlFile(file: string): boolean {
   return file.toLowerCase().endsWith('.toml');
 }

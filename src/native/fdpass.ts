@@ -12,12 +12,12 @@ import { isSea, getRawAsset } from 'node:sea';
 import { constants } from 'node:os';
 import { packageVersion } from '../version.js';
 import { fileURLToPath } from 'node:url';
+import { FDPASS_ASSET } from '../bundle.js';
 import { defaultDlopen, loadNative } from './cache.js';
 
 declare const __K8PSH_BUNDLED__: boolean | undefined;
 declare const __K8PSH_NATIVE_DIGESTS__: Record<string, string> | undefined;
 
-export const FDPASS_ASSET = 'fdpass.node';
 const SOURCE_BUILD = '../../native/fdpass/build/Release/fdpass.node';
 
 interface Addon {

@@ -12,6 +12,7 @@
  * Nothing here runs at start-up: node-pty, the asset and the cache are touched only by `loadPty()`.
  */
 import type * as NodePty from 'node-pty';
+import { NATIVE_HOOK_KEY, PTY_ASSET } from '../bundle.js';
 
 declare const __K8PSH_BUNDLED__: boolean | undefined;
 declare const __K8PSH_NATIVE_DIGESTS__: Record<string, string>;
@@ -31,9 +32,7 @@ export interface PtyNativeInfo {
 export type NodePtyModule = typeof NodePty;
 
 /** The symbol under which the bundled node-pty finds its native module (see scripts/build.mjs). */
-export const NATIVE_HOOK = Symbol.for('k8psh.node-pty.native');
-/** The SEA asset name of node-pty's addon (see scripts/build.mjs). */
-export const PTY_ASSET = 'pty.node';
+export const NATIVE_HOOK = Symbol.for(NATIVE_HOOK_KEY);
 
 let loading: Promise<NodePtyModule> | undefined;
 let info: PtyNativeInfo | undefined;

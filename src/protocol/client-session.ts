@@ -2,11 +2,17 @@
  * Client side of one session, without sockets: builds the request bytes and
  * interprets the server's frames. EXIT_CODE is always the server's last frame.
  */
-import { CLIENT_FEATURES, DEFAULT_LIMITS, FrameType, PROTOCOL_VERSION, type Limits } from './constants.js';
+import {
+  CLIENT_FEATURES,
+  DEFAULT_LIMITS,
+  FrameType,
+  frameName,
+  PROTOCOL_VERSION,
+  type Limits,
+} from './constants.js';
 import { encodeString, encodeValue, FrameDecoder, type FrameHandler } from './codec.js';
 import { decodeHelloPayload, encodeHelloPayload, MIN_PROTOCOL_VERSION } from './hello.js';
 import { encodeTtyPayload, encodeWindowSize, type TtyRequest } from './tty.js';
-import { frameName } from './server-session.js';
 
 export interface ClientRequest {
   /** Open with HELLO (a new server); false speaks exactly the original protocol. */
@@ -22,13 +28,7 @@ export interface ClientRequest {
 /** All request frames in one buffer: one write, one segment. Same order as the original client. */
 export function encodeRequest(request: ClientRequest): Buffer {
   const frames: Buffer[] = [];
-  if (request.hello)
-    frames.push(
-      encodeString(
-        FrameType.HELLO,
-        encodeHelloPayload({ version: PROTOCOL_VERSION, features: request.features ?? CLIENT_FEATURES }),
-      ),
-    );
+  if (request.hello) frames.push(encodeHello(request.features));
   if (request.hello && request.tty)
     frames.push(encodeString(FrameType.TTY_REQUEST, encodeTtyPayload(request.tty)));
   frames.push(encodeString(FrameType.WORKING_DIRECTORY, request.workingDirectory));
@@ -39,19 +39,24 @@ export function encodeRequest(request: ClientRequest): Buffer {
   return Buffer.concat(frames);
 }
 
+/** A client's HELLO frame: it opens every request of ours, and is all a health probe sends. */
+export const encodeHello = (features: number = CLIENT_FEATURES): Buffer =>
+  encodeString(FrameType.HELLO, encodeHelloPayload({ version: PROTOCOL_VERSION, features }));
+
 export const encodeSignal = (signal: number): Buffer => encodeValue(FrameType.SIGNAL, signal);
 export const encodeTerminate = (): Buffer => encodeValue(FrameType.TERMINATE_COMMAND, 0);
 export const encodeResize = (rows: number, cols: number): Buffer =>
   encodeValue(FrameType.WINDOW_SIZE, encodeWindowSize(rows, cols));
 
+/** What a client does with the server's frames; a frame without its callback is dropped. */
 export interface ClientSessionHandler {
-  onHello(version: number, features: number): void;
-  onStdout(chunk: Buffer): void;
-  onStdoutEnd(): void;
-  onStderr(chunk: Buffer): void;
-  onStderrEnd(): void;
+  onHello?(version: number, features: number): void;
+  onStdout?(chunk: Buffer): void;
+  onStdoutEnd?(): void;
+  onStderr?(chunk: Buffer): void;
+  onStderrEnd?(): void;
   /** The remote process closed its stdin: stop sending it. */
-  onStdinClosed(): void;
+  onStdinClosed?(): void;
   /** A message from the server, to print as `k8psh: …`; the exit follows. */
   onServerError(message: string): void;
   /** The session is over: the command's code, and the signal that ended it (if any). */
@@ -111,7 +116,7 @@ export class ClientSession implements FrameHandler {
           );
         this.serverVersion = hello.version;
         this.serverFeatures = hello.features;
-        return this.handler.onHello(hello.version, hello.features);
+        return this.handler.onHello?.(hello.version, hello.features);
       }
       case FrameType.ERROR:
         return this.handler.onServerError(payload.toString('utf8'));
@@ -121,15 +126,15 @@ export class ClientSession implements FrameHandler {
   }
 
   onData(type: number, chunk: Buffer): void {
-    if (type === FrameType.STDOUT_DATA) this.handler.onStdout(chunk);
-    else if (type === FrameType.STDERR_DATA) this.handler.onStderr(chunk);
+    if (type === FrameType.STDOUT_DATA) this.handler.onStdout?.(chunk);
+    else if (type === FrameType.STDERR_DATA) this.handler.onStderr?.(chunk);
     else this.decoder.fail('STDIN_DATA with a payload from the server');
   }
 
   onDataEnd(type: number): void {
-    if (type === FrameType.STDOUT_DATA) this.handler.onStdoutEnd();
-    else if (type === FrameType.STDERR_DATA) this.handler.onStderrEnd();
-    else this.handler.onStdinClosed();
+    if (type === FrameType.STDOUT_DATA) this.handler.onStdoutEnd?.();
+    else if (type === FrameType.STDERR_DATA) this.handler.onStderrEnd?.();
+    else this.handler.onStdinClosed?.();
   }
 
   onError(message: string): void {

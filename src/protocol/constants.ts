@@ -32,6 +32,15 @@ export const FrameType = {
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
+/** Frame names by type, for messages and logs. */
+export const FRAME_NAMES: ReadonlyMap<number, string> = new Map(
+  Object.entries(FrameType).map(([name, type]) => [type, name]),
+);
+
+export function frameName(type: number): string {
+  return FRAME_NAMES.get(type) ?? `frame type ${type}`;
+}
+
 /** Frames whose value is a payload length. */
 export function isStringFrame(type: number): boolean {
   return (
@@ -106,8 +115,11 @@ export const DATA_CHUNK_SIZE = 256 * 1024;
 
 /** Exit codes a shell would give. */
 export const ExitCode = {
+  SUCCESS: 0,
   FAILURE: 1,
   NOT_EXECUTABLE: 126,
   NOT_FOUND: 127,
   SIGNAL_BASE: 128,
+  /** Could not reach the server, or lost it, as ssh reports it. */
+  CONNECTION_FAILURE: 255,
 } as const;

@@ -2,13 +2,10 @@
 import { ExitCode, FrameType } from './constants.js';
 import { encodeString, encodeValue } from './codec.js';
 import { encodeHelloPayload } from './hello.js';
+import { errorLine } from '../errors.js';
 
 export const encodeHelloReply = (version: number, features: number): Buffer =>
   encodeString(FrameType.HELLO, encodeHelloPayload({ version, features }));
-
-export const STDIN_CLOSED = encodeValue(FrameType.STDIN_DATA, 0);
-export const STDOUT_END = encodeValue(FrameType.STDOUT_DATA, 0);
-export const STDERR_END = encodeValue(FrameType.STDERR_DATA, 0);
 
 /**
  * The end of a session. A death by signal N is EXIT_SIGNAL(N) + EXIT_CODE(128+N)
@@ -28,6 +25,6 @@ export function encodeExit(code: number | null, signal: number | null, modern: b
 export function encodeRefusal(message: string, code: number, modern: boolean): Buffer {
   const text = modern
     ? encodeString(FrameType.ERROR, message)
-    : encodeString(FrameType.STDERR_DATA, `k8psh: ${message}\n`);
+    : encodeString(FrameType.STDERR_DATA, errorLine(message));
   return Buffer.concat([text, encodeValue(FrameType.EXIT_CODE, code)]);
 }

@@ -5,7 +5,8 @@
  * ENVIRONMENT_VARIABLE*, START_COMMAND; the original client sends them in
  * this order, the server does not insist on it), then the streaming phase.
  */
-import { DEFAULT_LIMITS, FrameType, type Limits } from './constants.js';
+import { DEFAULT_LIMITS, Feature, FrameType, frameName, PASSED_FD_COUNT, type Limits } from './constants.js';
+import { printable } from './printable.js';
 import { FrameDecoder, type FrameHandler } from './codec.js';
 import { decodeHelloPayload, negotiateVersion } from './hello.js';
 import { decodeTtyPayload, decodeWindowSize, type TtyRequest } from './tty.js';
@@ -196,14 +197,12 @@ export class ServerSession implements FrameHandler {
   }
 }
 
-export function frameName(type: number): string {
-  for (const [name, value] of Object.entries(FrameType)) if (value === type) return name;
-  return `frame type ${type}`;
-}
-
-/** For messages: a peer's string, short and without control characters. */
-export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f]/g, '?');
-  return clean.length > 80 ? `${clean.slice(0, 77)}...` : clean;
+/**
+ * The descriptors that came with a request must be what it says (docs/protocol.md): exactly
+ * PASSED_FD_COUNT with the PASSED_STDIO feature and no terminal, none without it. A message when not.
+ */
+export function checkPassedDescriptors(features: number, count: number, tty: boolean): string | null {
+  const passing = (features & Feature.PASSED_STDIO) !== 0;
+  if (passing ? count === PASSED_FD_COUNT && !tty : count === 0) return null;
+  return `${count} descriptors came with a request that ${passing ? 'passes' : 'does not pass'} its stdio${tty ? ' and asks for a terminal' : ''}`;
 }

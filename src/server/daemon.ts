@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
 import { isSea } from 'node:sea';
+import { SetupError } from '../errors.js';
 
 const READY_FD_VARIABLE = 'K8PSH_DAEMON_FD';
 const readyFd = takeReadyFd();
@@ -52,5 +53,7 @@ export async function daemonize(args: readonly string[]): Promise<void> {
     child.unref();
     return;
   }
-  throw new Error(answer.replace(/^error: /, '').trim() || 'the background server exited during start-up');
+  throw new SetupError(
+    answer.replace(/^error: /, '').trim() || 'the background server exited during start-up',
+  );
 }

@@ -7,10 +7,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { loadConfig } from '../config/load.js';
+import { configPath, loadConfig } from '../config/load.js';
 import type { CommandConfig, Config } from '../config/model.js';
-import { configPath } from '../client/run-command.js';
 import { initLogger, logger } from '../log.js';
+import { errorLine, K8pshError, SetupError } from '../errors.js';
+import { ExitCode } from '../protocol/constants.js';
 import { encodeRefusal } from '../protocol/server-frames.js';
 import { closeDescriptors } from './direct-child.js';
 import { daemonChildReady, daemonize, isDaemonChild } from './daemon.js';
@@ -27,18 +28,13 @@ const KILL_GRACE_MS = 2000;
 const REFUSAL_LINGER_MS = 2000;
 
 export async function serverMain(args: string[]): Promise<void> {
-  // The probe is usually run through the installed k8pshd name: hand it to the front end.
-  if (args.includes('--health')) {
-    const { frontendMain } = await import('../client/frontend.js');
-    return frontendMain(args);
-  }
   try {
     await run(args);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (isDaemonChild()) daemonChildReady(message);
-    process.stderr.write(`k8pshd: ${message}\n`);
-    process.exit(1);
+    process.stderr.write(errorLine(message, 'k8pshd'));
+    process.exit(error instanceof K8pshError ? error.exitCode : ExitCode.FAILURE);
   }
 }
 
@@ -121,7 +117,9 @@ async function serve(
       // a peer that never closes does not keep the descriptor.
       socket.on('error', () => {});
       socket.resume();
-      socket.end(encodeRefusal(`server ${name} is busy (${options.maxSessions} sessions)`, 1, false));
+      socket.end(
+        encodeRefusal(`server ${name} is busy (${options.maxSessions} sessions)`, ExitCode.FAILURE, false),
+      );
       setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
       return false;
     }
@@ -180,7 +178,7 @@ async function serve(
     if (!options.keepClientExecutables) removeFiles(stubs);
     if (pidfile) removePidfile(pidfile);
     log.info('stopped');
-    process.exit(0);
+    process.exit(ExitCode.SUCCESS);
   };
 
   // The local socket first: once the port accepts, a client can pass its stdio.
@@ -188,7 +186,7 @@ async function serve(
   await new Promise<void>((resolveListen, rejectListen) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       rejectListen(
-        new Error(
+        new SetupError(
           error.code === 'EADDRINUSE'
             ? `port ${port} is already in use (server ${name} on ${SERVER_HOST}:${port})`
             : `cannot listen on ${SERVER_HOST}:${port}: ${error.message}`,

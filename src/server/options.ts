@@ -1,5 +1,6 @@
 /** k8pshd's command line (SPEC A3), with yargs; help texts read like the original's. */
 import yargs from 'yargs';
+import { UsageError } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../protocol/constants.js';
 import { version } from '../version.js';
 
@@ -28,8 +29,6 @@ export interface ServerOptions {
 export const DEFAULT_MAX_ARGUMENT_BYTES = DEFAULT_LIMITS.maxArgumentBytes;
 /** Requests in progress, all connections together: room for two requests at the default caps. */
 export const DEFAULT_MAX_REQUEST_BYTES = 32 << 20;
-
-export class UsageError extends Error {}
 
 const SERVER_OPTIONS = {
   background: {

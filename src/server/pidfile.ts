@@ -1,5 +1,6 @@
 /** The pidfile: created exclusively; a stale one (dead process) is replaced, a live one refused. */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { SetupError } from '../errors.js';
 
 export function writePidfile(file: string, pid = process.pid): void {
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -9,10 +10,10 @@ export function writePidfile(file: string, pid = process.pid): void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'EEXIST')
-        throw new Error(`cannot create pidfile ${file}: ${code ?? String(error)}`, { cause: error });
+        throw new SetupError(`cannot create pidfile ${file}: ${code ?? String(error)}`, { cause: error });
       const owner = Number.parseInt(readFileSync(file, 'utf8'), 10);
       if (Number.isInteger(owner) && owner > 0 && owner !== pid && isAlive(owner))
-        throw new Error(`pidfile ${file} belongs to running process ${owner}`, { cause: error });
+        throw new SetupError(`pidfile ${file} belongs to running process ${owner}`, { cause: error });
       rmSync(file, { force: true });
       continue;
     }
@@ -20,7 +21,7 @@ export function writePidfile(file: string, pid = process.pid): void {
     closeSync(fd);
     return;
   }
-  throw new Error(`cannot create pidfile ${file}: it keeps reappearing`);
+  throw new SetupError(`cannot create pidfile ${file}: it keeps reappearing`);
 }
 
 export function removePidfile(file: string, pid = process.pid): void {

@@ -5,38 +5,18 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { commandEnvironment } from '../config/environment.js';
-import type { CommandConfig } from '../config/model.js';
-import { encodeHeader } from '../protocol/codec.js';
-import {
-  ALL_FEATURES,
-  ExitCode,
-  Feature,
-  FrameType,
-  PASSED_FD_COUNT,
-  type Limits,
-} from '../protocol/constants.js';
+import { ALL_FEATURES, ExitCode, Feature, FrameType, type Limits } from '../protocol/constants.js';
+import { STDERR_END, STDIN_END, STDOUT_END, writeData } from '../protocol/data.js';
 import { ServerSession, type ServerSessionHandler, type SessionRequest } from '../protocol/server-session.js';
-import {
-  encodeExit,
-  encodeHelloReply,
-  encodeRefusal,
-  STDERR_END,
-  STDIN_CLOSED,
-  STDOUT_END,
-} from '../protocol/server-frames.js';
+import { encodeExit, encodeHelloReply, encodeRefusal } from '../protocol/server-frames.js';
 import { closeDescriptors, spawnDirect } from './direct-child.js';
 import { spawnPiped, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
-import { DEFAULT_PATH, findExecutable } from './executable.js';
-import { resolveWorkingDirectory } from './workdir.js';
+import { planCommand, type PlanContext } from './plan.js';
 
 /** How long a finished session waits for the client to close before dropping it. */
 const LINGER_MS = 5000;
 
-export interface SessionContext {
-  serverName: string;
-  baseDirectory: string;
-  commands: ReadonlyMap<string, CommandConfig>;
+export interface SessionContext extends PlanContext {
   limits: Limits;
   /** A request not complete by then is refused. */
   requestTimeoutMs: number;
@@ -127,41 +107,18 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   onStart(request: SessionRequest): void {
     this.clearRequestTimer();
     this.context.onStarted();
-    const { log } = this.context;
-    const command = this.context.commands.get(request.command);
-    if (!command)
-      return this.refuse(
-        `${request.command}: command not found on server ${this.context.serverName}`,
-        ExitCode.NOT_FOUND,
-      );
-    const passing = (this.session.features & Feature.PASSED_STDIO) !== 0;
-    const fds = this.passedFds?.length ?? 0;
-    if (passing ? fds !== PASSED_FD_COUNT || request.tty !== null : fds !== 0)
-      return this.onProtocolError(
-        `${fds} descriptors came with a request that ${passing ? 'passes' : 'does not pass'} its stdio${request.tty ? ' and asks for a terminal' : ''}`,
-      );
-    const directory = resolveWorkingDirectory(this.context.baseDirectory, request.workingDirectory);
-    if ('error' in directory) return this.refuse(directory.error, ExitCode.FAILURE);
-    const env = commandEnvironment(command.environment, request.environment, process.env);
-    const [executable = command.name, ...fixed] = command.argv;
-    const found = findExecutable(executable, directory.path, env.PATH ?? DEFAULT_PATH);
-    if ('error' in found) return this.refuse(found.error, found.code);
-    const spec: SpawnSpec = {
-      file: found.path,
-      argv0: executable,
-      args: [...fixed, ...request.arguments],
-      cwd: directory.path,
-      env: request.tty ? { ...env, TERM: request.tty.term } : env,
-      tty: request.tty,
-    };
-    log.debug(
+    const plan = planCommand(request, this.context, this.session.features, this.passedFds?.length ?? 0);
+    if ('refusal' in plan) return this.refuse(plan.refusal, plan.code);
+    if ('protocolError' in plan) return this.onProtocolError(plan.protocolError);
+    const spec = plan.spawn;
+    this.context.log.debug(
       {
         command: request.command,
         file: spec.file,
         args: spec.args,
         cwd: spec.cwd,
         tty: !!spec.tty,
-        direct: passing,
+        direct: (this.session.features & Feature.PASSED_STDIO) !== 0,
       },
       'starting',
     );
@@ -231,7 +188,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   onStdinClosed(): void {
     if (this.stdinClosedSent) return;
     this.stdinClosedSent = true;
-    this.send(STDIN_CLOSED);
+    this.send(STDIN_END);
   }
 
   onSpawnError(error: NodeJS.ErrnoException): void {
@@ -317,12 +274,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
 
   private forward(type: number, chunk: Buffer): void {
     if (this.closed) return;
-    const socket = this.socket;
-    socket.cork();
-    socket.write(encodeHeader(type, chunk.length));
-    const flowing = socket.write(chunk);
-    socket.uncork();
-    if (!flowing && !this.outputPaused) {
+    if (!writeData(this.socket, type, chunk) && !this.outputPaused) {
       this.outputPaused = true;
       this.child?.pauseOutput();
     }

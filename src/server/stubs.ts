@@ -6,8 +6,9 @@
 import { lstatSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { isSea } from 'node:sea';
-import { selfExecutable } from '../client/install.js';
+import { selfExecutable } from '../self.js';
 import { makeDirectories } from '../mkdirp.js';
+import { SetupError } from '../errors.js';
 
 const SCRIPT_MARKER = '# k8psh stub';
 
@@ -28,7 +29,7 @@ export function createStubs(plan: StubPlan): string[] {
   try {
     makeDirectories(plan.directory);
   } catch (error) {
-    throw new Error(`cannot create the executable directory ${plan.directory}: ${reason(error)}`, {
+    throw new SetupError(`cannot create the executable directory ${plan.directory}: ${reason(error)}`, {
       cause: error,
     });
   }
@@ -39,7 +40,7 @@ export function createStubs(plan: StubPlan): string[] {
       const file = join(plan.directory, name);
       const existing = inspect(file);
       if (existing === 'foreign' && !plan.overwrite)
-        throw new Error(
+        throw new SetupError(
           `refusing to replace ${file}: it is not a k8psh stub (use --overwrite-client-executables)`,
         );
       try {
@@ -52,7 +53,9 @@ export function createStubs(plan: StubPlan): string[] {
             { mode: 0o755 },
           );
       } catch (error) {
-        throw new Error(`cannot create the client executable ${file}: ${reason(error)}`, { cause: error });
+        throw new SetupError(`cannot create the client executable ${file}: ${reason(error)}`, {
+          cause: error,
+        });
       }
       created.push(file);
     }

@@ -6,7 +6,7 @@
  */
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { printable } from '../protocol/server-session.js';
+import { printable } from '../protocol/printable.js';
 
 export function resolveWorkingDirectory(
   baseDirectory: string,

@@ -1,17 +1,11 @@
 import t from 'tap';
-import {
-  encodeExit,
-  encodeHelloReply,
-  encodeRefusal,
-  STDERR_END,
-  STDIN_CLOSED,
-  STDOUT_END,
-} from '../../src/protocol/server-frames.js';
+import { encodeExit, encodeHelloReply, encodeRefusal } from '../../src/protocol/server-frames.js';
+import { STDERR_END, STDIN_END, STDOUT_END } from '../../src/protocol/data.js';
 import { ExitCode } from '../../src/protocol/constants.js';
 import { hex } from './fixtures/helpers.js';
 
 t.test('end-of-stream frames', async (t) => {
-  t.equal(hex(STDIN_CLOSED), '04 00 00 00 00');
+  t.equal(hex(STDIN_END), '04 00 00 00 00');
   t.equal(hex(STDOUT_END), '05 00 00 00 00');
   t.equal(hex(STDERR_END), '06 00 00 00 00');
 });

@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap';
-import { ServerSession, frameName, printable } from '../../src/protocol/server-session.js';
+import { ServerSession } from '../../src/protocol/server-session.js';
+import { frameName } from '../../src/protocol/constants.js';
+import { printable } from '../../src/protocol/printable.js';
 import {
   encodeRequest,
   encodeResize,

@@ -1,0 +1,34 @@
+/**
+ * The client's signals go to the remote process group (SPEC B), for both clients (./direct.ts,
+ * ./remote.ts): each says how a signal is sent on its connection.
+ */
+import { clientDebug } from '../debug.js';
+import { FORWARDED_SIGNALS } from '../signals.js';
+
+export class SignalForwarder {
+  private readonly handlers = new Map<NodeJS.Signals, () => void>();
+  /**
+   * The first signal forwarded. The original server closes without an exit code when the command
+   * dies by it: the client then reports that signal.
+   */
+  first: NodeJS.Signals | null = null;
+
+  constructor(private readonly send: (signal: NodeJS.Signals) => void) {}
+
+  start(): void {
+    for (const signal of FORWARDED_SIGNALS) {
+      const handler = (): void => {
+        clientDebug('Process', `forwarding ${signal}`);
+        this.first ??= signal;
+        this.send(signal);
+      };
+      this.handlers.set(signal, handler);
+      process.on(signal, handler);
+    }
+  }
+
+  stop(): void {
+    for (const [signal, handler] of this.handlers) process.off(signal, handler);
+    this.handlers.clear();
+  }
+}

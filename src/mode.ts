@@ -1,0 +1,57 @@
+/**
+ * Which face the executable shows (SPEC A1), decided from the name it was invoked by and its
+ * arguments alone. Only src/main.ts acts on it: the server and the client never load each other.
+ */
+import { basename } from 'node:path';
+
+export type Mode =
+  /** `k8psh --version` / `k8pshd -v`: answered without loading an option parser. */
+  | { kind: 'version'; name: 'k8psh' | 'k8pshd' }
+  | { kind: 'server'; args: string[] }
+  | { kind: 'frontend'; args: string[] }
+  /** Any other name: a stub running the configured command of that name. */
+  | { kind: 'stub'; command: string; args: string[] };
+
+const SERVER_FLAGS = new Set(['-s', '--server']);
+/** Front-end options that take the next word as their value. */
+const VALUE_OPTIONS = new Set(['-c', '--config', '--install', '--convert-config', '-n', '--name']);
+
+/** In the single executable argv[1] is the name we were invoked by; under node it is the script. */
+export function invokedName(argv = process.argv): string {
+  return basename(argv[1] ?? 'k8psh').replace(/\.[cm]?[jt]s$/, '');
+}
+
+export function chooseMode(name: string, args: string[]): Mode {
+  if (
+    (name === 'k8psh' || name === 'k8pshd') &&
+    args.length === 1 &&
+    (args[0] === '-v' || args[0] === '--version')
+  )
+    return { kind: 'version', name };
+  if (name === 'k8pshd') return serverOrProbe(args);
+  if (name === 'k8psh' || name === 'main') {
+    // `-s` hands every other argument to the server parser, wherever it stands among the options.
+    const commandIndex = firstCommandIndex(args);
+    const head = commandIndex < 0 ? args.length : commandIndex;
+    if (args.slice(0, head).some((arg) => SERVER_FLAGS.has(arg)))
+      return serverOrProbe(args.filter((arg, i) => i >= head || !SERVER_FLAGS.has(arg)));
+    return { kind: 'frontend', args };
+  }
+  return { kind: 'stub', command: name, args };
+}
+
+/** The health probe is usually run through the installed k8pshd name: it is the front end's. */
+function serverOrProbe(args: string[]): Mode {
+  return args.includes('--health') ? { kind: 'frontend', args } : { kind: 'server', args };
+}
+
+/** Index of the first word that is neither an option nor an option's value, or -1. */
+export function firstCommandIndex(args: readonly string[]): number {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return i + 1 < args.length ? i + 1 : -1;
+    if (!arg.startsWith('-') || arg === '-') return i;
+    if (VALUE_OPTIONS.has(arg)) i++;
+  }
+  return -1;
+}

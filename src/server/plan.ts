@@ -1,0 +1,61 @@
+/**
+ * The server's admission policy for one request (SPEC A4): which command, where, with what
+ * environment and executable, or why not. It decides only; ./session.ts acts on the answer.
+ */
+import { commandEnvironment } from '../config/environment.js';
+import type { CommandConfig } from '../config/model.js';
+import { ExitCode } from '../protocol/constants.js';
+import { checkPassedDescriptors, type SessionRequest } from '../protocol/server-session.js';
+import type { SpawnSpec } from './child.js';
+import { DEFAULT_PATH, findExecutable } from './executable.js';
+import { resolveWorkingDirectory } from './workdir.js';
+
+export interface PlanContext {
+  serverName: string;
+  baseDirectory: string;
+  commands: ReadonlyMap<string, CommandConfig>;
+}
+
+export type Plan =
+  | { spawn: SpawnSpec }
+  /** Refused before anything ran: the message the client prints, the exit code a shell would give. */
+  | { refusal: string; code: number }
+  /** The client broke the protocol. */
+  | { protocolError: string };
+
+/**
+ * `features` are the client's HELLO features, `passedFds` the number of descriptors that came with
+ * the request; `serverEnv` is what `=NAME` and `?NAME` specs fall back on.
+ */
+export function planCommand(
+  request: SessionRequest,
+  context: PlanContext,
+  features: number,
+  passedFds: number,
+  serverEnv: NodeJS.ProcessEnv = process.env,
+): Plan {
+  const command = context.commands.get(request.command);
+  if (!command)
+    return {
+      refusal: `${request.command}: command not found on server ${context.serverName}`,
+      code: ExitCode.NOT_FOUND,
+    };
+  const mismatch = checkPassedDescriptors(features, passedFds, request.tty !== null);
+  if (mismatch !== null) return { protocolError: mismatch };
+  const directory = resolveWorkingDirectory(context.baseDirectory, request.workingDirectory);
+  if ('error' in directory) return { refusal: directory.error, code: ExitCode.FAILURE };
+  const env = commandEnvironment(command.environment, request.environment, serverEnv);
+  const [executable = command.name, ...fixed] = command.argv;
+  const found = findExecutable(executable, directory.path, env.PATH ?? DEFAULT_PATH);
+  if ('error' in found) return { refusal: found.error, code: found.code };
+  return {
+    spawn: {
+      file: found.path,
+      argv0: executable,
+      args: [...fixed, ...request.arguments],
+      cwd: directory.path,
+      env: request.tty ? { ...env, TERM: request.tty.term } : env,
+      tty: request.tty,
+    },
+  };
+}
