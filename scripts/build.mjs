@@ -24,6 +24,7 @@ import * as path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { assemble, compileFront, entriesSize, runtimeBeside, sharedLibraries } from './payload.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -459,6 +460,23 @@ function stripOrCopy(source, destination, strip, log) {
   return false;
 }
 
+/**
+ * The runtime files beside node in staging: the glibc loader and libraries that node and the addons
+ * need (copied from this machine), and the addons; [{ name, file, mode }], node first.
+ */
+function stageRuntime(staging, node, addons) {
+  const entries = [{ name: 'node', file: node, mode: 0o755 }];
+  for (const [name, file] of Object.entries(addons)) {
+    fs.copyFileSync(file, path.join(staging, name));
+    entries.push({ name, file: path.join(staging, name), mode: 0o644 });
+  }
+  for (const { name, file } of sharedLibraries([RUNTIME_NODE, ...Object.values(addons)])) {
+    fs.copyFileSync(file, path.join(staging, name));
+    entries.push({ name, file: path.join(staging, name), mode: 0o755 });
+  }
+  return entries;
+}
+
 /** `v24.22.3`: the embedded runtime's version. */
 function runtimeVersion() {
   return `v${JSON.parse(fs.readFileSync(path.join(path.dirname(RUNTIME_NODE), '../package.json'), 'utf8')).version}`;
@@ -505,18 +523,28 @@ async function main() {
   log(`blob     ${show(blob)}: ${(fs.statSync(blob).size / 1024).toFixed(0)} KiB (${elapsed()})`);
 
   const target = path.join(options.out, options.name);
-  const temporary = path.join(buildDir, `${options.name}.tmp`);
-  const stripped = stripOrCopy(RUNTIME_NODE, temporary, options.strip, log);
-  fs.chmodSync(temporary, 0o755);
-  await inject(temporary, blob);
-  fs.renameSync(temporary, target);
+  const staging = path.join(buildDir, 'runtime');
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.mkdirSync(staging);
+  const node = path.join(staging, 'node');
+  const stripped = stripOrCopy(RUNTIME_NODE, node, options.strip, log);
+  fs.chmodSync(node, 0o755);
+  await inject(node, blob);
+  const entries = stageRuntime(staging, node, { [PTY_ASSET]: ptyAddon, [FDPASS_ASSET]: fdpassAddon });
+  log(`runtime  ${show(staging)}: ${entries.map((e) => e.name).join(' ')} (${elapsed()})`);
+  const front = path.join(buildDir, 'front');
+  const compiler = compileFront(root, front);
+  const id = assemble(front, entries, target);
+  const beside = runtimeBeside(target, id, entries);
   const link = path.join(options.out, 'k8pshd');
   fs.rmSync(link, { force: true });
   fs.symlinkSync(options.name, link);
   log(
     `binary   ${show(target)}: ${mib(fs.statSync(target).size)}` +
-      ` (node ${runtimeVersion()}${stripped ? ', debug symbols stripped' : ''}; ${path.basename(link)} -> ${options.name})`,
+      ` (front ${(fs.statSync(front).size / 1024).toFixed(0)} KiB by ${compiler}, node ${runtimeVersion()}` +
+      `${stripped ? ' stripped' : ''}; ${path.basename(link)} -> ${options.name})`,
   );
+  log(`install  ${show(beside)}/ + front: ${mib(entriesSize(entries) + fs.statSync(front).size)} installed`);
   log(`version  ${version}; pty.node sha256 ${ptyDigest.slice(0, 16)}`);
   log(`done in ${elapsed()}`);
 }
