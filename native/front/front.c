@@ -61,7 +61,7 @@ int main(int argc, char **argv, char **envp) {
 
   char **env = stash_environment(envp, self);
   if (!env) fail(127, "out of memory");
-  char dir[PATH_MAX], runtime[PATH_MAX];
+  char dir[PATH_MAX], runtime[PATH_MAX] = "";
   snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(self, '/') - self), self);
   if (runtime_path(*dir ? dir : "/", &payload, runtime, sizeof runtime) == 0 && runtime_ready(runtime)) {
     runtime_exec(runtime, argv0, argc, argv, env);
