@@ -12,8 +12,8 @@ async function main(): Promise<void> {
   const mode = chooseMode(invokedName(), process.argv.slice(2));
   switch (mode.kind) {
     case 'version': {
-      const { version } = await import('./version.js');
-      process.stdout.write(`${mode.name} ${version()}\n`);
+      const { versionLine } = await import('./version.js');
+      process.stdout.write(`${mode.name} ${versionLine()}\n`);
       return;
     }
     case 'server': {

@@ -8,14 +8,15 @@ import { loadConfig } from '../config/load.js';
 import { ClientSession, encodeHello } from '../protocol/client-session.js';
 import { connectWithRetry } from './connect.js';
 import { UnhealthyError } from '../errors.js';
+import { callerEnv } from '../runtime/caller-env.js';
 
 const PROBE_TIMEOUT_MS = 3000;
 
 export async function checkHealth(
   configFile: string,
-  name = process.env.K8PSH_NAME || hostname(),
+  name = callerEnv().K8PSH_NAME || hostname(),
 ): Promise<void> {
-  const config = await loadConfig(configFile, { env: process.env });
+  const config = await loadConfig(configFile, { env: callerEnv() });
   const host = config.hosts.get(name);
   if (!host) throw new UnhealthyError(`server ${name} has no commands in ${configFile}`);
   const socket = await connectWithRetry(host.port, 0, name).catch((error: Error) => {

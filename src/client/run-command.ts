@@ -13,6 +13,7 @@ import { runDirect } from './direct.js';
 import type { Outcome } from './outcome.js';
 import { ttyRequest, wantTty } from './terminal.js';
 import { relativeWorkingDirectory } from './workdir.js';
+import { callerEnv } from '../runtime/caller-env.js';
 
 export interface RunOptions {
   configFile?: string | undefined;
@@ -27,7 +28,7 @@ export async function runCommand(
 ): Promise<Outcome> {
   const file = configPath(options.configFile);
   const config = await loadConfig(file, {
-    env: process.env,
+    env: callerEnv(),
     warn: (m: string) => clientDebug('Configuration', m),
   });
   const command = config.commands.get(name);
@@ -40,7 +41,7 @@ export async function runCommand(
     command: name,
     arguments: args,
     workingDirectory,
-    environment: clientEnvironment(command, process.env),
+    environment: clientEnvironment(command, callerEnv()),
   };
   const tty = wantTty(options.tty) ? ttyRequest() : null;
   if (tty === null) {

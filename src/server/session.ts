@@ -12,6 +12,7 @@ import { encodeExit, encodeHelloReply, encodeRefusal } from '../protocol/server-
 import { closeDescriptors, spawnDirect } from './direct-child.js';
 import { spawnPiped, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
 import { planCommand, type PlanContext } from './plan.js';
+import { callerEnv } from '../runtime/caller-env.js';
 
 /** How long a finished session waits for the client to close before dropping it. */
 const LINGER_MS = 5000;
@@ -107,7 +108,13 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   onStart(request: SessionRequest): void {
     this.clearRequestTimer();
     this.context.onStarted();
-    const plan = planCommand(request, this.context, this.session.features, this.passedFds?.length ?? 0);
+    const plan = planCommand(
+      request,
+      this.context,
+      this.session.features,
+      this.passedFds?.length ?? 0,
+      callerEnv(),
+    );
     if ('refusal' in plan) return this.refuse(plan.refusal, plan.code);
     if ('protocolError' in plan) return this.onProtocolError(plan.protocolError);
     const spec = plan.spawn;

@@ -6,7 +6,7 @@
 import { lstatSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { isSea } from 'node:sea';
-import { selfExecutable } from '../self.js';
+import { selfExecutable } from '../runtime/self.js';
 import { makeDirectories } from '../mkdirp.js';
 import { SetupError } from '../errors.js';
 
@@ -20,7 +20,7 @@ export interface StubPlan {
 
 export function stubTarget(): { kind: 'symlink' | 'script'; target: string } {
   return isSea()
-    ? { kind: 'symlink', target: process.execPath }
+    ? { kind: 'symlink', target: selfExecutable() }
     : { kind: 'script', target: selfExecutable() };
 }
 

@@ -39,7 +39,7 @@ t.test('neutral modules are free to be imported by both', async (t) => {
     t.same(
       await restricted(
         file,
-        "import { selfExecutable } from '../self.js';\nexport const s = selfExecutable;\n",
+        "import { selfExecutable } from '../runtime/self.js';\nexport const s = selfExecutable;\n",
       ),
       [],
     );
