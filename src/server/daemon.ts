@@ -33,10 +33,11 @@ export function daemonChildReady(error: string | null): void {
 }
 
 export async function daemonize(args: readonly string[]): Promise<void> {
-  const rest = args.filter((arg) => arg !== '-b' && arg !== '--background');
+  // The same arguments, --background included: the child knows it is the daemon (isDaemonChild) and
+  // --background is what makes it write the default pidfile.
   const [file, argv, argv0] = isSea()
-    ? [process.execPath, rest, 'k8pshd']
-    : [process.execPath, [process.argv[1]!, '--server', ...rest], undefined];
+    ? [process.execPath, [...args], 'k8pshd']
+    : [process.execPath, [process.argv[1]!, '--server', ...args], undefined];
   const child = spawn(file, argv, {
     argv0,
     detached: true,
