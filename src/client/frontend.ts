@@ -4,10 +4,11 @@
  * to the command untouched, even words that look like options.
  */
 import yargs from 'yargs';
+import { HELP_WIDTH } from '../help-width.js';
 import { version } from '../version.js';
 import { ClientError } from './fail.js';
 import { install } from './install.js';
-import { configPath, exitLike, runCommand } from './run-command.js';
+import { exitLike, runCommand } from './run-command.js';
 
 const SERVER_FLAGS = new Set(['-s', '--server']);
 
@@ -68,7 +69,7 @@ export async function frontendMain(args: string[]): Promise<void> {
     .fail((message, error) => {
       throw new ClientError(error?.message ?? message, 1);
     })
-    .wrap(Math.min(100, process.stdout.columns || 100));
+    .wrap(HELP_WIDTH());
 
   const argv = await parser.parse();
   if (argv.help || argv.version) return;
@@ -84,7 +85,7 @@ export async function frontendMain(args: string[]): Promise<void> {
   }
   if (argv.health) {
     const { checkHealth } = await import('./health.js');
-    return checkHealth(configPath(argv.config), argv.name);
+    return checkHealth(argv.config, argv.name);
   }
   if (argv['selftest-pty']) {
     const { ptySelfTest } = await import('../native/pty.js');
@@ -97,7 +98,7 @@ export async function frontendMain(args: string[]): Promise<void> {
   const tty = argv['no-tty'] ? false : argv.tty ? true : undefined;
   // yargs stops at the command: take the rest verbatim from the original words.
   const passthrough = args.slice(args.length - rest.length);
-  exitLike(await runCommand(command, passthrough, { configFile: argv.config, tty }));
+  exitLike(await runCommand(command, passthrough, { configFile: argv.config, tty, frontend: true }));
 }
 
 /** Index of the first word that is neither an option nor an option's value, or -1. */

@@ -4,22 +4,26 @@
  * --max-connections), 1 with a message otherwise.
  */
 import { hostname } from 'node:os';
-import { loadConfig } from '../config/load.js';
 import { FrameType } from '../protocol/constants.js';
 import { ClientSession } from '../protocol/client-session.js';
 import { encodeString } from '../protocol/codec.js';
 import { encodeHelloPayload } from '../protocol/hello.js';
 import { CLIENT_FEATURES, PROTOCOL_VERSION } from '../protocol/constants.js';
+import { loadChosenConfig, NAME_IT_WITH_OPTION } from './config-file.js';
 import { connectWithRetry } from './connect.js';
 import { ClientError } from './fail.js';
 
 const PROBE_TIMEOUT_MS = 3000;
 
 export async function checkHealth(
-  configFile: string,
+  explicitConfig: string | undefined,
   name = process.env.K8PSH_NAME || hostname(),
 ): Promise<void> {
-  const config = await loadConfig(configFile, { env: process.env });
+  const { file: configFile, config } = await loadChosenConfig(
+    explicitConfig,
+    { env: process.env },
+    NAME_IT_WITH_OPTION,
+  );
   const host = config.hosts.get(name);
   if (!host) throw new ClientError(`server ${name} has no commands in ${configFile}`, 1);
   const socket = await connectWithRetry(host.port, 0, name).catch((error: Error) => {

@@ -4,11 +4,11 @@
  * stub call: keep it to the config parser, the protocol and node: built-ins.
  */
 import { resolve } from 'node:path';
-import { loadConfig } from '../config/load.js';
 import { clientEnvironment } from '../config/environment.js';
 import { clientDebug } from '../debug.js';
 import { ExitCode } from '../protocol/constants.js';
 import { CORE_SIGNALS } from '../signals.js';
+import { loadChosenConfig, NAME_IT_WITH_OPTION, NAME_IT_WITH_VARIABLE } from './config-file.js';
 import { ClientError } from './fail.js';
 import { runDirect } from './direct.js';
 import type { Outcome } from './outcome.js';
@@ -19,10 +19,8 @@ export interface RunOptions {
   configFile?: string | undefined;
   /** true/false: `-t`/`-T`; undefined: decide from the terminals and K8PSH_TTY. */
   tty?: boolean | undefined;
-}
-
-export function configPath(explicit: string | undefined, env = process.env): string {
-  return explicit ?? env.K8PSH_CONFIG ?? 'k8psh.conf';
+  /** Run by `k8psh` (which has --config), not by a stub. */
+  frontend?: boolean;
 }
 
 export async function runCommand(
@@ -30,11 +28,11 @@ export async function runCommand(
   args: readonly string[],
   options: RunOptions = {},
 ): Promise<Outcome> {
-  const file = configPath(options.configFile);
-  const config = await loadConfig(file, {
-    env: process.env,
-    warn: (m: string) => clientDebug('Configuration', m),
-  });
+  const { file, config } = await loadChosenConfig(
+    options.configFile,
+    { env: process.env, warn: (m: string) => clientDebug('Configuration', m) },
+    options.frontend ? NAME_IT_WITH_OPTION : NAME_IT_WITH_VARIABLE,
+  );
   const command = config.commands.get(name);
   if (!command) throw new ClientError(`${name}: command not found in ${resolve(file)}`, ExitCode.NOT_FOUND);
   const host = config.hosts.get(command.host)!;
