@@ -7,6 +7,8 @@ import {
   canConnect,
   cleanup,
   DAEMON,
+  ROOT,
+  tempDir,
   freePort,
   makeWorkspace,
   run,
@@ -35,6 +37,22 @@ t.test('-m 0: creates the stubs, accepts nothing, exits 0', { skip: SKIP_UNBUILT
   t.equal(removed.code, 0, removed.err);
   t.same(readdirSync(join(dir, 'gone')), [], 'removed on exit without -k, as the original does');
 });
+
+t.test(
+  "-m 0 with the original's example configuration, as the issue ran it",
+  { skip: SKIP_UNBUILT },
+  async (t) => {
+    const dir = tempDir();
+    t.teardown(() => cleanup(dir));
+    const config = join(ROOT, 'test/fixtures/original/k8psh_example.conf');
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.WORKSPACE;
+    const args = [`--config=${config}`, '--name=java', '-e', join(dir, 'bin'), '-k', '-m', '0'];
+    const r = await run(DAEMON, args, { env, cwd: dir, timeoutMs: 10000 });
+    t.equal(r.code, 0, r.err);
+    t.same(readdirSync(join(dir, 'bin')).sort(), ['g++', 'gcc', 'gradle', 'javac', 'make']);
+  },
+);
 
 t.test('-m 0 on the section line, -b -m 0: the same', { skip: SKIP_UNBUILT }, async (t) => {
   const { opts, dir } = await workspace(t, ' --max-connections=0 -k');
