@@ -17,7 +17,9 @@ const port = 1120;
 const bin = mkdtempSync(join(tmpdir(), 'k8psh-demo-'));
 const env = { ...process.env, K8PSH_CONFIG: config, K8PSH_TTY: '0' };
 
-const say = (text) => process.stdout.write(`\n\x1b[1m${text}\x1b[0m\n`);
+// Bold for a person at a terminal; plain in a file or a pipe, or with NO_COLOR set (no-color.org).
+const bold = process.stdout.isTTY === true && !process.env.NO_COLOR;
+const say = (text) => process.stdout.write(bold ? `\n\x1b[1m${text}\x1b[0m\n` : `\n${text}\n`);
 
 function show(label, file, args, input) {
   say(`$ ${label}`);

@@ -21,7 +21,8 @@ export function initLogger(
     ? pinoPretty({
         sync: true,
         destination: 2,
-        colorize: process.stderr.isTTY === true,
+        // Colours for a person at a terminal, unless NO_COLOR is set (no-color.org).
+        colorize: process.stderr.isTTY === true && !process.env.NO_COLOR,
         ignore: 'pid,hostname',
       })
     : destination === process.stderr

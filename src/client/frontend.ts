@@ -4,10 +4,10 @@
  * to the command untouched, even words that look like options.
  */
 import yargs from 'yargs';
+import { HELP_WIDTH } from '../help-width.js';
 import { versionLine } from '../version.js';
 import { UsageError } from '../errors.js';
 import { install } from './install.js';
-import { configPath } from '../config/load.js';
 import { exitLike, runCommand } from './run-command.js';
 
 /** `-s`/`--server` is listed for the help text: src/main.ts has made this the server before. */
@@ -60,7 +60,7 @@ export async function frontendMain(args: string[]): Promise<void> {
     .fail((message, error) => {
       throw new UsageError(error?.message ?? message);
     })
-    .wrap(Math.min(100, process.stdout.columns || 100));
+    .wrap(HELP_WIDTH());
 
   const argv = await parser.parse();
   if (argv.help || argv.version) return;
@@ -76,7 +76,7 @@ export async function frontendMain(args: string[]): Promise<void> {
   }
   if (argv.health) {
     const { checkHealth } = await import('./health.js');
-    return checkHealth(configPath(argv.config), argv.name);
+    return checkHealth(argv.config, argv.name);
   }
   if (argv['selftest-pty']) {
     const { ptySelfTest } = await import('../native/pty.js');
@@ -89,5 +89,5 @@ export async function frontendMain(args: string[]): Promise<void> {
   const tty = argv['no-tty'] ? false : argv.tty ? true : undefined;
   // yargs stops at the command: take the rest verbatim from the original words.
   const passthrough = args.slice(args.length - rest.length);
-  exitLike(await runCommand(command, passthrough, { configFile: argv.config, tty }));
+  exitLike(await runCommand(command, passthrough, { configFile: argv.config, tty, frontend: true }));
 }

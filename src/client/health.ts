@@ -4,7 +4,7 @@
  * --max-connections), 1 with a message otherwise.
  */
 import { hostname } from 'node:os';
-import { loadConfig } from '../config/load.js';
+import { loadChosenConfig, NAME_IT_WITH_OPTION } from '../config/load.js';
 import { ClientSession, encodeHello } from '../protocol/client-session.js';
 import { connectWithRetry } from './connect.js';
 import { UnhealthyError } from '../errors.js';
@@ -13,10 +13,14 @@ import { callerEnv } from '../runtime/caller-env.js';
 const PROBE_TIMEOUT_MS = 3000;
 
 export async function checkHealth(
-  configFile: string,
+  explicitConfig: string | undefined,
   name = callerEnv().K8PSH_NAME || hostname(),
 ): Promise<void> {
-  const config = await loadConfig(configFile, { env: callerEnv() });
+  const { file: configFile, config } = await loadChosenConfig(
+    explicitConfig,
+    { env: callerEnv() },
+    NAME_IT_WITH_OPTION,
+  );
   const host = config.hosts.get(name);
   if (!host) throw new UnhealthyError(`server ${name} has no commands in ${configFile}`);
   const socket = await connectWithRetry(host.port, 0, name).catch((error: Error) => {

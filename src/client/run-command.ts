@@ -4,7 +4,7 @@
  * stub call: keep it to the config parser, the protocol and node: built-ins.
  */
 import { resolve } from 'node:path';
-import { configPath, loadConfig } from '../config/load.js';
+import { loadChosenConfig, NAME_IT_WITH_OPTION, NAME_IT_WITH_VARIABLE } from '../config/load.js';
 import { clientEnvironment } from '../config/environment.js';
 import { clientDebug } from '../debug.js';
 import { CommandNotFoundError } from '../errors.js';
@@ -19,6 +19,8 @@ export interface RunOptions {
   configFile?: string | undefined;
   /** true/false: `-t`/`-T`; undefined: decide from the terminals and K8PSH_TTY. */
   tty?: boolean | undefined;
+  /** Run by `k8psh` (which has --config), not by a stub. */
+  frontend?: boolean;
 }
 
 export async function runCommand(
@@ -26,11 +28,11 @@ export async function runCommand(
   args: readonly string[],
   options: RunOptions = {},
 ): Promise<Outcome> {
-  const file = configPath(options.configFile);
-  const config = await loadConfig(file, {
-    env: callerEnv(),
-    warn: (m: string) => clientDebug('Configuration', m),
-  });
+  const { file, config } = await loadChosenConfig(
+    options.configFile,
+    { env: callerEnv(), warn: (m: string) => clientDebug('Configuration', m) },
+    options.frontend ? NAME_IT_WITH_OPTION : NAME_IT_WITH_VARIABLE,
+  );
   const command = config.commands.get(name);
   if (!command) throw new CommandNotFoundError(`${name}: command not found in ${resolve(file)}`);
   const host = config.hosts.get(command.host)!;

@@ -6,7 +6,7 @@ import { parseConf } from './parse.js';
 import { callerEnv } from '../runtime/caller-env.js';
 
 export interface LoadOptions {
-  /** Load-time substitution environment; default `process.env`. */
+  /** Load-time substitution environment; default the caller's (src/runtime/caller-env.ts). */
   env?: NodeJS.ProcessEnv;
   warn?: (message: string) => void;
 }
@@ -40,4 +40,33 @@ export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<
     return parseToml(text, file, parseOptions);
   }
   return parseConf(text, file, parseOptions);
+}
+
+/** How a program names its configuration: stubs take no options, only the variable. */
+export const NAME_IT_WITH_OPTION = '--config FILE or $K8PSH_CONFIG';
+export const NAME_IT_WITH_VARIABLE = '$K8PSH_CONFIG';
+
+/**
+ * Loads the chosen file (configPath). When nothing chose it and ./k8psh.conf is missing, the error
+ * says how to name one (`how`): a new user's first failure should point at the fix.
+ */
+export async function loadChosenConfig(
+  explicit: string | undefined,
+  options: LoadOptions,
+  how: string,
+): Promise<{ file: string; config: Config }> {
+  const env = options.env ?? callerEnv();
+  const file = configPath(explicit, env);
+  try {
+    return { file, config: await loadConfig(file, options) };
+  } catch (error) {
+    if (
+      error instanceof ConfigFileError &&
+      error.code === 'ENOENT' &&
+      explicit === undefined &&
+      env.K8PSH_CONFIG === undefined
+    )
+      throw new Error(`${error.message} (name the configuration file with ${how})`, { cause: error });
+    throw error;
+  }
 }

@@ -36,12 +36,12 @@ export function daemonChildReady(error: string | null): void {
 }
 
 export async function daemonize(args: readonly string[]): Promise<void> {
-  const rest = args.filter((arg) => arg !== '-b' && arg !== '--background');
-  // The front (or the single executable) by the server's name: it stashes the caller's Node
-  // variables again, from the caller's environment.
+  // The same arguments, --background included: the child knows it is the daemon (isDaemonChild) and
+  // --background is what makes it write the default pidfile. The front (or the single executable)
+  // by the server's name: it stashes the caller's Node variables again, from the caller's environment.
   const [file, argv, argv0] = isSea()
-    ? [selfExecutable(), rest, 'k8pshd']
-    : [process.execPath, [process.argv[1]!, '--server', ...rest], undefined];
+    ? [selfExecutable(), [...args], 'k8pshd']
+    : [process.execPath, [process.argv[1]!, '--server', ...args], undefined];
   const child = spawn(file, argv, {
     argv0,
     detached: true,

@@ -23,12 +23,17 @@ const firstRead = Buffer.allocUnsafe(64 * 1024);
 /** Delays between polls: 0 is the next turn of the event loop; the last one repeats. */
 const POLL_MS = [0, 0, 0, ...Array<number>(50).fill(1), 5, 10, 20, 50];
 
+/** Listening, or why not (logged by the caller once the TCP port is bound: see serve()). */
+export type LocalListener =
+  | { server: Server; missing?: undefined }
+  | { server: null; missing: { level: 'info' | 'warn'; detail: Record<string, unknown> } };
+
 /**
  * Listen on the local socket of `port`; `onConnection` gets each admitted connection with its first
  * bytes and descriptors (one that sends nothing in time is dropped). `accept` is told how many
  * admitted connections still wait for their first bytes: they count toward the session cap, or
- * idle connections could pile up without limit. Resolves to null, with the reason logged, when
- * there is no local socket (no addon, name taken).
+ * idle connections could pile up without limit. Without a local socket (no addon, name taken) the
+ * result says why.
  */
 export async function listenLocal(
   port: number,
@@ -36,12 +41,9 @@ export async function listenLocal(
   accept: (socket: Socket, waiting: number) => boolean,
   onConnection: (socket: Socket, first: FirstMessage) => void,
   log: Logger,
-): Promise<Server | null> {
+): Promise<LocalListener> {
   const native = fdpass();
-  if (!native) {
-    log.info({ reason: fdpassFailure() }, 'no local socket: stdio is relayed over TCP');
-    return null;
-  }
+  if (!native) return { server: null, missing: { level: 'info', detail: { reason: fdpassFailure() } } };
   const path = localSocketPath(port);
   let waiting = 0;
   const server = createServer({ pauseOnConnect: true }, (socket) => {
@@ -54,17 +56,16 @@ export async function listenLocal(
     });
   });
   return new Promise((resolve) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      log.warn(
-        { path: path.replace('\0', '@'), err: error.code },
-        'no local socket: stdio is relayed over TCP',
-      );
-      resolve(null);
-    });
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      resolve({
+        server: null,
+        missing: { level: 'warn', detail: { path: path.replace('\0', '@'), err: error.code } },
+      }),
+    );
     server.listen({ path, exclusive: true }, () => {
       server.removeAllListeners('error');
       server.on('error', (error) => log.error({ err: error.message }, 'local socket error'));
-      resolve(server);
+      resolve({ server });
     });
   });
 }

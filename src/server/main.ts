@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { configPath, loadConfig } from '../config/load.js';
+import { loadChosenConfig, NAME_IT_WITH_OPTION } from '../config/load.js';
 import type { CommandConfig, Config } from '../config/model.js';
 import { initLogger, logger } from '../log.js';
 import { errorLine, K8pshError, SetupError } from '../errors.js';
@@ -19,6 +19,7 @@ import { IdleMemoryReducer } from './idle-memory.js';
 import { parseServerOptions, type ServerOptions } from './options.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { listenLocal } from './local.js';
+import { setLongTimeout } from './long-timeout.js';
 import { Connection, type FirstMessage } from './session.js';
 import { createStubs, deleteStubs, removeFiles } from './stubs.js';
 import { callerEnv } from '../runtime/caller-env.js';
@@ -44,8 +45,11 @@ async function run(args: string[]): Promise<void> {
   const first = await parseServerOptions(args, (m) => warnings.push(m));
   if (!first) return;
   const name = first.name || callerEnv().K8PSH_NAME || hostname();
-  const configFile = configPath(first.config);
-  const config = await loadConfig(configFile, { env: callerEnv(), warn: (m: string) => warnings.push(m) });
+  const { file: configFile, config } = await loadChosenConfig(
+    first.config,
+    { env: callerEnv(), warn: (m: string) => warnings.push(m) },
+    NAME_IT_WITH_OPTION,
+  );
   const host = config.hosts.get(name);
   // Section options come first, so the real command line wins.
   const options =
@@ -66,6 +70,13 @@ async function run(args: string[]): Promise<void> {
   );
   if (!host || commands.size === 0) {
     log.info({ name, stubs: stubs.length }, 'no commands for this server: stubs created, exiting');
+    if (isDaemonChild()) daemonChildReady(null);
+    return;
+  }
+  if (options.maxConnections === 0) {
+    // The original's loop runs while `count < max || max < 0`: none at all, then its usual clean-up.
+    log.info({ name, stubs: stubs.length }, 'max-connections 0: stubs created, no connection accepted');
+    if (!options.keepClientExecutables) removeFiles(stubs);
     if (isDaemonChild()) daemonChildReady(null);
     return;
   }
@@ -182,8 +193,10 @@ async function serve(
     process.exit(ExitCode.SUCCESS);
   };
 
-  // The local socket first: once the port accepts, a client can pass its stdio.
-  localServer = await listenLocal(port, options.requestTimeoutMs, admit, startSession, logger('Main'));
+  // The local socket first: once the port accepts, a client can pass its stdio. Why it is missing
+  // is told only once the port is ours: with the port in use, that error is the one to see.
+  const local = await listenLocal(port, options.requestTimeoutMs, admit, startSession, logger('Main'));
+  localServer = local.server;
   await new Promise<void>((resolveListen, rejectListen) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       rejectListen(
@@ -206,12 +219,14 @@ async function serve(
       throw error;
     });
   server.on('error', (error) => log.error({ err: error.message }, 'server error'));
+  if (local.missing)
+    log[local.missing.level](local.missing.detail, 'no local socket: stdio is relayed over TCP');
 
   // One broken session must not take the others down with it.
   process.on('uncaughtException', (error) => log.error({ err: error }, 'internal error in a session'));
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
     process.on(signal, () => void shutdown(signal));
-  if (options.timeout >= 0) setTimeout(() => void shutdown('timeout'), options.timeout);
+  if (options.timeout >= 0) setLongTimeout(options.timeout, () => void shutdown('timeout'));
   log.info({ name, port, local: localServer !== null, commands: [...commands.keys()] }, 'listening');
   if (isDaemonChild()) daemonChildReady(null);
 }

@@ -3,6 +3,14 @@ import yargs from 'yargs';
 import { UsageError } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../protocol/constants.js';
 import { versionLine } from '../version.js';
+import { HELP_WIDTH } from '../help-width.js';
+import {
+  parseNumericOption,
+  POSITIVE,
+  POSITIVE_TIMER,
+  UNLIMITED_IF_NEGATIVE,
+  type NumericRule,
+} from './numeric-options.js';
 
 export interface ServerOptions {
   background: boolean;
@@ -30,6 +38,8 @@ export const DEFAULT_MAX_ARGUMENT_BYTES = DEFAULT_LIMITS.maxArgumentBytes;
 /** Requests in progress, all connections together: room for two requests at the default caps. */
 export const DEFAULT_MAX_REQUEST_BYTES = 32 << 20;
 
+export const DEFAULT_PIDFILE = '/run/k8pshd.pid';
+
 const SERVER_OPTIONS = {
   background: {
     alias: 'b',
@@ -41,7 +51,7 @@ const SERVER_OPTIONS = {
     alias: 'c',
     type: 'string',
     requiresArg: true,
-    description: 'The configuration file loaded by k8pshd. Defaults to $K8PSH_CONFIG.',
+    description: 'The configuration file loaded by k8pshd. Defaults to $K8PSH_CONFIG, else ./k8psh.conf.',
   },
   'disable-client-executables': {
     alias: 'd',
@@ -75,10 +85,10 @@ const SERVER_OPTIONS = {
   },
   'max-connections': {
     alias: 'm',
-    type: 'number',
     requiresArg: true,
+    nargs: 1,
     default: -1,
-    description: 'Exit after this many connections (-1: unlimited).',
+    description: 'Exit after this many connections (0: create the stubs and exit; negative: no limit).',
   },
   name: {
     alias: 'n',
@@ -96,14 +106,14 @@ const SERVER_OPTIONS = {
     alias: 'p',
     type: 'string',
     requiresArg: true,
-    description: 'The file to store the PID of the server (with --background).',
+    description: `The file to store the PID of the server (with --background). Defaults to ${DEFAULT_PIDFILE}.`,
   },
   timeout: {
     alias: 't',
-    type: 'number',
     requiresArg: true,
+    nargs: 1,
     default: -1,
-    description: 'The time in milliseconds before the server exits. Defaults to -1 (run forever).',
+    description: 'The time in milliseconds before the server exits. Defaults to -1 (negative: run forever).',
   },
   'no-wait': {
     alias: 'w',
@@ -117,83 +127,93 @@ const SERVER_OPTIONS = {
     description: 'Log format on stderr (auto: pretty on a terminal).',
   },
   'request-timeout': {
-    type: 'number',
     requiresArg: true,
+    nargs: 1,
     default: 30000,
     description: 'Milliseconds a client has to send its whole request.',
   },
   'max-sessions': {
-    type: 'number',
     requiresArg: true,
+    nargs: 1,
     default: 1024,
     description: 'Concurrent connections; more are refused with a message.',
   },
   'max-request-bytes': {
-    type: 'number',
     requiresArg: true,
+    nargs: 1,
     default: DEFAULT_MAX_REQUEST_BYTES,
     description: 'Most bytes of requests in progress, all connections together; more are refused.',
   },
   'max-frame-size': {
-    type: 'number',
     requiresArg: true,
+    nargs: 1,
     default: DEFAULT_LIMITS.maxFramePayload,
     description: 'Largest control frame (argument, variable, directory) in bytes.',
   },
   'max-arguments': {
-    type: 'number',
     requiresArg: true,
+    nargs: 1,
     default: DEFAULT_LIMITS.maxArguments,
     description: 'Most arguments a client may send.',
   },
   'max-argument-bytes': {
-    type: 'number',
     requiresArg: true,
+    nargs: 1,
     default: DEFAULT_MAX_ARGUMENT_BYTES,
     description: 'Most bytes of arguments (all together) a client may send.',
   },
   'max-environment-variables': {
-    type: 'number',
     requiresArg: true,
+    nargs: 1,
     default: DEFAULT_LIMITS.maxEnvironmentVariables,
     description: 'Most environment variables a client may send.',
   },
   'max-environment-bytes': {
-    type: 'number',
     requiresArg: true,
+    nargs: 1,
     default: DEFAULT_LIMITS.maxEnvironmentBytes,
     description: 'Most bytes of environment a client may send.',
   },
 } as const;
 
 function parser(args: readonly string[], warn: (message: string) => void) {
-  return yargs([...args])
-    .scriptName('k8pshd')
-    .usage('Usage: k8pshd [options]\n  Starts the k8pshd server')
-    .parserConfiguration({ 'duplicate-arguments-array': false, 'strip-aliased': true })
-    .options(SERVER_OPTIONS)
-    .help('help')
-    .alias('help', 'h')
-    .version('version', 'Prints the version and exits.', `k8pshd ${versionLine()}`)
-    .alias('version', 'v')
-    .strict(false)
-    .exitProcess(false)
-    .fail((message, error) => {
-      throw new UsageError(error?.message ?? message);
-    })
-    .check((argv) => {
-      const unknown = Object.keys(argv).filter((key) => key !== '_' && key !== '$0' && !KNOWN.has(key));
-      const extra = [
-        ...unknown.map((key) => (key.length === 1 ? `-${key}` : `--${key}`)),
-        ...argv._.map(String),
-      ];
-      if (extra.length === 0) return true;
-      if (argv['ignore-invalid-arguments']) {
-        for (const option of extra) warn(`Ignoring unrecognized option ${option}`);
-        return true;
-      }
-      throw new UsageError(`unrecognized option ${extra[0]} (use --ignore-invalid-arguments to ignore it)`);
-    });
+  return (
+    yargs([...args])
+      .scriptName('k8pshd')
+      .usage('Usage: k8pshd [options]\n  Starts the k8pshd server')
+      // Numbers stay strings: numeric-options.ts parses them strictly.
+      .parserConfiguration({
+        'duplicate-arguments-array': false,
+        'strip-aliased': true,
+        'parse-numbers': false,
+        // `--no-wait` is an option of its own (SPEC A3), not the negation of a `--wait`.
+        'boolean-negation': false,
+      })
+      .options(SERVER_OPTIONS)
+      .help('help')
+      .alias('help', 'h')
+      .version('version', 'Prints the version and exits.', `k8pshd ${versionLine()}`)
+      .alias('version', 'v')
+      .strict(false)
+      .wrap(HELP_WIDTH())
+      .exitProcess(false)
+      .fail((message, error) => {
+        throw new UsageError(error?.message ?? message);
+      })
+      .check((argv) => {
+        const unknown = Object.keys(argv).filter((key) => key !== '_' && key !== '$0' && !KNOWN.has(key));
+        const extra = [
+          ...unknown.map((key) => (key.length === 1 ? `-${key}` : `--${key}`)),
+          ...argv._.map(String),
+        ];
+        if (extra.length === 0) return true;
+        if (argv['ignore-invalid-arguments']) {
+          for (const option of extra) warn(`Ignoring unrecognized option ${option}`);
+          return true;
+        }
+        throw new UsageError(`unrecognized option ${extra[0]} (use --ignore-invalid-arguments to ignore it)`);
+      })
+  );
 }
 
 /** Every option key yargs may put in argv: kebab-case as declared, camelCase as it adds them. */
@@ -206,17 +226,19 @@ const KNOWN = new Set([
   'version',
 ]);
 
-/** Limits and the request deadline have no "unlimited" value: zero or less would refuse everything. */
-const POSITIVE_OPTIONS = [
-  'request-timeout',
-  'max-sessions',
-  'max-request-bytes',
-  'max-frame-size',
-  'max-arguments',
-  'max-argument-bytes',
-  'max-environment-variables',
-  'max-environment-bytes',
-] as const;
+/** The rule of each numeric option: README's option table and docs/limits.md say the same. */
+const NUMERIC_RULES = {
+  'max-connections': UNLIMITED_IF_NEGATIVE('unlimited'),
+  timeout: UNLIMITED_IF_NEGATIVE('never'),
+  'request-timeout': POSITIVE_TIMER,
+  'max-sessions': POSITIVE,
+  'max-request-bytes': POSITIVE,
+  'max-frame-size': POSITIVE,
+  'max-arguments': POSITIVE,
+  'max-argument-bytes': POSITIVE,
+  'max-environment-variables': POSITIVE,
+  'max-environment-bytes': POSITIVE,
+} as const satisfies Record<string, NumericRule>;
 
 /** Parses; `null` when --help or --version was answered. */
 export async function parseServerOptions(
@@ -225,10 +247,8 @@ export async function parseServerOptions(
 ): Promise<ServerOptions | null> {
   const argv = await parser(args, warn).parse();
   if (argv.help || argv.version) return null;
-  for (const key of ['max-connections', 'timeout', ...POSITIVE_OPTIONS] as const)
-    if (!Number.isInteger(argv[key])) throw new UsageError(`--${key} must be an integer`);
-  for (const key of POSITIVE_OPTIONS)
-    if (argv[key] < 1) throw new UsageError(`--${key} must be a positive integer`);
+  const number = (key: keyof typeof NUMERIC_RULES): number =>
+    parseNumericOption(key, argv[key], NUMERIC_RULES[key]);
   return {
     background: argv.background,
     config: argv.config,
@@ -237,24 +257,24 @@ export async function parseServerOptions(
     ignoreInvalidArguments: argv['ignore-invalid-arguments'],
     keepClientExecutables: argv['keep-client-executables'],
     generateLocalExecutables: argv['generate-local-executables'],
-    maxConnections: argv['max-connections'],
+    maxConnections: number('max-connections'),
     name: argv.name,
     overwriteClientExecutables: argv['overwrite-client-executables'],
-    pidfile: argv.pidfile ?? '/run/k8pshd.pid',
+    pidfile: argv.pidfile ?? DEFAULT_PIDFILE,
     pidfileGiven: argv.pidfile !== undefined,
-    timeout: argv.timeout,
+    timeout: number('timeout'),
     noWait: argv['no-wait'],
     logFormat: argv['log-format'],
-    requestTimeoutMs: argv['request-timeout'],
-    maxSessions: argv['max-sessions'],
-    maxRequestBytes: argv['max-request-bytes'],
+    requestTimeoutMs: number('request-timeout'),
+    maxSessions: number('max-sessions'),
+    maxRequestBytes: number('max-request-bytes'),
     limits: {
       ...DEFAULT_LIMITS,
-      maxFramePayload: argv['max-frame-size'],
-      maxArguments: argv['max-arguments'],
-      maxArgumentBytes: argv['max-argument-bytes'],
-      maxEnvironmentVariables: argv['max-environment-variables'],
-      maxEnvironmentBytes: argv['max-environment-bytes'],
+      maxFramePayload: number('max-frame-size'),
+      maxArguments: number('max-arguments'),
+      maxArgumentBytes: number('max-argument-bytes'),
+      maxEnvironmentVariables: number('max-environment-variables'),
+      maxEnvironmentBytes: number('max-environment-bytes'),
     },
   };
 }

@@ -17,7 +17,8 @@ import {
   writeFile,
 } from './harness.js';
 
-const REFERENCE = resolve(ROOT, '../shared/reference/k8psh_example.conf');
+/** The original's example configuration (copied into the repository: see its README there). */
+const REFERENCE = resolve(ROOT, 'test/fixtures/original/k8psh_example.conf');
 
 t.test(
   'the reference example gives the stubs and ports the original gives',
