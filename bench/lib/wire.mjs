@@ -51,22 +51,3 @@ export function runSession(port, command, args = [], workingDirectory = '') {
     );
   });
 }
-
-/** Resolves once 127.0.0.1:port accepts a connection (polling), or rejects after timeoutMs. */
-export async function waitForPort(port, timeoutMs, isDead = () => false) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (isDead()) throw new Error(`the server on port ${port} exited during start-up`);
-    if (Date.now() > deadline) throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
