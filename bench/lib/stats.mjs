@@ -38,6 +38,9 @@ export function statusKiB(pid, field) {
   }
 }
 
+/** Bytes in a MiB: the sizes and memory figures are in MiB. */
+export const MiB = 1048576;
+
 export const rssMiB = (pid) => statusKiB(pid, 'VmRSS') / 1024;
 
 /** Resets VmHWM (the peak RSS) of a process we own; false when the kernel does not allow it. */

@@ -1,10 +1,10 @@
 /**
  * A minimal k8psh client speaking the original 1.x wire protocol (SPEC A4), so that one benchmark
  * process can open hundreds of sessions against any server (ours or the original) without paying a
- * process start-up per session. Frames: 1 byte type + 4 bytes little-endian value (a length for
- * string frames).
+ * process start-up per session. Its frames are the test harnesses' (test/lib/frames.mjs).
  */
 import { connect } from 'node:net';
+import { parseFrames, stringFrame } from '../../test/lib/frames.mjs';
 
 const WORKING_DIRECTORY = 0;
 const COMMAND_ARGUMENT = 2;
@@ -13,15 +13,6 @@ const STDIN_DATA = 4;
 const STDOUT_DATA = 5;
 const STDERR_DATA = 6;
 const EXIT_CODE = 8;
-
-function frame(type, payload) {
-  const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
-  const out = Buffer.allocUnsafe(5 + bytes.length);
-  out[0] = type;
-  out.writeUInt32LE(bytes.length, 1);
-  bytes.copy(out, 5);
-  return out;
-}
 
 /**
  * Runs `command args...` on the server at 127.0.0.1:port with an empty stdin; resolves with
@@ -38,49 +29,25 @@ export function runSession(port, command, args = [], workingDirectory = '') {
     socket.on('connect', () => {
       socket.write(
         Buffer.concat([
-          frame(WORKING_DIRECTORY, workingDirectory),
-          ...args.map((argument) => frame(COMMAND_ARGUMENT, argument)),
-          frame(START_COMMAND, command),
-          frame(STDIN_DATA, Buffer.alloc(0)),
+          stringFrame(WORKING_DIRECTORY, workingDirectory),
+          ...args.map((argument) => stringFrame(COMMAND_ARGUMENT, argument)),
+          stringFrame(START_COMMAND, command),
+          stringFrame(STDIN_DATA, Buffer.alloc(0)),
         ]),
       );
     });
     socket.on('data', (chunk) => {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      for (;;) {
-        if (pending.length < 5) break;
-        const type = pending[0];
-        const value = pending.readUInt32LE(1);
-        const isString = type <= STDERR_DATA;
-        if (isString && pending.length < 5 + value) break;
-        const payload = isString ? pending.subarray(5, 5 + value) : null;
-        pending = pending.subarray(5 + (isString ? value : 0));
+      const { frames, rest } = parseFrames(pending);
+      pending = pending.subarray(pending.length - rest);
+      for (const { type, value, payload } of frames) {
         if (type === STDOUT_DATA && value) out.push(Buffer.from(payload));
         else if (type === STDERR_DATA && value) err.push(Buffer.from(payload));
-        else if (type === EXIT_CODE) code = value | 0;
+        else if (type === EXIT_CODE) code = value;
       }
     });
     socket.on('close', () =>
       resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
     );
   });
-}
-
-/** Resolves once 127.0.0.1:port accepts a connection (polling), or rejects after timeoutMs. */
-export async function waitForPort(port, timeoutMs, isDead = () => false) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (isDead()) throw new Error(`the server on port ${port} exited during start-up`);
-    if (Date.now() > deadline) throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "fdpass",
-      "sources": ["fdpass.c"],
+      "sources": ["fdpass.c", "spawn.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Werror"]
     }
   ]

@@ -46,8 +46,8 @@ export interface FdPass {
   /** One recvmsg into `buffer`: bytes and descriptors, or null when nothing has arrived yet. */
   receive(socketFd: number, buffer: Buffer): { bytes: number; fds: number[] } | null;
   /**
-   * posix_spawn `file` in `cwd` on `fds` as its 0, 1, 2, in a new session, signals at their
-   * defaults; the pid. Throws as Node's spawn would (code ENOENT, EACCES, ...). Reap it with reap().
+   * Starts `file` (a vfork-style clone, not posix_spawn: native/fdpass/spawn.c) in `cwd` on `fds`
+   * as its 0, 1, 2, in a new session, signals at their defaults; the pid. Throws as Node's spawn would (code ENOENT, EACCES, ...). Reap it with reap().
    */
   spawn(file: string, argv: string[], env: string[], cwd: string, fds: readonly number[]): number;
   /** waitpid(pid, WNOHANG): null while it runs. */

@@ -2,10 +2,11 @@
  * The command on the client's own stdin, stdout and stderr (passed over the local socket): nothing to
  * relay, so the session ends when the command does.
  *
- * Started with the addon's posix_spawn rather than Node's spawn: libuv forks, which copies the page
- * tables of the whole server and blocks its event loop for ~8 ms per command here (growing with the
- * server's memory); posix_spawn (vfork semantics) takes under 1 ms. libuv does not know these
- * children, so they are reaped here, on SIGCHLD.
+ * Started with the addon's spawn (native/fdpass/spawn.c: clone with CLONE_VM | CLONE_VFORK, not
+ * posix_spawn, which would leave glibc's signals 32 and 33 ignored in the command) rather than Node's
+ * spawn: libuv forks, which copies the page tables of the whole server and blocks its event loop for
+ * ~8 ms per command here (growing with the server's memory); the vfork-style clone takes under 1 ms.
+ * libuv does not know these children, so they are reaped here, on SIGCHLD.
  */
 import { closeSync } from 'node:fs';
 import { fdpass, fdpassFailure, type Ending } from '../native/fdpass.js';

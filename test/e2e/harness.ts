@@ -4,10 +4,12 @@
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, waitForPort } from '../lib/net.mjs';
+
+export { canConnect, freePort, sleep } from '../lib/net.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = join(ROOT, 'dist/k8psh');
@@ -21,18 +23,6 @@ export function tempDir(prefix = 'k8psh-e2e-'): string {
 
 export function cleanup(...paths: string[]): void {
   for (const path of paths) rmSync(path, { recursive: true, force: true });
-}
-
-/** A port that was free a moment ago (the kernel picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 export async function freePorts(count: number): Promise<number[]> {
@@ -109,11 +99,12 @@ export async function startServer(
   const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
   let dead = false;
   void exited.then(() => (dead = true));
-  const deadline = Date.now() + startTimeoutMs;
-  while (!(await canConnect(port))) {
-    if (dead) throw new Error(`k8pshd exited during start-up: ${stderr}`);
-    if (Date.now() > deadline) throw new Error(`k8pshd did not listen on ${port}: ${stderr}`);
-    await sleep(20);
+  try {
+    await waitForPort(port, startTimeoutMs, () => dead);
+  } catch {
+    throw new Error(
+      dead ? `k8pshd exited during start-up: ${stderr}` : `k8pshd did not listen on ${port}: ${stderr}`,
+    );
   }
   return {
     process: child,
@@ -125,21 +116,6 @@ export async function startServer(
       return exited;
     },
   };
-}
-
-export function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolveConnect) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolveConnect(true);
-    });
-    socket.once('error', () => resolveConnect(false));
-  });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 }
 
 /** A process still alive? */

@@ -6,21 +6,8 @@
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
+import { parseFrames, stringFrame, valueFrame } from '../lib/frames.mjs';
 import { cleanup, freePort, makeWorkspace, run, SKIP_UNBUILT, startServer } from './harness.js';
-
-function frame(type: number, payload?: string | Buffer, value = 0): Buffer {
-  if (payload === undefined) {
-    const header = Buffer.alloc(5);
-    header[0] = type;
-    header.writeInt32LE(value, 1);
-    return header;
-  }
-  const bytes = Buffer.from(payload);
-  const header = Buffer.alloc(5);
-  header[0] = type;
-  header.writeUInt32LE(bytes.length, 1);
-  return Buffer.concat([header, bytes]);
-}
 
 interface Frame {
   type: number;
@@ -37,18 +24,10 @@ async function converse(port: number, request: Buffer[], afterStart: Buffer[] = 
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   await new Promise((resolve) => socket.on('close', resolve));
-  const data = Buffer.concat(chunks);
-  const frames: Frame[] = [];
-  for (let offset = 0; offset < data.length;) {
-    const type = data[offset]!;
-    const value = data.readUInt32LE(offset + 1);
-    offset += 5;
-    if (type <= 6) {
-      frames.push({ type, value, payload: data.toString('utf8', offset, offset + value) });
-      offset += value;
-    } else frames.push({ type, value: data.readInt32LE(offset - 4) });
-  }
-  return frames;
+  // Payloads as text: the original protocol's strings and output are UTF-8 here.
+  return parseFrames(Buffer.concat(chunks)).frames.map(({ type, value, payload }) =>
+    payload ? { type, value, payload: payload.toString('utf8') } : { type, value },
+  );
 }
 
 /** Consecutive data frames of one type joined, so the test does not depend on chunking. */
@@ -79,8 +58,8 @@ t.test('an original k8psh client is served frame by frame', { skip: SKIP_UNBUILT
   const frames = merge(
     await converse(
       port,
-      [frame(0, ''), frame(2, 'world'), frame(1, 'NAME=legacy'), frame(3, 'greet')],
-      [frame(4, 'piped\n'), frame(4, '')],
+      [stringFrame(0, ''), stringFrame(2, 'world'), stringFrame(1, 'NAME=legacy'), stringFrame(3, 'greet')],
+      [stringFrame(4, 'piped\n'), stringFrame(4, '')],
     ),
   );
   t.ok(
@@ -95,7 +74,7 @@ t.test('an original k8psh client is served frame by frame', { skip: SKIP_UNBUILT
   t.equal(err[err.length - 1]!.value, 0, 'stderr ends with a zero-length frame');
   t.same(frames[frames.length - 1], { type: 8, value: 7 }, 'EXIT_CODE is the last frame');
 
-  const unknown = await converse(port, [frame(0, ''), frame(3, 'nope')]);
+  const unknown = await converse(port, [stringFrame(0, ''), stringFrame(3, 'nope')]);
   t.ok(
     unknown.every((f) => f.type <= 8),
     'a refusal to an old client uses only frames 0-8',
@@ -108,8 +87,8 @@ t.test('an original k8psh client is served frame by frame', { skip: SKIP_UNBUILT
 
   const killed = await converse(
     port,
-    [frame(0, ''), frame(2, '30'), frame(3, 'sleeper')],
-    [frame(7, undefined, 0)],
+    [stringFrame(0, ''), stringFrame(2, '30'), stringFrame(3, 'sleeper')],
+    [valueFrame(7, 0)],
   );
   t.ok(killed.every((f) => f.type <= 8));
   t.same(killed[killed.length - 1], { type: 8, value: 128 + 9 }, 'TERMINATE_COMMAND kills it: 128+SIGKILL');
@@ -136,8 +115,8 @@ t.test('a new client works with an original k8psh server', { skip: SKIP_UNBUILT 
         types.push(type);
         if (type === 2) args.push(payload);
         if (type === 3) {
-          socket.write(frame(5, `old server ran ${payload} ${args.join(' ')}\n`));
-          socket.end(frame(8, undefined, 3));
+          socket.write(stringFrame(5, `old server ran ${payload} ${args.join(' ')}\n`));
+          socket.end(valueFrame(8, 3));
           args = [];
         }
       }

@@ -14,7 +14,7 @@ import { cleanup, freePort, run, sleep, tempDir } from '../e2e/harness.js';
 import {
   converse,
   DAEMON,
-  header,
+  valueFrame,
   hello,
   makeWorkspace,
   MiB,
@@ -25,7 +25,7 @@ import {
   rss,
   SKIP_UNBUILT,
   startServer,
-  str,
+  stringFrame,
   T,
   type Conversation,
   type Workspace,
@@ -137,7 +137,7 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
       marker,
       [9, 0x3f, 0x46, 0x80, 0xff].map((type) => ({
         name: `type ${type}`,
-        bytes: Buffer.concat([header(type, 0), start]),
+        bytes: Buffer.concat([valueFrame(type, 0), start]),
         message: new RegExp(`protocol error: unknown frame type ${type}\\b`),
       })),
     );
@@ -149,23 +149,27 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
     await refuseAll(t, port, marker, [
       ...[T.WORKING_DIRECTORY, T.ENVIRONMENT_VARIABLE, T.COMMAND_ARGUMENT, T.START_COMMAND].map((type) => ({
         name: `control frame ${type} of 0xffffffff bytes`,
-        bytes: Buffer.concat([header(type, 0xffffffff), tail]),
+        bytes: Buffer.concat([valueFrame(type, 0xffffffff), tail]),
         message: /protocol error: frame of 4294967295 bytes exceeds the limit of 1048576/,
       })),
       {
         name: 'STDIN_DATA of 0xfffffff0 bytes',
-        bytes: Buffer.concat([header(T.STDIN_DATA, 0xfffffff0), tail]),
+        bytes: Buffer.concat([valueFrame(T.STDIN_DATA, 0xfffffff0), tail]),
         message: /protocol error: data frame of 4294967280 bytes exceeds the limit of 16777216/,
       },
       {
         name: 'HELLO of 0xffffffff bytes',
-        bytes: Buffer.concat([header(T.HELLO, 0xffffffff), tail]),
+        bytes: Buffer.concat([valueFrame(T.HELLO, 0xffffffff), tail]),
         message: /protocol error: frame of 4294967295 bytes exceeds the limit of 1048576/,
         only: 'legacy',
       },
       {
         name: 'a second request after HELLO, announcing 2 GiB',
-        bytes: Buffer.concat([str(T.WORKING_DIRECTORY, ''), header(T.COMMAND_ARGUMENT, 0x80000000), tail]),
+        bytes: Buffer.concat([
+          stringFrame(T.WORKING_DIRECTORY, ''),
+          valueFrame(T.COMMAND_ARGUMENT, 0x80000000),
+          tail,
+        ]),
         message: /protocol error: frame of 2147483648 bytes exceeds the limit of 1048576/,
       },
     ]);
@@ -184,7 +188,11 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
         Array.from({ length: 50 }, () =>
           converse(
             port,
-            Buffer.concat([str(T.WORKING_DIRECTORY, ''), header(T.COMMAND_ARGUMENT, MiB), Buffer.alloc(10)]),
+            Buffer.concat([
+              stringFrame(T.WORKING_DIRECTORY, ''),
+              valueFrame(T.COMMAND_ARGUMENT, MiB),
+              Buffer.alloc(10),
+            ]),
           ),
         ),
       );
@@ -198,26 +206,26 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
   );
 
   t.test('frames out of order', async (t) => {
-    const wd = str(T.WORKING_DIRECTORY, '');
+    const wd = stringFrame(T.WORKING_DIRECTORY, '');
     await refuseAll(t, port, marker, [
       {
         name: 'stdin before START_COMMAND',
-        bytes: Buffer.concat([wd, str(T.STDIN_DATA, 'data'), str(T.START_COMMAND, 'marker')]),
+        bytes: Buffer.concat([wd, stringFrame(T.STDIN_DATA, 'data'), stringFrame(T.START_COMMAND, 'marker')]),
         message: /protocol error: STDIN_DATA before START_COMMAND/,
       },
       {
         name: 'end of stdin before START_COMMAND',
-        bytes: Buffer.concat([wd, str(T.STDIN_DATA, ''), str(T.START_COMMAND, 'marker')]),
+        bytes: Buffer.concat([wd, stringFrame(T.STDIN_DATA, ''), stringFrame(T.START_COMMAND, 'marker')]),
         message: /protocol error: STDIN_DATA before START_COMMAND/,
       },
       {
         name: 'START_COMMAND twice (in one write)',
-        bytes: Buffer.concat([start, str(T.START_COMMAND, 'marker')]),
+        bytes: Buffer.concat([start, stringFrame(T.START_COMMAND, 'marker')]),
         message: /protocol error: START_COMMAND after START_COMMAND/,
       },
       {
         name: 'a second working directory',
-        bytes: Buffer.concat([wd, wd, str(T.START_COMMAND, 'marker')]),
+        bytes: Buffer.concat([wd, wd, stringFrame(T.START_COMMAND, 'marker')]),
         message: /protocol error: a second WORKING_DIRECTORY/,
       },
       {
@@ -227,32 +235,32 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
       },
       {
         name: 'an argument after START_COMMAND (in one write)',
-        bytes: Buffer.concat([start, str(T.COMMAND_ARGUMENT, 'x')]),
+        bytes: Buffer.concat([start, stringFrame(T.COMMAND_ARGUMENT, 'x')]),
         message: /protocol error: COMMAND_ARGUMENT after START_COMMAND/,
       },
       {
         name: 'TERMINATE_COMMAND before START_COMMAND',
-        bytes: Buffer.concat([header(T.TERMINATE_COMMAND, 0), start]),
+        bytes: Buffer.concat([valueFrame(T.TERMINATE_COMMAND, 0), start]),
         message: /protocol error: TERMINATE_COMMAND before START_COMMAND/,
       },
       {
         name: 'SIGNAL before START_COMMAND',
-        bytes: Buffer.concat([header(T.SIGNAL, 15), start]),
+        bytes: Buffer.concat([valueFrame(T.SIGNAL, 15), start]),
         message: /protocol error: SIGNAL before START_COMMAND/,
       },
       {
         name: 'EXIT_CODE from a client',
-        bytes: Buffer.concat([header(T.EXIT_CODE, 0), start]),
+        bytes: Buffer.concat([valueFrame(T.EXIT_CODE, 0), start]),
         message: /protocol error: unexpected EXIT_CODE from a client/,
       },
       {
         name: 'STDOUT_DATA from a client',
-        bytes: Buffer.concat([wd, str(T.STDOUT_DATA, 'x'), start]),
+        bytes: Buffer.concat([wd, stringFrame(T.STDOUT_DATA, 'x'), start]),
         message: /protocol error: unexpected STDOUT_DATA from a client/,
       },
       {
         name: 'ERROR from a client',
-        bytes: Buffer.concat([str(T.ERROR, 'x'), start]),
+        bytes: Buffer.concat([stringFrame(T.ERROR, 'x'), start]),
         message: /protocol error: unexpected ERROR from a client/,
       },
       {
@@ -269,18 +277,22 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
       },
       {
         name: 'a malformed HELLO',
-        bytes: Buffer.concat([str(T.HELLO, 'not-hello!'), start]),
+        bytes: Buffer.concat([stringFrame(T.HELLO, 'not-hello!'), start]),
         message: /protocol error: malformed HELLO frame/,
         only: 'legacy',
       },
       {
         name: 'a variable without "="',
-        bytes: Buffer.concat([wd, str(T.ENVIRONMENT_VARIABLE, 'NO\nEQUALS'), str(T.START_COMMAND, 'marker')]),
+        bytes: Buffer.concat([
+          wd,
+          stringFrame(T.ENVIRONMENT_VARIABLE, 'NO\nEQUALS'),
+          stringFrame(T.START_COMMAND, 'marker'),
+        ]),
         message: /protocol error: malformed environment variable "NO\?EQUALS"/,
       },
       {
         name: 'a malformed TTY_REQUEST',
-        bytes: Buffer.concat([str(T.TTY_REQUEST, 'x'), start]),
+        bytes: Buffer.concat([stringFrame(T.TTY_REQUEST, 'x'), start]),
         message: /protocol error: /,
       },
     ]);
@@ -316,7 +328,7 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
   });
 
   t.test('over the default caps', async (t) => {
-    const wd = str(T.WORKING_DIRECTORY, '');
+    const wd = stringFrame(T.WORKING_DIRECTORY, '');
     const megabyte = 'a'.repeat(MiB);
     await refuseAll(
       t,
@@ -325,19 +337,25 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
       [
         {
           name: '65537 arguments',
-          bytes: Buffer.concat([wd, ...Array.from({ length: 65537 }, () => str(T.COMMAND_ARGUMENT, 'a'))]),
+          bytes: Buffer.concat([
+            wd,
+            ...Array.from({ length: 65537 }, () => stringFrame(T.COMMAND_ARGUMENT, 'a')),
+          ]),
           message: /protocol error: too many arguments \(the limit is 65536\)/,
         },
         {
           name: '7 MiB of arguments',
-          bytes: Buffer.concat([wd, ...Array.from({ length: 7 }, () => str(T.COMMAND_ARGUMENT, megabyte))]),
+          bytes: Buffer.concat([
+            wd,
+            ...Array.from({ length: 7 }, () => stringFrame(T.COMMAND_ARGUMENT, megabyte)),
+          ]),
           message: /protocol error: arguments exceed 6291456 bytes/,
         },
         {
           name: '4097 environment variables',
           bytes: Buffer.concat([
             wd,
-            ...Array.from({ length: 4097 }, (_, i) => str(T.ENVIRONMENT_VARIABLE, `V${i}=x`)),
+            ...Array.from({ length: 4097 }, (_, i) => stringFrame(T.ENVIRONMENT_VARIABLE, `V${i}=x`)),
           ]),
           message: /protocol error: too many environment variables \(the limit is 4096\)/,
         },
@@ -345,13 +363,15 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
           name: '5 MiB of environment',
           bytes: Buffer.concat([
             wd,
-            ...Array.from({ length: 5 }, (_, i) => str(T.ENVIRONMENT_VARIABLE, `V${i}=${megabyte.slice(4)}`)),
+            ...Array.from({ length: 5 }, (_, i) =>
+              stringFrame(T.ENVIRONMENT_VARIABLE, `V${i}=${megabyte.slice(4)}`),
+            ),
           ]),
           message: /protocol error: environment exceeds 4194304 bytes/,
         },
         {
           name: 'one argument of 1 MiB + 1',
-          bytes: Buffer.concat([wd, str(T.COMMAND_ARGUMENT, `${megabyte}a`)]),
+          bytes: Buffer.concat([wd, stringFrame(T.COMMAND_ARGUMENT, `${megabyte}a`)]),
           message: /protocol error: frame of 1048577 bytes exceeds the limit of 1048576/,
         },
       ],
@@ -390,7 +410,10 @@ t.test(
   async (t) => {
     const { port, marker, ws } = await setUp(t, ['--max-request-bytes', '100000']);
     // Two clients each half-way through 60000 bytes of arguments: together over the budget.
-    const partial = Buffer.concat([str(T.WORKING_DIRECTORY, ''), str(T.COMMAND_ARGUMENT, 'x'.repeat(60000))]);
+    const partial = Buffer.concat([
+      stringFrame(T.WORKING_DIRECTORY, ''),
+      stringFrame(T.COMMAND_ARGUMENT, 'x'.repeat(60000)),
+    ]);
     const first = converse(port, Buffer.concat([hello(), partial]));
     await sleep(300);
     const second = await converse(port, Buffer.concat([hello(), partial]));
@@ -405,12 +428,14 @@ t.test(
     t.notOk(existsSync(marker));
     // Both gone: their bytes are given back.
     await normalSession(t, ws);
-    const full = await converse(port, Buffer.concat([hello(), partial, str(T.START_COMMAND, 'ok')]));
+    const full = await converse(port, Buffer.concat([hello(), partial, stringFrame(T.START_COMMAND, 'ok')]));
     t.equal(refusal(full).code, 0, 'a request of 60000 bytes runs again');
     // A running command is no longer a request in progress: two of them side by side.
     const [slow, beside] = await Promise.all([
-      converse(port, Buffer.concat([hello(), partial, str(T.START_COMMAND, 'slow')])),
-      sleep(300).then(() => converse(port, Buffer.concat([hello(), partial, str(T.START_COMMAND, 'ok')]))),
+      converse(port, Buffer.concat([hello(), partial, stringFrame(T.START_COMMAND, 'slow')])),
+      sleep(300).then(() =>
+        converse(port, Buffer.concat([hello(), partial, stringFrame(T.START_COMMAND, 'ok')])),
+      ),
     ]);
     t.equal(refusal(slow).code, 0);
     t.equal(refusal(beside).code, 0, 'a second big request while the first command runs');

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { FrameType } from '../../src/protocol/constants.js';
+import { parseFrames, stringFrame, type Frame } from '../lib/frames.mjs';
 import {
   ROOT,
   sleep,
@@ -33,24 +34,7 @@ export const RSS_LIMIT = 150 * MiB;
 /** Frame types, by their protocol names. */
 export const T = FrameType;
 
-const STRING_FRAMES = new Set<number>([0, 1, 2, 3, 4, 5, 6, T.HELLO, T.ERROR, T.TTY_REQUEST]);
-
-/** A string frame: type, u32 LE length, the bytes. */
-export function str(type: number, payload: string | Buffer = ''): Buffer {
-  const bytes = Buffer.from(payload);
-  const header = Buffer.alloc(5);
-  header[0] = type;
-  header.writeUInt32LE(bytes.length, 1);
-  return Buffer.concat([header, bytes]);
-}
-
-/** A header alone: type and a raw u32 value (a value frame, or a length that lies). */
-export function header(type: number, value: number): Buffer {
-  const bytes = Buffer.alloc(5);
-  bytes[0] = type;
-  bytes.writeUInt32LE(value >>> 0, 1);
-  return bytes;
-}
+export { parseFrames, stringFrame, valueFrame, type Frame } from '../lib/frames.mjs';
 
 /** HELLO as a new client sends it: magic "k8p2", version 1, features 7. */
 export function hello(version = 1, features = 7): Buffer {
@@ -58,7 +42,7 @@ export function hello(version = 1, features = 7): Buffer {
   payload.writeUInt32LE(0x3270386b, 0);
   payload.writeUInt16LE(version, 4);
   payload.writeUInt32LE(features, 6);
-  return str(T.HELLO, payload);
+  return stringFrame(T.HELLO, payload);
 }
 
 /** WORKING_DIRECTORY, arguments, variables and START_COMMAND, in the original client's order. */
@@ -67,36 +51,11 @@ export function request(
   options: { cwd?: string | Buffer; args?: string[]; env?: string[] } = {},
 ): Buffer {
   return Buffer.concat([
-    str(T.WORKING_DIRECTORY, options.cwd ?? ''),
-    ...(options.args ?? []).map((arg) => str(T.COMMAND_ARGUMENT, arg)),
-    ...(options.env ?? []).map((v) => str(T.ENVIRONMENT_VARIABLE, v)),
-    str(T.START_COMMAND, command),
+    stringFrame(T.WORKING_DIRECTORY, options.cwd ?? ''),
+    ...(options.args ?? []).map((arg) => stringFrame(T.COMMAND_ARGUMENT, arg)),
+    ...(options.env ?? []).map((v) => stringFrame(T.ENVIRONMENT_VARIABLE, v)),
+    stringFrame(T.START_COMMAND, command),
   ]);
-}
-
-export interface Frame {
-  type: number;
-  value: number;
-  payload?: Buffer;
-}
-
-/** Frames of a byte stream from the server; a torn last frame is reported as `rest`. */
-export function parseFrames(data: Buffer): { frames: Frame[]; rest: number } {
-  const frames: Frame[] = [];
-  let offset = 0;
-  while (offset + 5 <= data.length) {
-    const type = data[offset]!;
-    const value = data.readUInt32LE(offset + 1);
-    if (STRING_FRAMES.has(type)) {
-      if (offset + 5 + value > data.length) break;
-      frames.push({ type, value, payload: data.subarray(offset + 5, offset + 5 + value) });
-      offset += 5 + value;
-    } else {
-      frames.push({ type, value: data.readInt32LE(offset + 1) });
-      offset += 5;
-    }
-  }
-  return { frames, rest: data.length - offset };
 }
 
 export interface Conversation {

@@ -13,7 +13,7 @@ import {
   DAEMON,
   eventually,
   fdCount,
-  header,
+  valueFrame,
   hello,
   makeWorkspace,
   MiB,
@@ -24,7 +24,7 @@ import {
   rss,
   SKIP_UNBUILT,
   startServer,
-  str,
+  stringFrame,
   T,
   zombies,
 } from './harness.js';
@@ -148,7 +148,10 @@ t.test('idle connections, the request timeout and the session cap', { skip: SKIP
   });
 
   t.test('a slow request (a byte every 100 ms) is refused at the request timeout', async (t) => {
-    const bytes = Buffer.concat([str(T.WORKING_DIRECTORY, ''), str(T.COMMAND_ARGUMENT, 'x'.repeat(100))]);
+    const bytes = Buffer.concat([
+      stringFrame(T.WORKING_DIRECTORY, ''),
+      stringFrame(T.COMMAND_ARGUMENT, 'x'.repeat(100)),
+    ]);
     const result = await converse(port, bytes.subarray(0, 1), {
       later: [...bytes.subarray(1)].map((byte) => Buffer.from([byte])),
       laterDelayMs: 100,
@@ -172,7 +175,11 @@ t.test('idle connections, the request timeout and the session cap', { skip: SKIP
       socket.on('error', () => {});
       await new Promise((resolve) => socket.once('connect', resolve));
       socket.write(
-        Buffer.concat([str(T.WORKING_DIRECTORY, ''), header(T.COMMAND_ARGUMENT, 1000), Buffer.alloc(10)]),
+        Buffer.concat([
+          stringFrame(T.WORKING_DIRECTORY, ''),
+          valueFrame(T.COMMAND_ARGUMENT, 1000),
+          Buffer.alloc(10),
+        ]),
       );
       socket.destroy();
     }
@@ -202,7 +209,7 @@ t.test('1024 idle connections: the default cap', { skip: SKIP_UNBUILT }, async (
     cleanup(ws.dir);
   });
   const baseline = fdCount(pid);
-  const idle = await holdOpen(port, 1000, Buffer.concat([hello(), str(T.WORKING_DIRECTORY, '')]));
+  const idle = await holdOpen(port, 1000, Buffer.concat([hello(), stringFrame(T.WORKING_DIRECTORY, '')]));
   held.push(...idle.sockets);
   const r = await run(join(ws.bin, 'ok'), [], { env: ws.env, cwd: ws.dir });
   t.equal(r.out, 'ok\n', `a normal session beside them: ${r.err}`);

@@ -20,7 +20,7 @@ import {
   refusal,
   SKIP_UNBUILT,
   startServer,
-  str,
+  stringFrame,
   T,
 } from './harness.js';
 
@@ -136,7 +136,7 @@ t.test(
     const ended = new Promise<number | null>((resolve) => running.on('close', (code) => resolve(code)));
     await eventually(() => out.includes('started'), 15000);
     // An idle connection must not hold the exit until its request timeout (20 s here).
-    const idle = converse(port, Buffer.concat([hello(), str(T.WORKING_DIRECTORY, '')]));
+    const idle = converse(port, Buffer.concat([hello(), stringFrame(T.WORKING_DIRECTORY, '')]));
     await sleep(200);
 
     const stoppedAt = Date.now();

@@ -28,7 +28,7 @@ import {
   request,
   SKIP_UNBUILT,
   startServer,
-  str,
+  stringFrame,
   T,
   type ConverseOptions,
   type Conversation,
@@ -263,7 +263,7 @@ t.test('descriptors passed on the local socket', { skip: SKIP }, async (t) => {
       let heldWhileWaiting: string[] = [];
       const result = await converseLocal(
         port,
-        Buffer.concat([hello(1, PASSING), str(T.WORKING_DIRECTORY, '')]),
+        Buffer.concat([hello(1, PASSING), stringFrame(T.WORKING_DIRECTORY, '')]),
         {
           fds: c.fds,
           onSent: () =>
@@ -297,7 +297,7 @@ t.test('descriptors passed on the local socket', { skip: SKIP }, async (t) => {
     let socket: Socket | undefined;
     const conversation = converseLocal(
       port,
-      Buffer.concat([hello(1, PASSING), str(T.WORKING_DIRECTORY, '')]),
+      Buffer.concat([hello(1, PASSING), stringFrame(T.WORKING_DIRECTORY, '')]),
       {
         fds: c.fds,
         onSent: (s) => (socket = s),

@@ -15,7 +15,7 @@ import {
 } from '../../src/protocol/constants.js';
 import { encodeHelloPayload } from '../../src/protocol/hello.js';
 import { encodeExit, encodeHelloReply, encodeRefusal } from '../../src/protocol/server-frames.js';
-import { bytewise, ClientRecorder, hex, randomChunks, rawString, rawValue } from './fixtures/helpers.js';
+import { bytewise, ClientRecorder, hex, randomChunks, stringFrame, valueFrame } from './fixtures/helpers.js';
 
 function run(
   wire: Buffer | Buffer[],
@@ -29,13 +29,13 @@ function run(
 
 t.test('a legacy server session: output, ends, stdin closed, exit code', async (t) => {
   const wire = Buffer.concat([
-    rawValue(FrameType.STDIN_DATA, 0),
-    rawString(FrameType.STDOUT_DATA, 'out1 '),
-    rawString(FrameType.STDERR_DATA, 'err'),
-    rawString(FrameType.STDOUT_DATA, 'out2'),
-    rawValue(FrameType.STDOUT_DATA, 0),
-    rawValue(FrameType.STDERR_DATA, 0),
-    rawValue(FrameType.EXIT_CODE, 3),
+    valueFrame(FrameType.STDIN_DATA, 0),
+    stringFrame(FrameType.STDOUT_DATA, 'out1 '),
+    stringFrame(FrameType.STDERR_DATA, 'err'),
+    stringFrame(FrameType.STDOUT_DATA, 'out2'),
+    valueFrame(FrameType.STDOUT_DATA, 0),
+    valueFrame(FrameType.STDERR_DATA, 0),
+    valueFrame(FrameType.EXIT_CODE, 3),
   ]);
   const expected = [
     ['stdinClosed'],
@@ -63,7 +63,7 @@ t.test('exit codes are signed 32-bit', async (t) => {
     [0x80000000, -2147483648],
     [0x7fffffff, 2147483647],
   ] as const) {
-    t.same(run(rawValue(FrameType.EXIT_CODE, value)).recorder.events, [['exit', code, null]], `${value}`);
+    t.same(run(valueFrame(FrameType.EXIT_CODE, value)).recorder.events, [['exit', code, null]], `${value}`);
   }
   t.same(run(encodeExit(-5, null, false)).recorder.events, [['exit', -5, null]]);
 });
@@ -79,7 +79,7 @@ t.test('HELLO, then EXIT_SIGNAL and EXIT_CODE', async (t) => {
   t.equal(session.serverVersion, 1);
   t.equal(session.serverFeatures, Feature.SIGNALS);
   t.same(
-    run(Buffer.concat([rawValue(FrameType.EXIT_SIGNAL, 9), rawValue(FrameType.EXIT_CODE, 137)])).recorder
+    run(Buffer.concat([valueFrame(FrameType.EXIT_SIGNAL, 9), valueFrame(FrameType.EXIT_CODE, 137)])).recorder
       .events,
     [['exit', 137, 9]],
     'byte-built',
@@ -103,12 +103,12 @@ t.test('ERROR message then exit', async (t) => {
 });
 
 t.test('anything after EXIT_CODE is a protocol error', async (t) => {
-  const exit = rawValue(FrameType.EXIT_CODE, 0);
+  const exit = valueFrame(FrameType.EXIT_CODE, 0);
   for (const [name, after] of [
-    ['stdout', rawString(FrameType.STDOUT_DATA, 'x')],
-    ['stdout end', rawValue(FrameType.STDOUT_DATA, 0)],
+    ['stdout', stringFrame(FrameType.STDOUT_DATA, 'x')],
+    ['stdout end', valueFrame(FrameType.STDOUT_DATA, 0)],
     ['exit code', exit],
-    ['error', rawString(FrameType.ERROR, 'x')],
+    ['error', stringFrame(FrameType.ERROR, 'x')],
     ['garbage', Buffer.from([0xff])],
   ] as const) {
     // In the same chunk, in a later chunk, and byte by byte: always the same outcome.
@@ -141,25 +141,29 @@ t.test('HELLO from the server', async (t) => {
     ['error', /the server speaks protocol version 2, this client 1 to 1/],
   ]);
   t.match(run(encodeHelloReply(0, 0)).recorder.events, [['error', /protocol version 0/]]);
-  t.match(run(rawString(FrameType.HELLO, 'short')).recorder.events, [['error', /malformed HELLO/]]);
+  t.match(run(stringFrame(FrameType.HELLO, 'short')).recorder.events, [['error', /malformed HELLO/]]);
   const longer = Buffer.concat([encodeHelloPayload({ version: 1, features: 7 }), Buffer.from('more')]);
-  t.same(run(rawString(FrameType.HELLO, longer)).recorder.events, [['hello', 1, 7]]);
+  t.same(run(stringFrame(FrameType.HELLO, longer)).recorder.events, [['hello', 1, 7]]);
 });
 
 t.test('frames a server never sends', async (t) => {
   for (const [wire, pattern] of [
-    [rawString(FrameType.STDIN_DATA, 'x'), /STDIN_DATA with a payload from the server/],
-    [rawString(FrameType.WORKING_DIRECTORY, ''), /unexpected WORKING_DIRECTORY from the server/],
-    [rawString(FrameType.COMMAND_ARGUMENT, 'a'), /unexpected COMMAND_ARGUMENT from the server/],
-    [rawString(FrameType.ENVIRONMENT_VARIABLE, 'a=b'), /unexpected ENVIRONMENT_VARIABLE from the server/],
-    [rawString(FrameType.START_COMMAND, 'ls'), /unexpected START_COMMAND from the server/],
-    [rawString(FrameType.TTY_REQUEST, Buffer.alloc(4)), /unexpected TTY_REQUEST from the server/],
-    [rawValue(FrameType.TERMINATE_COMMAND, 0), /unexpected TERMINATE_COMMAND from the server/],
-    [rawValue(FrameType.SIGNAL, 2), /unexpected SIGNAL from the server/],
-    [rawValue(FrameType.WINDOW_SIZE, 0), /unexpected WINDOW_SIZE from the server/],
-    [rawValue(0x50, 0), /unknown frame type 80/],
+    [stringFrame(FrameType.STDIN_DATA, 'x'), /STDIN_DATA with a payload from the server/],
+    [stringFrame(FrameType.WORKING_DIRECTORY, ''), /unexpected WORKING_DIRECTORY from the server/],
+    [stringFrame(FrameType.COMMAND_ARGUMENT, 'a'), /unexpected COMMAND_ARGUMENT from the server/],
+    [stringFrame(FrameType.ENVIRONMENT_VARIABLE, 'a=b'), /unexpected ENVIRONMENT_VARIABLE from the server/],
+    [stringFrame(FrameType.START_COMMAND, 'ls'), /unexpected START_COMMAND from the server/],
+    [stringFrame(FrameType.TTY_REQUEST, Buffer.alloc(4)), /unexpected TTY_REQUEST from the server/],
+    [valueFrame(FrameType.TERMINATE_COMMAND, 0), /unexpected TERMINATE_COMMAND from the server/],
+    [valueFrame(FrameType.SIGNAL, 2), /unexpected SIGNAL from the server/],
+    [valueFrame(FrameType.WINDOW_SIZE, 0), /unexpected WINDOW_SIZE from the server/],
+    [valueFrame(0x50, 0), /unknown frame type 80/],
   ] as const) {
-    const { recorder } = run([wire, rawString(FrameType.STDOUT_DATA, 'x'), rawValue(FrameType.EXIT_CODE, 0)]);
+    const { recorder } = run([
+      wire,
+      stringFrame(FrameType.STDOUT_DATA, 'x'),
+      valueFrame(FrameType.EXIT_CODE, 0),
+    ]);
     t.equal(recorder.events.length, 1, 'nothing after the error');
     t.match(recorder.events[0], ['error', pattern]);
   }
@@ -167,13 +171,13 @@ t.test('frames a server never sends', async (t) => {
 
 t.test('output frames are capped by maxDataPayload, messages by maxFramePayload', async (t) => {
   const limits = { ...DEFAULT_LIMITS, maxFramePayload: 8, maxDataPayload: 16 };
-  t.same(run(rawString(FrameType.STDOUT_DATA, Buffer.alloc(16, 'a')), limits).recorder.normalized(), [
+  t.same(run(stringFrame(FrameType.STDOUT_DATA, Buffer.alloc(16, 'a')), limits).recorder.normalized(), [
     ['stdout', Buffer.alloc(16, 'a')],
   ]);
-  t.match(run(rawString(FrameType.STDOUT_DATA, Buffer.alloc(17)), limits).recorder.events, [
+  t.match(run(stringFrame(FrameType.STDOUT_DATA, Buffer.alloc(17)), limits).recorder.events, [
     ['error', /data frame of 17 bytes/],
   ]);
-  t.match(run(rawString(FrameType.ERROR, 'ninechars'), limits).recorder.events, [
+  t.match(run(stringFrame(FrameType.ERROR, 'ninechars'), limits).recorder.events, [
     ['error', /frame of 9 bytes/],
   ]);
 });
@@ -203,12 +207,12 @@ t.test('encodeRequest', async (t) => {
     t.same(
       wire,
       Buffer.concat([
-        rawString(0, 'w'),
-        rawString(2, 'a1'),
-        rawString(2, 'a2'),
-        rawString(1, 'E1=v1'),
-        rawString(1, 'E2=v=2'),
-        rawString(3, 'cmd'),
+        stringFrame(0, 'w'),
+        stringFrame(2, 'a1'),
+        stringFrame(2, 'a2'),
+        stringFrame(1, 'E1=v1'),
+        stringFrame(1, 'E2=v=2'),
+        stringFrame(3, 'cmd'),
       ]),
     );
     t.ok(

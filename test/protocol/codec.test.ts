@@ -11,8 +11,8 @@ import {
   hex,
   largestAllocation,
   randomChunks,
-  rawString,
-  rawValue,
+  stringFrame,
+  valueFrame,
   splitAt,
   type Event,
 } from './fixtures/helpers.js';
@@ -49,9 +49,9 @@ t.test('encoder: exact bytes', async (t) => {
   t.equal(encodeHeader(FrameType.STDIN_DATA, 7).length, HEADER_SIZE);
   // The encoder agrees with the byte-by-byte builders for every type.
   for (const type of [0, 1, 2, 3, 4, 5, 6, 0x40, 0x41, 0x44])
-    t.same(encodeString(type, 'abc'), rawString(type, 'abc'), `string frame ${type}`);
+    t.same(encodeString(type, 'abc'), stringFrame(type, 'abc'), `string frame ${type}`);
   for (const type of [7, 8, 0x42, 0x43, 0x45])
-    t.same(encodeValue(type, 0xdeadbeef), rawValue(type, 0xdeadbeef), `value frame ${type}`);
+    t.same(encodeValue(type, 0xdeadbeef), valueFrame(type, 0xdeadbeef), `value frame ${type}`);
 });
 
 /** A whole session as the original k8psh 1.x client writes it: `ls -la 'x y'` with HOME forwarded, in sub/dir. */
@@ -124,12 +124,16 @@ t.test('every frame type decodes', async (t) => {
     FrameType.ERROR,
     FrameType.TTY_REQUEST,
   ]) {
-    t.same(decode([rawString(type, payload)]).events, [['string', type, payload.toString('hex')]], `${type}`);
-    t.same(decode([rawString(type, '')]).events, [['string', type, '']], `empty ${type}`);
+    t.same(
+      decode([stringFrame(type, payload)]).events,
+      [['string', type, payload.toString('hex')]],
+      `${type}`,
+    );
+    t.same(decode([stringFrame(type, '')]).events, [['string', type, '']], `empty ${type}`);
   }
   for (const type of [FrameType.STDIN_DATA, FrameType.STDOUT_DATA, FrameType.STDERR_DATA]) {
-    t.same(decode([rawString(type, payload)]).normalized(), [[`data${type}`, payload]], `data ${type}`);
-    t.same(decode([rawValue(type, 0)]).events, [['end', type]], `end ${type}`);
+    t.same(decode([stringFrame(type, payload)]).normalized(), [[`data${type}`, payload]], `data ${type}`);
+    t.same(decode([valueFrame(type, 0)]).events, [['end', type]], `end ${type}`);
   }
   for (const type of [
     FrameType.TERMINATE_COMMAND,
@@ -138,10 +142,10 @@ t.test('every frame type decodes', async (t) => {
     FrameType.EXIT_SIGNAL,
     FrameType.WINDOW_SIZE,
   ]) {
-    t.same(decode([rawValue(type, 0xfffffffe)]).events, [['value', type, 0xfffffffe]], `value ${type}`);
+    t.same(decode([valueFrame(type, 0xfffffffe)]).events, [['value', type, 0xfffffffe]], `value ${type}`);
     // A value frame's value is not a length: nothing is read after the header.
     t.same(
-      decode([rawValue(type, 3), rawValue(FrameType.EXIT_CODE, 1)]).events,
+      decode([valueFrame(type, 3), valueFrame(FrameType.EXIT_CODE, 1)]).events,
       [
         ['value', type, 3],
         ['value', FrameType.EXIT_CODE, 1],
@@ -155,7 +159,7 @@ t.test('data frames stream through in pieces', async (t) => {
   const recorder = new FrameRecorder();
   const decoder = new FrameDecoder(recorder, DEFAULT_LIMITS);
   const payload = Buffer.alloc(10000, 'x');
-  const wire = rawString(FrameType.STDOUT_DATA, payload);
+  const wire = stringFrame(FrameType.STDOUT_DATA, payload);
   decoder.push(wire.subarray(0, HEADER_SIZE + 10));
   t.same(recorder.pieces, [10], 'the first bytes are delivered before the frame is complete');
   t.equal(decoder.bufferedBytes, 0, 'nothing collected for data');
@@ -177,7 +181,7 @@ t.test('data frames stream through in pieces', async (t) => {
 
 t.test('pieces are views of the input, not copies', async (t) => {
   const seen: Buffer[] = [];
-  const input = rawString(FrameType.STDERR_DATA, 'hello');
+  const input = stringFrame(FrameType.STDERR_DATA, 'hello');
   const decoder = new FrameDecoder(
     {
       onValue: () => t.fail('value'),
@@ -195,18 +199,20 @@ t.test('pieces are views of the input, not copies', async (t) => {
 
 t.test('zero-length frames', async (t) => {
   for (const type of [FrameType.STDIN_DATA, FrameType.STDOUT_DATA, FrameType.STDERR_DATA])
-    t.same(decode([rawValue(type, 0)]).events, [['end', type]]);
-  t.same(decode([rawValue(FrameType.WORKING_DIRECTORY, 0)]).events, [['string', 0, '']]);
+    t.same(decode([valueFrame(type, 0)]).events, [['end', type]]);
+  t.same(decode([valueFrame(FrameType.WORKING_DIRECTORY, 0)]).events, [['string', 0, '']]);
 });
 
 t.test('control frames are capped', async (t) => {
   t.test('at the limit is fine, one more is not', async (t) => {
     t.same(
-      decode([rawString(FrameType.COMMAND_ARGUMENT, Buffer.alloc(100, 'a'))], { ...DEFAULT_LIMITS, ...small })
-        .events,
+      decode([stringFrame(FrameType.COMMAND_ARGUMENT, Buffer.alloc(100, 'a'))], {
+        ...DEFAULT_LIMITS,
+        ...small,
+      }).events,
       [['string', 2, Buffer.alloc(100, 'a').toString('hex')]],
     );
-    const over = decode([rawString(FrameType.COMMAND_ARGUMENT, Buffer.alloc(101, 'a'))], {
+    const over = decode([stringFrame(FrameType.COMMAND_ARGUMENT, Buffer.alloc(101, 'a'))], {
       ...DEFAULT_LIMITS,
       ...small,
     });
@@ -227,9 +233,9 @@ t.test('control frames are capped', async (t) => {
       const recorder = new FrameRecorder();
       const decoder = new FrameDecoder(recorder, DEFAULT_LIMITS);
       const largest = largestAllocation(() => {
-        decoder.push(rawValue(type, 0xfffffff0).subarray(0, 4));
+        decoder.push(valueFrame(type, 0xfffffff0).subarray(0, 4));
         t.same(recorder.events, [], 'no decision before the header is complete');
-        decoder.push(rawValue(type, 0xfffffff0).subarray(4));
+        decoder.push(valueFrame(type, 0xfffffff0).subarray(4));
       });
       t.match(
         recorder.events,
@@ -245,9 +251,9 @@ t.test('control frames are capped', async (t) => {
   });
 
   t.test('a huge data frame is refused too', async (t) => {
-    const recorder = decode([rawValue(FrameType.STDIN_DATA, 0xfffffff0), Buffer.from('abc')]);
+    const recorder = decode([valueFrame(FrameType.STDIN_DATA, 0xfffffff0), Buffer.from('abc')]);
     t.match(recorder.events, [['error', /data frame of 4294967280 bytes exceeds the limit of 16777216/]]);
-    const limited = decode([rawString(FrameType.STDOUT_DATA, Buffer.alloc(1001))], {
+    const limited = decode([stringFrame(FrameType.STDOUT_DATA, Buffer.alloc(1001))], {
       ...DEFAULT_LIMITS,
       ...small,
     });
@@ -259,7 +265,7 @@ t.test('control frames are capped', async (t) => {
     const recorder = new FrameRecorder();
     const decoder = new FrameDecoder(recorder, DEFAULT_LIMITS);
     let largest = largestAllocation(() =>
-      decoder.push(Buffer.concat([rawValue(0, announced), Buffer.alloc(10)])),
+      decoder.push(Buffer.concat([valueFrame(0, announced), Buffer.alloc(10)])),
     );
     t.ok(decoder.bufferedBytes <= 64 * 1024, `buffered ${decoder.bufferedBytes} after 10 bytes`);
     t.ok(largest <= 64 * 1024, `allocated ${largest} after 10 bytes`);
@@ -287,17 +293,17 @@ t.test('control frames are capped', async (t) => {
 
 t.test('unknown frame types are errors', async (t) => {
   for (const type of [9, 10, 0x3f, 0x46, 0x80, 0xff]) {
-    const recorder = decode([rawValue(type, 0)]);
+    const recorder = decode([valueFrame(type, 0)]);
     t.same(recorder.events, [['error', `unknown frame type ${type}`]]);
   }
 });
 
 t.test('nothing is delivered after an error', async (t) => {
   const wire = Buffer.concat([
-    rawString(FrameType.WORKING_DIRECTORY, 'a'),
-    rawValue(9, 0),
-    rawString(FrameType.START_COMMAND, 'b'),
-    rawValue(FrameType.STDIN_DATA, 0),
+    stringFrame(FrameType.WORKING_DIRECTORY, 'a'),
+    valueFrame(9, 0),
+    stringFrame(FrameType.START_COMMAND, 'b'),
+    valueFrame(FrameType.STDIN_DATA, 0),
   ]);
   const expected = [
     ['string', 0, '61'],
@@ -308,11 +314,11 @@ t.test('nothing is delivered after an error', async (t) => {
 
   const recorder = new FrameRecorder();
   const decoder = new FrameDecoder(recorder, DEFAULT_LIMITS);
-  decoder.push(rawString(FrameType.STDOUT_DATA, 'abc').subarray(0, 6));
+  decoder.push(stringFrame(FrameType.STDOUT_DATA, 'abc').subarray(0, 6));
   decoder.fail('stop');
   decoder.fail('twice');
   decoder.push(Buffer.from('bc'));
-  decoder.push(rawValue(FrameType.EXIT_CODE, 0));
+  decoder.push(valueFrame(FrameType.EXIT_CODE, 0));
   t.same(recorder.normalized(), [
     ['data5', Buffer.from('a')],
     ['error', 'stop'],
@@ -335,7 +341,7 @@ t.test('a handler may stop the decoder mid-chunk', async (t) => {
     },
     DEFAULT_LIMITS,
   );
-  decoder.push(Buffer.concat([rawValue(FrameType.EXIT_CODE, 0), rawString(FrameType.STDOUT_DATA, 'x')]));
+  decoder.push(Buffer.concat([valueFrame(FrameType.EXIT_CODE, 0), stringFrame(FrameType.STDOUT_DATA, 'x')]));
   t.same(events, ['value 8', 'error enough']);
 });
 
@@ -344,9 +350,9 @@ t.test('decoding does not depend on the chunking (fast-check)', async (t) => {
     fc.oneof(
       fc
         .tuple(fc.constantFrom(0, 1, 2, 3, 4, 5, 6, 0x40, 0x41, 0x44), fc.uint8Array({ maxLength: 40 }))
-        .map(([type, p]) => rawString(type, p)),
-      fc.tuple(fc.constantFrom(7, 8, 0x42, 0x43, 0x45), fc.nat()).map(([type, v]) => rawValue(type, v)),
-      fc.constantFrom(4, 5, 6).map((type) => rawValue(type, 0)),
+        .map(([type, p]) => stringFrame(type, p)),
+      fc.tuple(fc.constantFrom(7, 8, 0x42, 0x43, 0x45), fc.nat()).map(([type, v]) => valueFrame(type, v)),
+      fc.constantFrom(4, 5, 6).map((type) => valueFrame(type, 0)),
     ),
     { maxLength: 12 },
   );

@@ -20,8 +20,8 @@ import { encodeTtyPayload } from '../../src/protocol/tty.js';
 import {
   bytewise,
   randomChunks,
-  rawString,
-  rawValue,
+  stringFrame,
+  valueFrame,
   ServerRecorder,
   type RecordedRequest,
 } from './fixtures/helpers.js';
@@ -37,17 +37,17 @@ function run(
 }
 
 const hello = (version = 1, features = ALL_FEATURES): Buffer =>
-  rawString(FrameType.HELLO, encodeHelloPayload({ version, features }));
+  stringFrame(FrameType.HELLO, encodeHelloPayload({ version, features }));
 
 /** Exactly what the original client sends: WD, arguments, variables, START. */
 const legacyRequest = Buffer.concat([
-  rawString(FrameType.WORKING_DIRECTORY, 'sub/dir'),
-  rawString(FrameType.COMMAND_ARGUMENT, '-la'),
-  rawString(FrameType.COMMAND_ARGUMENT, ''),
-  rawString(FrameType.ENVIRONMENT_VARIABLE, 'HOME=/root'),
-  rawString(FrameType.ENVIRONMENT_VARIABLE, 'EMPTY='),
-  rawString(FrameType.ENVIRONMENT_VARIABLE, 'EQ=a=b'),
-  rawString(FrameType.START_COMMAND, 'ls'),
+  stringFrame(FrameType.WORKING_DIRECTORY, 'sub/dir'),
+  stringFrame(FrameType.COMMAND_ARGUMENT, '-la'),
+  stringFrame(FrameType.COMMAND_ARGUMENT, ''),
+  stringFrame(FrameType.ENVIRONMENT_VARIABLE, 'HOME=/root'),
+  stringFrame(FrameType.ENVIRONMENT_VARIABLE, 'EMPTY='),
+  stringFrame(FrameType.ENVIRONMENT_VARIABLE, 'EQ=a=b'),
+  stringFrame(FrameType.START_COMMAND, 'ls'),
 ]);
 const legacyExpected: RecordedRequest = {
   workingDirectory: 'sub/dir',
@@ -69,11 +69,11 @@ function onlyError(t: Test, recorder: ServerRecorder, pattern: RegExp, before: u
 t.test('a legacy request, then stdin, stdin end and terminate', async (t) => {
   const wire = Buffer.concat([
     legacyRequest,
-    rawString(FrameType.STDIN_DATA, 'hello '),
-    rawString(FrameType.STDIN_DATA, 'world'),
-    rawValue(FrameType.STDIN_DATA, 0),
-    rawString(FrameType.STDIN_DATA, 'late'), // racing stdin after its end: dropped, harmless
-    rawValue(FrameType.TERMINATE_COMMAND, 0),
+    stringFrame(FrameType.STDIN_DATA, 'hello '),
+    stringFrame(FrameType.STDIN_DATA, 'world'),
+    valueFrame(FrameType.STDIN_DATA, 0),
+    stringFrame(FrameType.STDIN_DATA, 'late'), // racing stdin after its end: dropped, harmless
+    valueFrame(FrameType.TERMINATE_COMMAND, 0),
   ]);
   const expected = [
     ['start', legacyExpected],
@@ -146,11 +146,11 @@ t.test('encodeRequest output is understood (legacy and modern)', async (t) => {
 t.test('the last value of a variable wins', async (t) => {
   const { recorder } = run(
     Buffer.concat([
-      rawString(FrameType.WORKING_DIRECTORY, ''),
-      rawString(FrameType.ENVIRONMENT_VARIABLE, 'A=1'),
-      rawString(FrameType.ENVIRONMENT_VARIABLE, 'B=2'),
-      rawString(FrameType.ENVIRONMENT_VARIABLE, 'A=3'),
-      rawString(FrameType.START_COMMAND, 'x'),
+      stringFrame(FrameType.WORKING_DIRECTORY, ''),
+      stringFrame(FrameType.ENVIRONMENT_VARIABLE, 'A=1'),
+      stringFrame(FrameType.ENVIRONMENT_VARIABLE, 'B=2'),
+      stringFrame(FrameType.ENVIRONMENT_VARIABLE, 'A=3'),
+      stringFrame(FrameType.START_COMMAND, 'x'),
     ]),
   );
   t.same((recorder.events[0]![1] as RecordedRequest).environment, [
@@ -160,7 +160,7 @@ t.test('the last value of a variable wins', async (t) => {
 });
 
 t.test('a request without WORKING_DIRECTORY runs in the base directory', async (t) => {
-  const { recorder } = run(rawString(FrameType.START_COMMAND, 'x'));
+  const { recorder } = run(stringFrame(FrameType.START_COMMAND, 'x'));
   t.same(recorder.events, [
     ['start', { workingDirectory: '', environment: [], arguments: [], command: 'x', tty: null }],
   ]);
@@ -168,7 +168,9 @@ t.test('a request without WORKING_DIRECTORY runs in the base directory', async (
 
 t.test('HELLO', async (t) => {
   t.test('first: negotiated version and features', async (t) => {
-    const { session, recorder } = run(Buffer.concat([hello(1, 5), rawString(FrameType.START_COMMAND, 'x')]));
+    const { session, recorder } = run(
+      Buffer.concat([hello(1, 5), stringFrame(FrameType.START_COMMAND, 'x')]),
+    );
     t.same(recorder.events[0], ['hello', 1, 5]);
     t.equal(session.version, 1);
     t.equal(session.features, 5);
@@ -182,14 +184,14 @@ t.test('HELLO', async (t) => {
   });
 
   t.test('version 0 is refused, as a modern client so it can get an ERROR frame', async (t) => {
-    const { session, recorder } = run(Buffer.concat([hello(0), rawString(FrameType.START_COMMAND, 'x')]));
+    const { session, recorder } = run(Buffer.concat([hello(0), stringFrame(FrameType.START_COMMAND, 'x')]));
     onlyError(t, recorder, /protocol version 0 is too old/);
     t.ok(session.modern);
     t.notOk(session.started);
   });
 
   t.test('not first', async (t) => {
-    const { session, recorder } = run(Buffer.concat([rawString(FrameType.WORKING_DIRECTORY, ''), hello()]));
+    const { session, recorder } = run(Buffer.concat([stringFrame(FrameType.WORKING_DIRECTORY, ''), hello()]));
     onlyError(t, recorder, /HELLO must be the first frame/);
     t.notOk(session.modern);
   });
@@ -202,7 +204,7 @@ t.test('HELLO', async (t) => {
   t.test('after a TTY_REQUEST', async (t) => {
     const { recorder } = run(
       Buffer.concat([
-        rawString(FrameType.TTY_REQUEST, encodeTtyPayload({ rows: 1, cols: 1, term: '' })),
+        stringFrame(FrameType.TTY_REQUEST, encodeTtyPayload({ rows: 1, cols: 1, term: '' })),
         hello(),
       ]),
     );
@@ -210,22 +212,22 @@ t.test('HELLO', async (t) => {
   });
 
   t.test('malformed: short, or a wrong magic', async (t) => {
-    onlyError(t, run(rawString(FrameType.HELLO, Buffer.alloc(9))).recorder, /malformed HELLO/);
+    onlyError(t, run(stringFrame(FrameType.HELLO, Buffer.alloc(9))).recorder, /malformed HELLO/);
     const wrongMagic = encodeHelloPayload({ version: 1, features: 0 });
     wrongMagic[0] = 0x6a; // "j8p2"
-    onlyError(t, run(rawString(FrameType.HELLO, wrongMagic)).recorder, /malformed HELLO/);
-    onlyError(t, run(rawString(FrameType.HELLO, '')).recorder, /malformed HELLO/);
+    onlyError(t, run(stringFrame(FrameType.HELLO, wrongMagic)).recorder, /malformed HELLO/);
+    onlyError(t, run(stringFrame(FrameType.HELLO, '')).recorder, /malformed HELLO/);
   });
 
   t.test('longer payloads are accepted (room for later fields)', async (t) => {
     const payload = Buffer.concat([encodeHelloPayload({ version: 1, features: 1 }), Buffer.from('future')]);
-    t.same(run(rawString(FrameType.HELLO, payload)).recorder.events, [['hello', 1, 1]]);
+    t.same(run(stringFrame(FrameType.HELLO, payload)).recorder.events, [['hello', 1, 1]]);
   });
 });
 
 t.test('frames out of order', async (t) => {
-  const start = rawString(FrameType.START_COMMAND, 'x');
-  const wd = rawString(FrameType.WORKING_DIRECTORY, 'd');
+  const start = stringFrame(FrameType.START_COMMAND, 'x');
+  const wd = stringFrame(FrameType.WORKING_DIRECTORY, 'd');
   const started = [
     ['start', { workingDirectory: 'd', environment: [], arguments: [], command: 'x', tty: null }],
   ];
@@ -235,13 +237,13 @@ t.test('frames out of order', async (t) => {
   const cases: [string, Buffer, RegExp, unknown[]][] = [
     [
       'STDIN_DATA before START',
-      Buffer.concat([wd, rawString(FrameType.STDIN_DATA, 'a')]),
+      Buffer.concat([wd, stringFrame(FrameType.STDIN_DATA, 'a')]),
       /STDIN_DATA before START_COMMAND/,
       [],
     ],
     [
       'stdin end before START',
-      Buffer.concat([wd, rawValue(FrameType.STDIN_DATA, 0)]),
+      Buffer.concat([wd, valueFrame(FrameType.STDIN_DATA, 0)]),
       /STDIN_DATA before START_COMMAND/,
       [],
     ],
@@ -249,13 +251,13 @@ t.test('frames out of order', async (t) => {
     ['a second WORKING_DIRECTORY', Buffer.concat([wd, wd]), /a second WORKING_DIRECTORY/, []],
     [
       'an argument after START',
-      Buffer.concat([wd, start, rawString(FrameType.COMMAND_ARGUMENT, 'a')]),
+      Buffer.concat([wd, start, stringFrame(FrameType.COMMAND_ARGUMENT, 'a')]),
       /COMMAND_ARGUMENT after START_COMMAND/,
       started,
     ],
     [
       'a variable after START',
-      Buffer.concat([wd, start, rawString(FrameType.ENVIRONMENT_VARIABLE, 'A=1')]),
+      Buffer.concat([wd, start, stringFrame(FrameType.ENVIRONMENT_VARIABLE, 'A=1')]),
       /ENVIRONMENT_VARIABLE after START_COMMAND/,
       started,
     ],
@@ -266,14 +268,14 @@ t.test('frames out of order', async (t) => {
       Buffer.concat([
         wd,
         start,
-        rawString(FrameType.TTY_REQUEST, encodeTtyPayload({ rows: 1, cols: 1, term: '' })),
+        stringFrame(FrameType.TTY_REQUEST, encodeTtyPayload({ rows: 1, cols: 1, term: '' })),
       ]),
       /TTY_REQUEST after START_COMMAND/,
       started,
     ],
     [
       'TERMINATE before START',
-      Buffer.concat([wd, rawValue(FrameType.TERMINATE_COMMAND, 0)]),
+      Buffer.concat([wd, valueFrame(FrameType.TERMINATE_COMMAND, 0)]),
       /TERMINATE_COMMAND before START_COMMAND/,
       [],
     ],
@@ -284,43 +286,43 @@ t.test('frames out of order', async (t) => {
       /WINDOW_SIZE before START_COMMAND/,
       [],
     ],
-    ['EXIT_CODE from a client', rawValue(FrameType.EXIT_CODE, 0), /unexpected EXIT_CODE from a client/, []],
+    ['EXIT_CODE from a client', valueFrame(FrameType.EXIT_CODE, 0), /unexpected EXIT_CODE from a client/, []],
     [
       'EXIT_CODE from a client, after START',
-      Buffer.concat([wd, start, rawValue(FrameType.EXIT_CODE, 0)]),
+      Buffer.concat([wd, start, valueFrame(FrameType.EXIT_CODE, 0)]),
       /unexpected EXIT_CODE from a client/,
       started,
     ],
     [
       'EXIT_SIGNAL from a client',
-      Buffer.concat([wd, start, rawValue(FrameType.EXIT_SIGNAL, 9)]),
+      Buffer.concat([wd, start, valueFrame(FrameType.EXIT_SIGNAL, 9)]),
       /unexpected EXIT_SIGNAL from a client/,
       started,
     ],
-    ['ERROR from a client', rawString(FrameType.ERROR, 'no'), /unexpected ERROR from a client/, []],
+    ['ERROR from a client', stringFrame(FrameType.ERROR, 'no'), /unexpected ERROR from a client/, []],
     [
       'ERROR from a client, after START',
-      Buffer.concat([start, rawString(FrameType.ERROR, 'no')]),
+      Buffer.concat([start, stringFrame(FrameType.ERROR, 'no')]),
       /unexpected ERROR from a client/,
       startedNoWd,
     ],
     [
       'STDOUT_DATA from a client',
-      Buffer.concat([wd, start, rawString(FrameType.STDOUT_DATA, 'a')]),
+      Buffer.concat([wd, start, stringFrame(FrameType.STDOUT_DATA, 'a')]),
       /unexpected STDOUT_DATA from a client/,
       started,
     ],
     [
       'STDERR end from a client',
-      Buffer.concat([wd, start, rawValue(FrameType.STDERR_DATA, 0)]),
+      Buffer.concat([wd, start, valueFrame(FrameType.STDERR_DATA, 0)]),
       /unexpected STDERR_DATA from a client/,
       started,
     ],
-    ['an unknown frame type', Buffer.concat([wd, rawValue(0x20, 0)]), /unknown frame type 32/, []],
+    ['an unknown frame type', Buffer.concat([wd, valueFrame(0x20, 0)]), /unknown frame type 32/, []],
   ];
   for (const [name, wire, pattern, before] of cases) {
     for (const chunks of [[wire], bytewise(wire)]) {
-      const { recorder, session } = run([...chunks, rawString(FrameType.STDIN_DATA, 'more'), start]);
+      const { recorder, session } = run([...chunks, stringFrame(FrameType.STDIN_DATA, 'more'), start]);
       t.same(recorder.events.slice(0, -1), before, `${name}: events before the error`);
       t.match(recorder.events.at(-1), ['error', pattern], name);
       t.equal(recorder.errors.length, 1, `${name}: one error, nothing after it`);
@@ -338,11 +340,11 @@ t.test('limits', async (t) => {
     maxEnvironmentVariables: 2,
     maxEnvironmentBytes: 12,
   };
-  const start = rawString(FrameType.START_COMMAND, 'x');
+  const start = stringFrame(FrameType.START_COMMAND, 'x');
   const args = (...list: string[]): Buffer =>
-    Buffer.concat(list.map((a) => rawString(FrameType.COMMAND_ARGUMENT, a)));
+    Buffer.concat(list.map((a) => stringFrame(FrameType.COMMAND_ARGUMENT, a)));
   const vars = (...list: string[]): Buffer =>
-    Buffer.concat(list.map((a) => rawString(FrameType.ENVIRONMENT_VARIABLE, a)));
+    Buffer.concat(list.map((a) => stringFrame(FrameType.ENVIRONMENT_VARIABLE, a)));
 
   t.equal(
     run(Buffer.concat([args('a', 'b', 'c'), start]), limits).recorder.events[0]![0],
@@ -394,12 +396,12 @@ t.test('limits', async (t) => {
 
   onlyError(
     t,
-    run(rawString(FrameType.WORKING_DIRECTORY, Buffer.alloc(65, 'a')), limits).recorder,
+    run(stringFrame(FrameType.WORKING_DIRECTORY, Buffer.alloc(65, 'a')), limits).recorder,
     /frame of 65 bytes exceeds the limit of 64/,
   );
   onlyError(
     t,
-    run(Buffer.concat([start, rawString(FrameType.STDIN_DATA, Buffer.alloc(129))]), limits).recorder,
+    run(Buffer.concat([start, stringFrame(FrameType.STDIN_DATA, Buffer.alloc(129))]), limits).recorder,
     /data frame of 129 bytes exceeds the limit of 128/,
     [['start', { workingDirectory: '', environment: [], arguments: [], command: 'x', tty: null }]],
   );
@@ -416,7 +418,7 @@ t.test('limits', async (t) => {
 
 t.test('malformed environment variables', async (t) => {
   for (const text of ['NOEQUALS', '=value', '', 'bad\u0001name']) {
-    const { recorder } = run(rawString(FrameType.ENVIRONMENT_VARIABLE, text));
+    const { recorder } = run(stringFrame(FrameType.ENVIRONMENT_VARIABLE, text));
     onlyError(t, recorder, /malformed environment variable/);
     t.notOk(
       [...recorder.errors[0]!].some((c) => c.charCodeAt(0) < 0x20),
@@ -424,21 +426,21 @@ t.test('malformed environment variables', async (t) => {
     );
   }
   t.match(
-    run(rawString(FrameType.ENVIRONMENT_VARIABLE, 'x'.repeat(200))).recorder.errors[0],
+    run(stringFrame(FrameType.ENVIRONMENT_VARIABLE, 'x'.repeat(200))).recorder.errors[0],
     /x\.\.\."$/,
     'shortened',
   );
 });
 
 t.test('TTY_REQUEST', async (t) => {
-  const tty = rawString(FrameType.TTY_REQUEST, encodeTtyPayload({ rows: 40, cols: 100, term: 'vt100' }));
-  const { recorder } = run(Buffer.concat([hello(), tty, rawString(FrameType.START_COMMAND, 'sh')]));
+  const tty = stringFrame(FrameType.TTY_REQUEST, encodeTtyPayload({ rows: 40, cols: 100, term: 'vt100' }));
+  const { recorder } = run(Buffer.concat([hello(), tty, stringFrame(FrameType.START_COMMAND, 'sh')]));
   t.same((recorder.events[1]![1] as RecordedRequest).tty, { rows: 40, cols: 100, term: 'vt100' });
 
-  const zero = rawString(FrameType.TTY_REQUEST, encodeTtyPayload({ rows: 0, cols: 0, term: '' }));
+  const zero = stringFrame(FrameType.TTY_REQUEST, encodeTtyPayload({ rows: 0, cols: 0, term: '' }));
   t.same(
     (
-      run(Buffer.concat([hello(), zero, rawString(FrameType.START_COMMAND, 'sh')])).recorder
+      run(Buffer.concat([hello(), zero, stringFrame(FrameType.START_COMMAND, 'sh')])).recorder
         .events[1]![1] as RecordedRequest
     ).tty,
     {
@@ -452,19 +454,19 @@ t.test('TTY_REQUEST', async (t) => {
   ]);
   onlyError(
     t,
-    run(Buffer.concat([hello(), rawString(FrameType.TTY_REQUEST, 'abc')])).recorder,
+    run(Buffer.concat([hello(), stringFrame(FrameType.TTY_REQUEST, 'abc')])).recorder,
     /malformed TTY_REQUEST/,
     [['hello', 1, ALL_FEATURES]],
   );
 });
 
 t.test('WINDOW_SIZE and SIGNAL after START', async (t) => {
-  const base = Buffer.concat([hello(), rawString(FrameType.START_COMMAND, 'sh')]);
+  const base = Buffer.concat([hello(), stringFrame(FrameType.START_COMMAND, 'sh')]);
   const { recorder } = run(
     Buffer.concat([
       base,
       encodeResize(50, 132),
-      rawValue(FrameType.WINDOW_SIZE, 0),
+      valueFrame(FrameType.WINDOW_SIZE, 0),
       encodeResize(0xffff, 1),
       encodeSignal(1),
       encodeSignal(64),
@@ -480,7 +482,7 @@ t.test('WINDOW_SIZE and SIGNAL after START', async (t) => {
     ['terminate'],
   ]);
   for (const signal of [0, 65, 0xffffffff]) {
-    const bad = run(Buffer.concat([base, rawValue(FrameType.SIGNAL, signal), encodeSignal(2)])).recorder;
+    const bad = run(Buffer.concat([base, valueFrame(FrameType.SIGNAL, signal), encodeSignal(2)])).recorder;
     t.match(bad.events.at(-1), ['error', new RegExp(`invalid signal number ${signal}`)]);
     t.equal(bad.events.length, 3, 'nothing after the error');
   }
@@ -489,9 +491,9 @@ t.test('WINDOW_SIZE and SIGNAL after START', async (t) => {
 t.test('after a protocol error the session ignores everything', async (t) => {
   const recorder = new ServerRecorder();
   const session = new ServerSession(recorder);
-  session.receive(rawValue(0x99, 0));
+  session.receive(valueFrame(0x99, 0));
   session.receive(legacyRequest);
-  session.receive(rawValue(FrameType.TERMINATE_COMMAND, 0));
+  session.receive(valueFrame(FrameType.TERMINATE_COMMAND, 0));
   t.same(recorder.events, [['error', 'unknown frame type 153']]);
   t.notOk(session.started);
 });

@@ -23,7 +23,7 @@ import {
   request,
   rss,
   startServer,
-  str,
+  stringFrame,
   T,
   zombies,
   type Workspace,
@@ -65,12 +65,12 @@ export async function rawSession(port: number, id: number): Promise<Outcome> {
   const input = payload(id);
   const stdin: Buffer[] = [];
   for (let offset = 0; offset < input.length; offset += 65536)
-    stdin.push(str(T.STDIN_DATA, input.subarray(offset, offset + 65536)));
+    stdin.push(stringFrame(T.STDIN_DATA, input.subarray(offset, offset + 65536)));
   const bytes = Buffer.concat([
     modern ? hello() : Buffer.alloc(0),
     request('echoer', { args: [`s${id}`, String(exitCode(id))] }),
     ...stdin,
-    str(T.STDIN_DATA, ''),
+    stringFrame(T.STDIN_DATA, ''),
   ]);
   const result = await converse(port, bytes, { timeoutMs: 60000 });
   const problems: string[] = [];

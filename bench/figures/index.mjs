@@ -1,0 +1,22 @@
+/**
+ * Every figure, in the order they are measured and shown. Each takes { ours, reference, options,
+ * warmRssMiB? } and returns { title, unit, better, bars: [{label, value, role, ratio?}], targets, ... }.
+ */
+import { concurrentSessions } from './concurrent-sessions.mjs';
+import { concurrentStubs } from './concurrent-stubs.mjs';
+import { idleRss } from './idle-rss.mjs';
+import { sequentialSessions } from './sequential-sessions.mjs';
+import { slowReaderRss } from './slow-reader-rss.mjs';
+import { stubLatency } from './stub-latency.mjs';
+import { stdinThroughput, stdoutThroughput } from './throughput.mjs';
+
+export const FIGURES = {
+  idleRss,
+  stubLatency,
+  stdoutThroughput,
+  stdinThroughput,
+  concurrentSessions,
+  concurrentStubs,
+  slowReaderRss,
+  sequentialSessions,
+};

@@ -1,0 +1,27 @@
+/*
+ * What the two halves of the fdpass addon share: fdpass.c (descriptor passing, the local connect,
+ * isatty, and the module's table) and spawn.c (starting and reaping commands on passed descriptors).
+ */
+#ifndef K8PSH_FDPASS_ADDON_H
+#define K8PSH_FDPASS_ADDON_H
+
+#include <node_api.h>
+
+/* Errors come back as -errno (the JavaScript side names them): no exceptions across the boundary. */
+static inline napi_value negative_errno(napi_env env, int error) {
+  napi_value result;
+  napi_create_int32(env, -error, &result);
+  return result;
+}
+
+/* A misuse from JavaScript (wrong arguments): a TypeError, and NULL for the caller to return. */
+static inline napi_value fail(napi_env env, const char *message) {
+  napi_throw_type_error(env, NULL, message);
+  return NULL;
+}
+
+/* spawn.c: spawn(file, argv, env, cwd, fds) and reap(pid). */
+napi_value spawn_on(napi_env env, napi_callback_info info);
+napi_value reap(napi_env env, napi_callback_info info);
+
+#endif
