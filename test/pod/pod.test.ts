@@ -7,7 +7,6 @@
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as pty from 'node-pty';
 import t, { type Test } from 'tap';
 import { BIN, SKIP_UNBUILT, sleep } from '../e2e/harness.js';
 import {
@@ -17,8 +16,8 @@ import {
   makeRoot,
   Pod,
   podUnsupported,
+  terminal,
   which,
-  type Container,
 } from './pod.js';
 
 function skipReason(): string | false {
@@ -268,32 +267,4 @@ t.test('k8psh in a Pod built from namespaces', { skip: skipReason(), timeout: 90
 
 function expectOk(t: Test, result: { code: number | null; out: string; err: string }, what: string): void {
   t.equal(result.code, 0, what, { stdout: result.out, stderr: result.err });
-}
-
-/** Runs a command in the container inside a real pseudo-terminal (node-pty), like `kubectl exec -it`. */
-async function terminal(
-  container: Container,
-  command: string[],
-  timeoutMs = 30000,
-): Promise<{ exitCode: number; output: string }> {
-  const { file, args } = container.execArgv(command);
-  const term = pty.spawn(file, args, {
-    name: 'xterm-256color',
-    cols: 97,
-    rows: 31,
-    env: container.environment({ TERM: 'xterm-256color' }),
-  });
-  let output = '';
-  term.onData((data) => (output += data));
-  const exit = await new Promise<{ exitCode: number }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      term.kill('SIGKILL');
-      reject(new Error(`terminal session timed out: ${JSON.stringify(output)}`));
-    }, timeoutMs);
-    term.onExit((result) => {
-      clearTimeout(timer);
-      resolve(result);
-    });
-  });
-  return { exitCode: exit.exitCode, output };
 }
