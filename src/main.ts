@@ -21,8 +21,8 @@ async function main(): Promise<void> {
     args.length === 1 &&
     (args[0] === '--version' || args[0] === '-v')
   ) {
-    const { version } = await import('./version.js');
-    process.stdout.write(`${name} ${version()}\n`);
+    const { versionLine } = await import('./version.js');
+    process.stdout.write(`${name} ${versionLine()}\n`);
     return;
   }
   if (name === 'k8pshd') {

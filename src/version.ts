@@ -19,6 +19,14 @@ export function version(): string {
   return fromSources;
 }
 
+/**
+ * What `--version` prints after the program name: our version and the Node runtime it runs on
+ * (the embedded one in the executable, e.g. `0.1.0 (v0.1.0-3-gabc1234) node v24.22.3`).
+ */
+export function versionLine(): string {
+  return `${version()} node ${process.version}`;
+}
+
 /** The package version alone (`0.1.0`): the first word of {@link version}. */
 export function packageVersion(): string {
   return version().split(' ', 1)[0] ?? '';

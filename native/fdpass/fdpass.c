@@ -9,11 +9,12 @@
  *   receive(socketFd, buffer: Buffer) -> [bytes, fds], null (nothing to read yet), or -errno
  *   spawn(file, argv: string[], env: string[], cwd, fds: number[3]) -> pid, or -errno
  *   reap(pid) -> null (running), status (0-255 exit code, 256 + N killed by signal N), or -errno
+ *   setname(name) -> undefined: the calling thread's name (the `comm` of ps for the main thread)
  *
  * connect and isatty let a client pass its stdio without loading Node's net, stream and tty modules
  * (about 6 ms of every stub call here); it reads the socket with fs.read. The path is a JavaScript
- * string; an abstract name (starting with NUL) is padded with NULs to the full sun_path, as Node's
- * net binds and connects it. send/receive are non-blocking single system calls on a socket
+ * string; an abstract name (starting with NUL) is connected as Node 24's net binds it (exact
+ * length), then as Node 20's did (padded with NULs to the full sun_path). send/receive are non-blocking single system calls on a socket
  * (possibly one that belongs to Node); received descriptors are close-on-exec.
  *
  * spawn starts the child as glibc's posix_spawn does (clone with CLONE_VM | CLONE_VFORK), so its
@@ -32,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -52,6 +54,21 @@ static napi_value fail(napi_env env, const char *message) {
   return NULL;
 }
 
+/* A new close-on-exec stream socket connected to address (size bytes of it), or -errno. */
+static int connect_to(const struct sockaddr_un *address, socklen_t size) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int result;
+  do result = connect(fd, (const struct sockaddr *)address, size);
+  while (result < 0 && errno == EINTR);
+  if (result < 0) {
+    int error = errno;
+    close(fd);
+    return -error;
+  }
+  return fd;
+}
+
 static napi_value connect_local(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -66,21 +83,35 @@ static napi_value connect_local(napi_env env, napi_callback_info info) {
   char path[sizeof address.sun_path + 1];
   napi_get_value_string_utf8(env, argv[0], path, sizeof path, &length);
   memcpy(address.sun_path, path, length);
-  /* A file path ends at its NUL; an abstract name takes the whole (padded) sun_path, as libuv's. */
-  socklen_t size = path[0] == '\0' ? sizeof address : offsetof(struct sockaddr_un, sun_path) + length + 1;
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return negative_errno(env, errno);
-  int result;
-  do result = connect(fd, (struct sockaddr *)&address, size);
-  while (result < 0 && errno == EINTR);
-  if (result < 0) {
-    int error = errno;
-    close(fd);
-    return negative_errno(env, error);
-  }
+  /*
+   * A file path ends at its NUL. An abstract name is exactly its bytes for the libuv of Node 24
+   * (what our server binds); the libuv of Node 20 padded it with NULs to the whole sun_path, so
+   * that form is tried when the exact one is refused (a server run by Node 20 from the sources).
+   */
+  bool abstract = path[0] == '\0';
+  socklen_t size = offsetof(struct sockaddr_un, sun_path) + length + (abstract ? 0 : 1);
+  int fd = connect_to(&address, size);
+  if (abstract && fd == -ECONNREFUSED) fd = connect_to(&address, sizeof address);
+  if (fd < 0) return negative_errno(env, -fd);
   napi_value value;
   napi_create_int32(env, fd, &value);
   return value;
+}
+
+/*
+ * Node 24 names its main thread "MainThread", which is what ps and top then show for every k8psh
+ * process; the invoked name (k8pshd, gcc) is what a user looks for, as with the original.
+ */
+static napi_value set_name(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char name[16]; /* TASK_COMM_LEN: longer names are cut, as the kernel does for exec */
+  size_t length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &length) != napi_ok)
+    return fail(env, "setname(name)");
+  prctl(PR_SET_NAME, name, 0, 0, 0);
+  return NULL;
 }
 
 static napi_value is_terminal(napi_env env, napi_callback_info info) {
@@ -364,6 +395,7 @@ NAPI_MODULE_INIT() {
       {"receive", NULL, receive_fds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawn", NULL, spawn_on, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reap", NULL, reap, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setname", NULL, set_name, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof *properties, properties);
   return exports;

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { convertConfToToml } from '../config/convert.js';
 import { ConfigFileError } from '../config/errors.js';
+import { callerEnv } from '../runtime/caller-env.js';
 
 export async function convertConfigFile(file: string): Promise<string> {
   let text: string;
@@ -10,5 +11,5 @@ export async function convertConfigFile(file: string): Promise<string> {
   } catch (error) {
     throw new ConfigFileError(file, error);
   }
-  return convertConfToToml(text, file, { env: process.env });
+  return convertConfToToml(text, file, { env: callerEnv() });
 }

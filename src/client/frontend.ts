@@ -4,7 +4,7 @@
  * to the command untouched, even words that look like options.
  */
 import yargs from 'yargs';
-import { version } from '../version.js';
+import { versionLine } from '../version.js';
 import { ClientError } from './fail.js';
 import { install } from './install.js';
 import { configPath, exitLike, runCommand } from './run-command.js';
@@ -61,7 +61,7 @@ export async function frontendMain(args: string[]): Promise<void> {
     .option('selftest-pty', { type: 'boolean', hidden: true })
     .help('help')
     .alias('help', 'h')
-    .version('version', 'Prints the version and exits', `k8psh ${version()}`)
+    .version('version', 'Prints the version and exits', `k8psh ${versionLine()}`)
     .alias('version', 'v')
     .strictOptions()
     .exitProcess(false)

@@ -12,14 +12,15 @@ import { encodeHelloPayload } from '../protocol/hello.js';
 import { CLIENT_FEATURES, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { connectWithRetry } from './connect.js';
 import { ClientError } from './fail.js';
+import { callerEnv } from '../runtime/caller-env.js';
 
 const PROBE_TIMEOUT_MS = 3000;
 
 export async function checkHealth(
   configFile: string,
-  name = process.env.K8PSH_NAME || hostname(),
+  name = callerEnv().K8PSH_NAME || hostname(),
 ): Promise<void> {
-  const config = await loadConfig(configFile, { env: process.env });
+  const config = await loadConfig(configFile, { env: callerEnv() });
   const host = config.hosts.get(name);
   if (!host) throw new ClientError(`server ${name} has no commands in ${configFile}`, 1);
   const socket = await connectWithRetry(host.port, 0, name).catch((error: Error) => {

@@ -14,6 +14,7 @@ import { runDirect } from './direct.js';
 import type { Outcome } from './outcome.js';
 import { ttyRequest, wantTty } from './terminal.js';
 import { relativeWorkingDirectory } from './workdir.js';
+import { callerEnv } from '../runtime/caller-env.js';
 
 export interface RunOptions {
   configFile?: string | undefined;
@@ -21,7 +22,7 @@ export interface RunOptions {
   tty?: boolean | undefined;
 }
 
-export function configPath(explicit: string | undefined, env = process.env): string {
+export function configPath(explicit: string | undefined, env = callerEnv()): string {
   return explicit ?? env.K8PSH_CONFIG ?? 'k8psh.conf';
 }
 
@@ -32,7 +33,7 @@ export async function runCommand(
 ): Promise<Outcome> {
   const file = configPath(options.configFile);
   const config = await loadConfig(file, {
-    env: process.env,
+    env: callerEnv(),
     warn: (m: string) => clientDebug('Configuration', m),
   });
   const command = config.commands.get(name);
@@ -45,7 +46,7 @@ export async function runCommand(
     command: name,
     arguments: args,
     workingDirectory,
-    environment: clientEnvironment(command, process.env),
+    environment: clientEnvironment(command, callerEnv()),
   };
   const tty = wantTty(options.tty) ? ttyRequest() : null;
   if (tty === null) {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigFileError } from './errors.js';
 import type { Config } from './model.js';
 import { parseConf } from './parse.js';
+import { callerEnv } from '../runtime/caller-env.js';
 
 export interface LoadOptions {
   /** Load-time substitution environment; default `process.env`. */
@@ -28,7 +29,7 @@ export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<
   } catch (error) {
     throw new ConfigFileError(file, error);
   }
-  const parseOptions = { env: opts.env ?? process.env, warn: opts.warn };
+  const parseOptions = { env: opts.env ?? callerEnv(), warn: opts.warn };
   if (isTomlFile(file)) {
     const { parseToml } = await import('./toml.js');
     return parseToml(text, file, parseOptions);

@@ -1,6 +1,8 @@
 /**
- * Materialise a native addon carried inside the single executable (as bytes) into a file that
- * `process.dlopen` can load, and load it.
+ * Load a native addon of the single executable. Started by the front executable, the addon is a file
+ * of the runtime directory (read-only, installed with it: nothing is written at run time). Otherwise
+ * the copy carried inside the executable (as bytes) is materialised into a file that
+ * `process.dlopen` can load.
  *
  * Where the file goes, in order:
  * 1. a private per-version cache directory:
@@ -18,8 +20,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeDirectories } from '../mkdirp.js';
+import { runtimeDirectory } from '../runtime/self.js';
 
-export type NativeSource = 'cache' | 'temp';
+export type NativeSource = 'runtime' | 'cache' | 'temp';
 
 export interface LoadedNative {
   /** The addon's exports. */
@@ -46,6 +49,8 @@ export interface LoadNativeOptions {
   version: string;
   /** Environment to read K8PSH_CACHE_DIR, XDG_CACHE_HOME, HOME from (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /** The runtime directory to load `name` from when it is there; default: the front's (../runtime/self.ts). */
+  runtimeDir?: string | undefined;
   /** Loads a file; default: `process.dlopen` with RTLD_NOW. Injected by tests. */
   dlopen?: (file: string) => unknown;
 }
@@ -77,6 +82,11 @@ export function defaultDlopen(file: string): unknown {
 export function loadNative(options: LoadNativeOptions): LoadedNative {
   const digest = options.digest;
   const dlopen = options.dlopen ?? defaultDlopen;
+  const runtime = 'runtimeDir' in options ? options.runtimeDir : runtimeDirectory();
+  if (runtime !== undefined && fs.existsSync(path.join(runtime, options.name))) {
+    const file = path.join(runtime, options.name);
+    return { exports: dlopen(file), path: file, source: 'runtime', reused: false, sha256: digest };
+  }
   let cacheError: string;
   const root = cacheRoot(options.env);
   if (root === undefined) {

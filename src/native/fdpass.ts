@@ -10,6 +10,7 @@
  */
 import { isSea, getRawAsset } from 'node:sea';
 import { constants } from 'node:os';
+import { basename } from 'node:path';
 import { packageVersion } from '../version.js';
 import { fileURLToPath } from 'node:url';
 import { defaultDlopen, loadNative } from './cache.js';
@@ -27,6 +28,7 @@ interface Addon {
   receive(socketFd: number, buffer: Buffer): [number, number[]] | number | null;
   spawn(file: string, argv: string[], env: string[], cwd: string, fds: number[]): number;
   reap(pid: number): number | null;
+  setname(name: string): void;
 }
 
 /** How a process ended: one of the two is set, as in Node's 'exit' event. */
@@ -59,7 +61,10 @@ let failure: string | undefined;
 export function fdpass(): FdPass | null {
   if (loaded === undefined) {
     try {
-      loaded = wrap(load());
+      const addon = load();
+      // In the executable: ps shows the invoked name (k8pshd, gcc), not Node 24's "MainThread".
+      if (isSea()) addon.setname(basename(process.argv[1] ?? 'k8psh'));
+      loaded = wrap(addon);
     } catch (error) {
       failure = error instanceof Error ? error.message : String(error);
       loaded = null;

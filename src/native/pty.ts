@@ -19,7 +19,7 @@ declare const __K8PSH_NATIVE_DIGESTS__: Record<string, string>;
 /** Where node-pty's addon came from. */
 export interface PtyNativeInfo {
   /** `node_modules`: node-pty's own build (sources or a plain bundle); `cache`/`temp`: see ./cache.ts. */
-  source: 'node_modules' | 'cache' | 'temp';
+  source: 'node_modules' | 'runtime' | 'cache' | 'temp';
   /** The addon file, when known (a `temp` file is already removed). */
   path?: string;
   /** A cached file was reused after its hash was verified. */

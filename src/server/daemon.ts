@@ -6,6 +6,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
 import { isSea } from 'node:sea';
+import { callerEnv } from '../runtime/caller-env.js';
+import { selfExecutable } from '../runtime/self.js';
 
 const READY_FD_VARIABLE = 'K8PSH_DAEMON_FD';
 const readyFd = takeReadyFd();
@@ -34,14 +36,16 @@ export function daemonChildReady(error: string | null): void {
 
 export async function daemonize(args: readonly string[]): Promise<void> {
   const rest = args.filter((arg) => arg !== '-b' && arg !== '--background');
+  // The front (or the single executable) by the server's name: it stashes the caller's Node
+  // variables again, from the caller's environment.
   const [file, argv, argv0] = isSea()
-    ? [process.execPath, rest, 'k8pshd']
+    ? [selfExecutable(), rest, 'k8pshd']
     : [process.execPath, [process.argv[1]!, '--server', ...rest], undefined];
   const child = spawn(file, argv, {
     argv0,
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    env: { ...process.env, [READY_FD_VARIABLE]: '3' },
+    env: { ...callerEnv(), [READY_FD_VARIABLE]: '3' },
   });
   const pipe = child.stdio[3] as NodeJS.ReadableStream;
   let answer = '';

@@ -20,6 +20,7 @@ import { removePidfile, writePidfile } from './pidfile.js';
 import { listenLocal } from './local.js';
 import { Connection, type FirstMessage } from './session.js';
 import { createStubs, deleteStubs, removeFiles } from './stubs.js';
+import { callerEnv } from '../runtime/caller-env.js';
 
 const SERVER_HOST = '127.0.0.1';
 const KILL_GRACE_MS = 2000;
@@ -46,9 +47,9 @@ async function run(args: string[]): Promise<void> {
   const warnings: string[] = [];
   const first = await parseServerOptions(args, (m) => warnings.push(m));
   if (!first) return;
-  const name = first.name || process.env.K8PSH_NAME || hostname();
+  const name = first.name || callerEnv().K8PSH_NAME || hostname();
   const configFile = configPath(first.config);
-  const config = await loadConfig(configFile, { env: process.env, warn: (m: string) => warnings.push(m) });
+  const config = await loadConfig(configFile, { env: callerEnv(), warn: (m: string) => warnings.push(m) });
   const host = config.hosts.get(name);
   // Section options come first, so the real command line wins.
   const options =

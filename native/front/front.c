@@ -1,0 +1,83 @@
+/*
+ * k8psh's front executable (docs/build.md): the first thing that runs, whatever the name (k8psh,
+ * k8pshd, a stub such as gcc). Static, so it runs in any image: no libc, musl, any glibc.
+ *
+ * 1. Finds itself (/proc/self/exe: a stub is a symlink to it) and reads its payload trailer.
+ * 2. `k8psh --install FILE`: installs (install.h) without starting Node, and exits.
+ * 3. Otherwise starts the runtime: the directory .k8psh-runtime-<id> beside the real executable
+ *    (an installed copy, or dist/), else one unpacked from the payload into a private cache
+ *    (runtime.h). Node runs through the bundled glibc loader, with the caller's Node variables
+ *    stashed (stash.h) and K8PSH_SELF telling the TypeScript side our real path. The invoked name
+ *    (argv[0]) goes through unchanged: it chooses the mode (SPEC A1), in TypeScript.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "install.h"
+#include "payload.h"
+#include "runtime.h"
+#include "stash.h"
+
+/* One line on stderr, then exit: no stack trace, an exit status a shell would give. */
+__attribute__((noreturn, format(printf, 2, 3))) static void fail(int status, const char *format, ...) {
+  va_list arguments;
+  va_start(arguments, format);
+  fputs("k8psh: ", stderr);
+  vfprintf(stderr, format, arguments);
+  fputc('\n', stderr);
+  va_end(arguments);
+  exit(status);
+}
+
+int main(int argc, char **argv, char **envp) {
+  char self[PATH_MAX];
+  ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (length < 0) fail(127, "cannot find its own executable (/proc/self/exe): %s", strerror(errno));
+  self[length] = '\0';
+  int fd = open(self, O_RDONLY | O_CLOEXEC);
+  struct payload payload;
+  if (fd < 0 || payload_open(fd, &payload) != 0)
+    fail(127, "%s: %s", self,
+         errno == ENOEXEC ? "no runtime table at its end (damaged, or not k8psh)" : strerror(errno));
+
+  const char *argv0 = argc > 0 && argv[0][0] != '\0' ? argv[0] : "k8psh";
+  const char *name = strrchr(argv0, '/') ? strrchr(argv0, '/') + 1 : argv0;
+  const char *target = install_target(name, argc, argv);
+  if (target) {
+    if (install(self, &payload, target) != 0)
+      fail(1, "cannot install to %s: %s", target, strerror(errno));
+    return 0;
+  }
+
+  char **env = stash_environment(envp, self);
+  if (!env) fail(127, "out of memory");
+  char dir[PATH_MAX], runtime[PATH_MAX];
+  snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(self, '/') - self), self);
+  if (runtime_path(*dir ? dir : "/", &payload, runtime, sizeof runtime) == 0 && runtime_ready(runtime)) {
+    runtime_exec(runtime, argv0, argc, argv, env);
+    fail(126, "cannot start %s/" RUNTIME_LOADER ": %s", runtime, strerror(errno));
+  }
+  if (payload.trailer.count == 0)
+    fail(127, "its runtime %s is missing: install again with k8psh --install", runtime);
+  /* The one file alone: unpack into the first cache directory that works, and run from there. */
+  int error = 0;
+  for (int i = 0;; i++) {
+    errno = 0;
+    int found = runtime_cached(i, &payload, runtime, sizeof runtime);
+    if (found < 0) break;
+    if (found == 0) {
+      if (errno != 0) error = errno;
+      continue;
+    }
+    runtime_exec(runtime, argv0, argc, argv, env);
+    error = errno;
+  }
+  fail(127, "no runtime beside %s and none could be unpacked (last error: %s)", self,
+       strerror(error ? error : ENOENT));
+}

@@ -1,0 +1,40 @@
+/* Renaming the caller's Node, libuv, OpenSSL and loader variables out of our runtime's way (stash.h). */
+#include "stash.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const PREFIXES[] = {"NODE_", "UV_", "OPENSSL_", "LD_", STASH_PREFIX};
+static const char *const NAMES[] = {"GLIBC_TUNABLES", SELF_VARIABLE};
+
+int stash_wanted(const char *entry) {
+  size_t length = strcspn(entry, "=");
+  for (size_t i = 0; i < sizeof PREFIXES / sizeof *PREFIXES; i++)
+    if (strncmp(entry, PREFIXES[i], strlen(PREFIXES[i])) == 0) return 1;
+  for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
+    if (length == strlen(NAMES[i]) && strncmp(entry, NAMES[i], length) == 0) return 1;
+  return 0;
+}
+
+static char *concat(const char *first, const char *second) {
+  size_t a = strlen(first), b = strlen(second);
+  char *result = malloc(a + b + 1);
+  if (!result) return NULL;
+  memcpy(result, first, a);
+  memcpy(result + a, second, b + 1);
+  return result;
+}
+
+char **stash_environment(char *const envp[], const char *self) {
+  size_t count = 0;
+  while (envp && envp[count]) count++;
+  char **result = calloc(count + 2, sizeof *result);
+  if (!result) return NULL;
+  size_t out = 0;
+  for (size_t i = 0; i < count; i++) {
+    result[out] = stash_wanted(envp[i]) ? concat(STASH_PREFIX, envp[i]) : envp[i];
+    if (!result[out++]) return NULL;
+  }
+  if (!(result[out] = concat(SELF_VARIABLE "=", self))) return NULL;
+  return result;
+}
