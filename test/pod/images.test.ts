@@ -68,14 +68,16 @@ const job = loadManifests(join(ROOT, 'config/k8s/test-job.yaml'));
 const jobSpec = podSpecOf(job.find((m) => m.object.kind === 'Job')!.object);
 const configMap = job.find((m) => m.object.kind === 'ConfigMap')!.object.data as Record<string, string>;
 
-/** The final image's ENTRYPOINT and USER, from the Dockerfile. */
-function imageConfig(): { entrypoint: string[]; user: string } {
+/** The final image's ENTRYPOINT, CMD and USER, from the Dockerfile. */
+function imageConfig(): { entrypoint: string[]; cmd: string[]; user: string } {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   const final = dockerfile.slice(dockerfile.search(/^FROM scratch\b/m));
   const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(final)?.[1];
+  const cmd = /^CMD (\[.*\])$/m.exec(final)?.[1];
   const user = /^USER (\S+)$/m.exec(final)?.[1];
-  if (entrypoint === undefined || user === undefined) throw new Error('Dockerfile: no final ENTRYPOINT/USER');
-  return { entrypoint: JSON.parse(entrypoint) as string[], user };
+  if (entrypoint === undefined || cmd === undefined || user === undefined)
+    throw new Error('Dockerfile: no final ENTRYPOINT, CMD or USER');
+  return { entrypoint: JSON.parse(entrypoint) as string[], cmd: JSON.parse(cmd) as string[], user };
 }
 
 /**
@@ -210,11 +212,33 @@ t.test(
       ['/bin d 4096 40755', `/bin/k8psh f ${lstatSync(BIN).size} 100755`, '/bin/k8pshd l 5 120777'],
       'the init root is the image: the executable and its link, nothing else',
     );
-    const initSpec = fromJob(jobSpec.initContainers![0]!, initRoot, volumes, image.entrypoint);
-    const init = await pod.runContainer(
-      { ...initSpec, user: image.user, tmp: false, env: initSpec.env },
-      60000,
+    // `docker run IMAGE`: the default command, as the image's user, on a read-only root with no
+    // /tmp: the one file alone, with no runtime beside it and nowhere to unpack one.
+    const bare = await pod.runContainer({
+      name: 'image',
+      root: initRoot,
+      user: image.user,
+      tmp: false,
+      readOnlyRoot: true,
+      env: { PATH: IMAGE_PATH },
+      command: [...image.entrypoint, ...image.cmd],
+    });
+    t.same(
+      { code: bare.code, signal: bare.signal },
+      { code: 0, signal: null },
+      'the image runs its default command',
+      {
+        output: bare.output,
+      },
     );
+    t.match(
+      bare.output,
+      /^k8psh \S+.* node v24\.\d+\.\d+\n$/,
+      'which prints the version and the embedded Node 24',
+    );
+
+    const initSpec = fromJob(jobSpec.initContainers![0]!, initRoot, volumes, image.entrypoint);
+    const init = await pod.runContainer({ ...initSpec, user: image.user, tmp: false }, 60000);
     t.same(
       { code: init.code, signal: init.signal },
       { code: 0, signal: null },
@@ -337,7 +361,7 @@ hostname
           'opt/k8psh',
           'src',
           'stubs',
-          'copy',
+          'copy/bin',
         ]);
         const client = await pod.startContainer({
           name: 'scratch-client',
@@ -388,12 +412,13 @@ hostname
         });
 
         await t.test("a spawned command's environment is exactly its specs, nothing of ours", async (t) => {
-          const hostile = {
-            NODE_OPTIONS: '--max-old-space-size=1',
-            NODE_DEBUG: 'net,child_process',
-            UV_THREADPOOL_SIZE: '1',
-          };
-          const env = await client.exec(['/stubs/env'], { cwd: '/src', env: hostile });
+          // Set by env inside the container: tap adds its own NODE_OPTIONS to what this process spawns.
+          const hostile = [
+            'NODE_OPTIONS=--max-old-space-size=1',
+            'NODE_DEBUG=net,child_process',
+            'UV_THREADPOOL_SIZE=1',
+          ];
+          const env = await client.exec(['/bin/env', ...hostile, '/stubs/env'], { cwd: '/src' });
           expectOk(t, env, 'remote env, under a hostile Node environment');
           t.same(
             env.out.split('\n').filter(Boolean).sort(),
@@ -428,8 +453,13 @@ hostname
         await t.test(
           '--install and --background from an installed copy, in a root with no libc',
           async (t) => {
-            const copy = await client.exec(['/opt/k8psh/k8pshd', '--install', '/copy/k8psh']);
-            expectOk(t, copy, '--install /copy/k8psh from /opt/k8psh/k8pshd');
+            // The name chooses the mode (k8pshd is the server): k8psh, a link to the installed k8pshd.
+            const copy = await client.exec([
+              '/bin/sh',
+              '-c',
+              'ln -s /opt/k8psh/k8pshd /copy/bin/k8psh && /copy/bin/k8psh --install /copy/k8psh',
+            ]);
+            expectOk(t, copy, '--install /copy/k8psh from the installed /opt/k8psh/k8pshd');
             const version = await client.exec(['/copy/k8psh', '--version']);
             expectOk(t, version, 'the copy runs');
             t.match(version.out, /^k8psh \S+.* node v24\.\d+\.\d+\n$/, 'on the embedded Node 24');

@@ -196,6 +196,8 @@ export interface ContainerSpec {
    * scratch image: Kubernetes mounts no /tmp, and a scratch image has none.
    */
   tmp?: boolean;
+  /** securityContext.readOnlyRootFilesystem: the root is a read-only bind mount (volumes stay as asked). */
+  readOnlyRoot?: boolean;
 }
 
 export interface Exit {
@@ -434,6 +436,10 @@ function setupScript(spec: ContainerSpec): string {
     'set -eu',
     // The UTS namespace is new: this names this container only.
     `printf %s ${shq(spec.name)} > /proc/sys/kernel/hostname`,
+    // A read-only root first: the mounts below go on top of it, as the runtime's do.
+    ...(spec.readOnlyRoot
+      ? [`mount --bind ${shq(root)} ${shq(root)}`, `mount -o remount,bind,ro ${shq(root)}`]
+      : []),
     // The PID namespace is new and this shell is its PID 1: this /proc shows the container's processes.
     `mount -t proc -o nosuid,nodev,noexec proc ${r('proc')}`,
     // A minimal /dev, as runtimes create it, with a private devpts instance.
@@ -548,8 +554,9 @@ export class Pod {
           'private',
           tool('sh'),
           '-c',
-          // emptyDir { medium: Memory, sizeLimit }: a tmpfs in the sandbox's mount namespace.
-          `mount -t tmpfs -o size=${size},mode=0755 emptydir ${shq(pod.emptyDir)} && echo sandbox-ready && exec sleep infinity`,
+          // emptyDir { medium: Memory, sizeLimit }: a tmpfs in the sandbox's mount namespace, mode 0777 as
+          // the kubelet makes it (a non-root init container writes into it).
+          `mount -t tmpfs -o size=${size},mode=0777 emptydir ${shq(pod.emptyDir)} && echo sandbox-ready && exec sleep infinity`,
         ],
         { PATH: HOST_PATH },
       );
