@@ -52,6 +52,7 @@ int main(int argc, char **argv, char **envp) {
   if (target) {
     if (install(self, &payload, target) != 0)
       fail(1, "cannot install to %s: %s", target, strerror(errno));
+    free(payload.entries);
     return 0;
   }
 

@@ -28,6 +28,26 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, cwd = '/'): S
   return spawnSync(file, args, { env, cwd, encoding: 'utf8', timeout: 30_000 });
 }
 
+/** The runtime directory build.mjs leaves beside dist/k8psh (what --install makes beside a copy). */
+function runtimeBeside(): string {
+  const name = fs.readdirSync(dist).find((n) => n.startsWith('.k8psh-runtime-'));
+  if (name === undefined) throw new Error('no .k8psh-runtime-* beside dist/k8psh');
+  return path.join(dist, name);
+}
+
+/**
+ * The executable's node without the front (through the bundled loader, no K8PSH_SELF): node-pty's
+ * addon then comes from the SEA's own copy, through the private cache (src/native/cache.ts).
+ */
+function runBare(args: string[], env: NodeJS.ProcessEnv): SpawnSyncReturns<string> {
+  const rt = runtimeBeside();
+  return spawnSync(
+    path.join(rt, 'ld-linux-x86-64.so.2'),
+    ['--library-path', rt, '--argv0', 'k8psh', path.join(rt, 'node'), ...args],
+    { env, cwd: '/', encoding: 'utf8', timeout: 30_000 },
+  );
+}
+
 function show(result: SpawnSyncReturns<string>): string {
   return `status ${result.status} signal ${result.signal}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
@@ -84,9 +104,12 @@ if (!fs.existsSync(binary)) {
     const copy = path.join(dir, 'k8psh');
     fs.copyFileSync(binary, copy);
     fs.chmodSync(copy, 0o755);
-    const version = run(copy, ['--version'], { PATH: '/nonexistent' }, dir);
+    // Alone, it unpacks its runtime into the private cache ($HOME/.cache/k8psh) once.
+    const version = run(copy, ['--version'], { PATH: '/nonexistent', HOME: dir }, dir);
     t.equal(version.status, 0, show(version));
     t.match(version.stdout, pkg.version);
+    const unpacked = fs.readdirSync(path.join(dir, '.cache/k8psh'));
+    t.same(unpacked, [path.basename(runtimeBeside())], 'the same runtime as beside dist/k8psh');
     if (selfTestWired()) {
       const pty = run(copy, ['--selftest-pty'], { PATH: '/nonexistent', HOME: dir }, dir);
       t.equal(pty.status, 0, show(pty));
@@ -125,20 +148,26 @@ if (!fs.existsSync(binary)) {
 
   const todo = selfTestWired() ? false : '`k8psh --selftest-pty` is not wired in src/ yet';
 
-  t.test('node-pty works from the binary (--selftest-pty)', { todo }, async (t) => {
-    const home = t.testdir();
-    const result = run(binary, ['--selftest-pty'], { PATH: '/nonexistent', HOME: home });
-    t.equal(result.status, 0, show(result));
-    t.match(result.stdout, /^pty-ok$/m);
-  });
+  t.test(
+    'node-pty works from the binary (--selftest-pty), its addon from the runtime directory',
+    { todo },
+    async (t) => {
+      const home = t.testdir();
+      const result = run(binary, ['--selftest-pty'], { PATH: '/nonexistent', HOME: home });
+      t.equal(result.status, 0, show(result));
+      t.match(result.stdout, /^pty-ok$/m);
+      t.match(result.stdout, `pty.node: ${path.join(runtimeBeside(), 'pty.node')} (runtime)`);
+      t.same(fs.readdirSync(home), [], 'nothing written: no cache');
+    },
+  );
 
-  t.test('pty.node cache of the binary: private, reused, repaired', { todo }, async (t) => {
+  t.test('pty.node cache of the binary without the front: private, reused, repaired', { todo }, async (t) => {
     const home = t.testdir();
     const env = { PATH: '/nonexistent', HOME: home };
     const cacheDir = path.join(home, '.cache', 'k8psh', `${pkg.version}-${ptyDigest.slice(0, 16)}`);
     const cached = path.join(cacheDir, 'pty.node');
 
-    const first = run(binary, ['--selftest-pty'], env);
+    const first = runBare(['--selftest-pty'], env);
     t.equal(first.status, 0, show(first));
     t.match(first.stdout, 'pty-ok');
     t.match(first.stdout, `pty.node: ${cached} (cache)`);
@@ -150,27 +179,31 @@ if (!fs.existsSync(binary)) {
       'the build pty.node',
     );
 
-    const second = run(binary, ['--selftest-pty'], env);
+    const second = runBare(['--selftest-pty'], env);
     t.equal(second.status, 0, show(second));
     t.match(second.stdout, `pty.node: ${cached} (cache, reused)`);
 
     fs.truncateSync(cached, 4096);
-    const third = run(binary, ['--selftest-pty'], env);
+    const third = runBare(['--selftest-pty'], env);
     t.equal(third.status, 0, show(third));
     t.match(third.stdout, 'pty-ok');
     t.match(third.stdout, `pty.node: ${cached} (cache)`, 'replaced, not reused');
     t.equal(createHash('sha256').update(fs.readFileSync(cached)).digest('hex'), ptyDigest, 'repaired');
   });
 
-  t.test('pty.node from an unusable HOME: a private temporary directory', { todo }, async (t) => {
-    const file = path.join(t.testdir({ 'not-a-dir': '' }), 'not-a-dir');
-    for (const home of ['/proc', file]) {
-      const result = run(binary, ['--selftest-pty'], { PATH: '/nonexistent', HOME: home });
-      t.equal(result.status, 0, show(result));
-      t.match(result.stdout, 'pty-ok');
-      const where = /^pty\.node: (\S+) \(temp, cache unusable: .*\)$/m.exec(result.stdout);
-      t.ok(where, `HOME=${home}: temp fallback reported\n${result.stdout}`);
-      if (where?.[1]) t.notOk(fs.existsSync(path.dirname(where[1])), 'temporary directory removed');
-    }
-  });
+  t.test(
+    'pty.node without the front from an unusable HOME: a private temporary directory',
+    { todo },
+    async (t) => {
+      const file = path.join(t.testdir({ 'not-a-dir': '' }), 'not-a-dir');
+      for (const home of ['/proc', file]) {
+        const result = runBare(['--selftest-pty'], { PATH: '/nonexistent', HOME: home });
+        t.equal(result.status, 0, show(result));
+        t.match(result.stdout, 'pty-ok');
+        const where = /^pty\.node: (\S+) \(temp, cache unusable: .*\)$/m.exec(result.stdout);
+        t.ok(where, `HOME=${home}: temp fallback reported\n${result.stdout}`);
+        if (where?.[1]) t.notOk(fs.existsSync(path.dirname(where[1])), 'temporary directory removed');
+      }
+    },
+  );
 }

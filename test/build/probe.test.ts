@@ -67,13 +67,17 @@ t.test('version is defined at build time: package version (git describe)', async
   t.equal(result.stdout.trim(), expected);
 });
 
-t.test('node-pty from the SEA asset: spawn in a pty, cache reused', async (t) => {
-  const home = t.testdir();
-  const first = run(['pty'], { PATH: '/nonexistent', HOME: home });
-  t.equal(first.status, 0, show(first));
-  t.match(first.stdout, /^pty-ok$/m);
-  t.match(first.stdout, /\(cache\)$/m);
-  const info = run(['pty-info'], { PATH: '/nonexistent', HOME: home });
-  t.equal(info.status, 0, show(info));
-  t.match(JSON.parse(info.stdout), { source: 'cache', reused: true });
-});
+t.test(
+  'node-pty from the runtime directory beside the binary: spawn in a pty, nothing written',
+  async (t) => {
+    const home = t.testdir();
+    const first = run(['pty'], { PATH: '/nonexistent', HOME: home });
+    t.equal(first.status, 0, show(first));
+    t.match(first.stdout, /^pty-ok$/m);
+    t.match(first.stdout, /\/\.k8psh-runtime-[0-9a-f]{16}\/pty\.node \(runtime\)$/m);
+    const info = run(['pty-info'], { PATH: '/nonexistent', HOME: home });
+    t.equal(info.status, 0, show(info));
+    t.match(JSON.parse(info.stdout), { source: 'runtime', path: new RegExp(`^${out}/\\.k8psh-runtime-`) });
+    t.same(fs.readdirSync(home), [], 'no cache written');
+  },
+);

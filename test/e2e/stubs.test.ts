@@ -92,32 +92,61 @@ t.test(
   },
 );
 
-t.test('--install links or copies the executable', { skip: SKIP_UNBUILT }, async (t) => {
-  const dir = tempDir();
-  t.teardown(() => cleanup(dir));
-  const target = join(dir, 'bin', 'k8pshd');
-  writeFile(join(dir, 'bin', '.keep'), '');
-  const r = await run(BIN, ['--install', target]);
-  t.equal(r.code, 0, r.err);
-  t.equal(statSync(target).ino, statSync(BIN).ino, 'a hard link on the same filesystem');
-  const again = await run(BIN, ['--install', target]);
-  t.equal(again.code, 0, 'installing over an existing file works');
+t.test(
+  '--install writes the front and its runtime directory; installed copies run',
+  { skip: SKIP_UNBUILT },
+  async (t) => {
+    const dir = tempDir();
+    t.teardown(() => cleanup(dir));
+    const target = join(dir, 'bin', 'k8pshd');
+    writeFile(join(dir, 'bin', '.keep'), '');
+    const r = await run(BIN, ['--install', target]);
+    t.equal(r.code, 0, r.err);
+    const runtime = readdirSync(join(dir, 'bin')).filter((n) => n.startsWith('.k8psh-runtime-'));
+    t.equal(runtime.length, 1, 'one runtime directory beside it');
+    t.ok(statSync(target).size < 1024 * 1024, 'the front alone: the runtime is beside it');
+    t.equal(statSync(target).mode & 0o777, 0o755);
+    const again = await run(BIN, ['--install', target]);
+    t.equal(again.code, 0, 'installing over an existing file works');
+    const served = await run(target, ['--version']);
+    t.match(served.out, /^k8pshd .* node v24\./, 'the installed copy runs, and by its name is the server');
 
-  if (existsSync('/dev/shm') && statSync('/dev/shm').dev !== statSync(BIN).dev) {
-    const shm = tempDirIn('/dev/shm');
-    t.teardown(() => cleanup(shm));
-    const copy = join(shm, 'k8pshd');
-    const c = await run(BIN, ['--install', copy]);
-    t.equal(c.code, 0, c.err);
-    t.equal(statSync(copy).mode & 0o777, 0o755, 'a copy with mode 0755 across filesystems');
-    t.equal(statSync(copy).size, statSync(BIN).size);
-    const version = await run(copy, ['--version']);
-    t.match(version.out, /^k8pshd /, 'the copy runs, and by its name is the server');
-  }
-  const bad = await run(BIN, ['--install', '/nonexistent/dir/k8pshd']);
-  t.equal(bad.code, 1);
-  t.match(bad.err, /^k8psh: cannot install to \/nonexistent\/dir\/k8pshd: /);
-});
+    // From an installed copy, by the option parser (not the whole command line): a hard link.
+    const second = join(dir, 'second', 'k8psh');
+    writeFile(join(dir, 'second', '.keep'), '');
+    const fromCopy = await run(BIN, ['--install', join(dir, 'bin', 'k8psh')]);
+    t.equal(fromCopy.code, 0, fromCopy.err);
+    const viaParser = await run(join(dir, 'bin', 'k8psh'), ['-c', '/nonexistent', '--install', second]);
+    t.equal(viaParser.code, 0, viaParser.err);
+    t.equal(
+      statSync(second).ino,
+      statSync(join(dir, 'bin', 'k8psh')).ino,
+      'a hard link on the same filesystem',
+    );
+    t.same(
+      readdirSync(join(dir, 'second')).filter((n) => n.startsWith('.k8psh-runtime-')),
+      runtime,
+    );
+
+    if (existsSync('/dev/shm') && statSync('/dev/shm').dev !== statSync(BIN).dev) {
+      const shm = tempDirIn('/dev/shm');
+      t.teardown(() => cleanup(shm));
+      const copy = join(shm, 'k8pshd');
+      const c = await run(join(dir, 'bin', 'k8psh'), ['--install', copy]);
+      t.equal(c.code, 0, c.err);
+      t.equal(statSync(copy).mode & 0o777, 0o755, 'a copy with mode 0755 across filesystems');
+      t.equal(statSync(copy).size, statSync(target).size);
+      const version = await run(copy, ['--version']);
+      t.match(version.out, /^k8pshd /, 'the copy runs, and by its name is the server');
+    }
+    const bad = await run(BIN, ['--install', '/nonexistent/dir/k8pshd']);
+    t.equal(bad.code, 1);
+    t.match(bad.err, /^k8psh: cannot install to \/nonexistent\/dir\/k8pshd: /);
+    const badParsed = await run(BIN, ['-c', '/x', '--install', '/nonexistent/dir/k8pshd']);
+    t.equal(badParsed.code, 1);
+    t.equal(badParsed.err, 'k8psh: cannot install to /nonexistent/dir/k8pshd: No such file or directory\n');
+  },
+);
 
 t.test('front end and server command lines', { skip: SKIP_UNBUILT }, async (t) => {
   const version = await run(BIN, ['--version']);

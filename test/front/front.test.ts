@@ -1,0 +1,286 @@
+/**
+ * The front executable (native/front) built with AddressSanitizer and UBSan (glibc gcc), its
+ * payload a fake runtime whose "loader" is a shell script that prints what it was given: the exec
+ * path (runtime beside the real path, else unpacked into the private cache), the caller's
+ * environment stash, and --install (runtime directory + front alone, atomic, from an installed copy
+ * too), each run under the sanitizers (any report fails the run: it exits non-zero).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+// @ts-expect-error: a JavaScript module of the build, without types
+import { assemble, RUNTIME_PREFIX } from '../../scripts/payload.mjs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const sources = fs
+  .readdirSync(path.join(root, 'native/front'))
+  .filter((f) => f.endsWith('.c'))
+  .map((f) => path.join(root, 'native/front', f));
+
+const work = fs.mkdtempSync('/tmp/k8psh-front-test-');
+t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
+
+const front = path.join(work, 'front-asan');
+const compiled = spawnSync(
+  'gcc',
+  [
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    '-O1',
+    '-g',
+    '-fsanitize=address,undefined',
+    '-fno-sanitize-recover=all',
+    '-o',
+    front,
+    ...sources,
+  ],
+  { encoding: 'utf8' },
+);
+
+/** The fake runtime: the "loader" prints its arguments and environment, one per line. */
+const staged = path.join(work, 'staged');
+fs.mkdirSync(staged);
+const loaderScript = '#!/bin/sh\nfor a in "$0" "$@"; do echo "arg $a"; done\nenv | sed "s/^/env /"\n';
+fs.writeFileSync(path.join(staged, 'ld-linux-x86-64.so.2'), loaderScript, { mode: 0o755 });
+fs.writeFileSync(path.join(staged, 'node'), '#!/bin/sh\nexit 99\n', { mode: 0o755 });
+fs.writeFileSync(path.join(staged, 'pty.node'), 'addon bytes', { mode: 0o644 });
+const entries = ['node', 'ld-linux-x86-64.so.2', 'pty.node'].map((name) => ({
+  name,
+  file: path.join(staged, name),
+  mode: name === 'pty.node' ? 0o644 : 0o755,
+}));
+const bundle = path.join(work, 'one', 'k8psh');
+fs.mkdirSync(path.dirname(bundle));
+const id = compiled.status === 0 ? (assemble(front, entries, bundle) as string) : '';
+const runtimeName = `${RUNTIME_PREFIX}${id}`;
+
+// Sanitizer reports make the process exit non-zero; leaks are checked on every return from main.
+const sanitizerEnv = {
+  ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:exitcode=86',
+  UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1:exitcode=87',
+};
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  args: string[];
+  env: Map<string, string>;
+}
+
+function run(file: string, args: string[], env: Record<string, string> = {}, argv0?: string): Run {
+  const result = spawnSync(file, args, {
+    argv0,
+    env: { PATH: '/usr/bin:/bin', ...sanitizerEnv, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  const lines = result.stdout.split('\n');
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    args: lines.filter((l) => l.startsWith('arg ')).map((l) => l.slice(4)),
+    env: new Map(
+      lines
+        .filter((l) => l.startsWith('env '))
+        .map((l) => [l.slice(4, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]),
+    ),
+  };
+}
+
+t.test(
+  'the front',
+  { skip: compiled.status === 0 ? false : `no ASan build: ${compiled.stderr}` },
+  async (t) => {
+    t.test('the one file alone unpacks its runtime into the private cache, then reuses it', async (t) => {
+      const home = path.join(work, 'home');
+      fs.mkdirSync(home);
+      const first = run(bundle, ['--flag', 'x y'], { HOME: home });
+      t.equal(first.status, 0, first.stderr);
+      t.equal(first.stderr, '');
+      const cached = path.join(home, '.cache/k8psh', runtimeName);
+      t.same(first.args, [
+        path.join(cached, 'ld-linux-x86-64.so.2'),
+        '--library-path',
+        cached,
+        '--argv0',
+        bundle,
+        path.join(cached, 'node'),
+        '--flag',
+        'x y',
+      ]);
+      t.equal(fs.statSync(path.join(home, '.cache/k8psh')).mode & 0o777, 0o700, 'a private cache');
+      t.same(fs.readdirSync(cached).sort(), ['ld-linux-x86-64.so.2', 'node', 'pty.node']);
+      t.equal(fs.statSync(path.join(cached, 'pty.node')).mode & 0o777, 0o644);
+      t.equal(fs.readFileSync(path.join(cached, 'pty.node'), 'utf8'), 'addon bytes');
+      const inode = fs.statSync(path.join(cached, 'node')).ino;
+      const second = run(bundle, [], { HOME: home });
+      t.equal(second.status, 0, second.stderr);
+      t.equal(fs.statSync(path.join(cached, 'node')).ino, inode, 'unpacked once');
+      t.same(fs.readdirSync(path.join(home, '.cache/k8psh')), [runtimeName], 'no temporary directory left');
+    });
+
+    t.test('a cache directory of another owner is refused: the next candidate serves', async (t) => {
+      const shared = path.join(work, 'foreign-cache');
+      fs.mkdirSync(shared, { mode: 0o777 });
+      fs.chmodSync(shared, 0o777);
+      fs.chownSync(shared, 65534, 65534);
+      const home = path.join(work, 'home2');
+      fs.mkdirSync(home);
+      const result = run(bundle, [], { K8PSH_CACHE_DIR: shared, HOME: home });
+      t.equal(result.status, 0, result.stderr);
+      t.equal(result.args[2], path.join(home, '.cache/k8psh', runtimeName));
+      t.same(fs.readdirSync(shared), [], 'nothing written into it');
+    });
+
+    t.test(
+      "the caller's Node, libuv, OpenSSL and loader variables are stashed; K8PSH_SELF added",
+      async (t) => {
+        const home = path.join(work, 'home');
+        const result = run(bundle, [], {
+          HOME: home,
+          NODE_OPTIONS: '--require /x.js',
+          NODE_DEBUG: 'net',
+          UV_THREADPOOL_SIZE: '1',
+          OPENSSL_CONF: '/x',
+          LD_BIND_NOW: '1',
+          GLIBC_TUNABLES: 'glibc.malloc.check=3',
+          K8PSH_STASH_ALREADY: 'kept',
+          K8PSH_SELF: 'caller value',
+          NODEX: 'not ours',
+          KEEP: 'a=b',
+        });
+        t.equal(result.status, 0, result.stderr);
+        for (const name of [
+          'NODE_OPTIONS',
+          'UV_THREADPOOL_SIZE',
+          'OPENSSL_CONF',
+          'LD_PRELOAD',
+          'GLIBC_TUNABLES',
+        ])
+          t.notOk(result.env.has(name), `${name} is not seen under its name`);
+        // tap adds its own --import to a child's NODE_OPTIONS: ours is there, stashed.
+        t.match(result.env.get('K8PSH_STASH_NODE_OPTIONS'), /\/x\.js/);
+        t.equal(result.env.get('K8PSH_STASH_NODE_DEBUG'), 'net');
+        t.equal(result.env.get('K8PSH_STASH_UV_THREADPOOL_SIZE'), '1');
+        t.equal(result.env.get('K8PSH_STASH_OPENSSL_CONF'), '/x');
+        t.equal(result.env.get('K8PSH_STASH_LD_BIND_NOW'), '1');
+        t.equal(result.env.get('K8PSH_STASH_GLIBC_TUNABLES'), 'glibc.malloc.check=3');
+        t.equal(result.env.get('K8PSH_STASH_K8PSH_STASH_ALREADY'), 'kept', 'stashed again: restored exactly');
+        t.equal(result.env.get('K8PSH_STASH_K8PSH_SELF'), 'caller value');
+        t.equal(result.env.get('K8PSH_SELF'), bundle, 'our real path');
+        t.equal(result.env.get('NODEX'), 'not ours');
+        t.equal(result.env.get('KEEP'), 'a=b');
+      },
+    );
+
+    t.test('--install writes the runtime directory and the front alone; installed copies run', async (t) => {
+      const volume = path.join(work, 'volume');
+      fs.mkdirSync(volume);
+      const target = path.join(volume, 'k8pshd');
+      const result = run(bundle, ['--install', target], {}, 'k8psh');
+      t.equal(result.status, 0, result.stderr);
+      t.equal(result.stdout, '', 'nothing started: the fake loader would have printed');
+      t.same(fs.readdirSync(volume).sort(), [runtimeName, 'k8pshd']);
+      const frontSize = fs.statSync(front).size;
+      t.equal(fs.statSync(target).size, frontSize + 48, 'the front and a trailer, no payload');
+      t.equal(fs.statSync(target).mode & 0o777, 0o755);
+      t.equal(
+        fs.statSync(path.join(volume, runtimeName)).mode & 0o777,
+        0o755,
+        'readable by every container user',
+      );
+      t.equal(fs.readFileSync(path.join(volume, runtimeName, 'pty.node'), 'utf8'), 'addon bytes');
+
+      // A stub: a symlink named like a command, to the installed front.
+      const stub = path.join(work, 'gcc');
+      fs.symlinkSync(target, stub);
+      const started = run(stub, ['-c', 'x.c'], { HOME: '/nonexistent' });
+      t.equal(started.status, 0, started.stderr);
+      t.same(started.args.slice(0, 6), [
+        path.join(volume, runtimeName, 'ld-linux-x86-64.so.2'),
+        '--library-path',
+        path.join(volume, runtimeName),
+        '--argv0',
+        stub,
+        path.join(volume, runtimeName, 'node'),
+      ]);
+      t.equal(started.env.get('K8PSH_SELF'), target, 'the real path, not the stub');
+
+      // The volume elsewhere (another mount path): the runtime is found beside the real path.
+      const moved = path.join(work, 'elsewhere');
+      fs.renameSync(volume, moved);
+      const again = run(path.join(moved, 'k8pshd'), [], { HOME: '/nonexistent' });
+      t.equal(again.status, 0, again.stderr);
+      t.equal(again.args[2], path.join(moved, runtimeName));
+      fs.renameSync(moved, volume);
+
+      // --install from an installed copy: links (same filesystem) its runtime and itself.
+      const second = path.join(work, 'second');
+      fs.mkdirSync(second);
+      const fromCopy = run(target, [`--install=${path.join(second, 'k8psh')}`], {}, 'k8psh');
+      t.equal(fromCopy.status, 0, fromCopy.stderr);
+      t.equal(
+        fs.statSync(path.join(second, 'k8psh')).ino,
+        fs.statSync(target).ino,
+        'a hard link, as the original',
+      );
+      t.same(fs.readdirSync(path.join(second, runtimeName)).sort(), [
+        'ld-linux-x86-64.so.2',
+        'node',
+        'pty.node',
+      ]);
+      t.equal(
+        fs.statSync(path.join(second, runtimeName, 'node')).ino,
+        fs.statSync(path.join(volume, runtimeName, 'node')).ino,
+      );
+      t.same(fs.readdirSync(second).sort(), [runtimeName, 'k8psh'], 'no temporary file left');
+
+      const over = run(bundle, ['--install', target], {}, 'k8psh');
+      t.equal(over.status, 0, 'installing over an existing installation works');
+    });
+
+    t.test('clear one-line errors, no sanitizer report', async (t) => {
+      const missing = run(bundle, ['--install', '/nonexistent/dir/k8pshd'], {}, 'k8psh');
+      t.equal(missing.status, 1);
+      t.equal(
+        missing.stderr,
+        'k8psh: cannot install to /nonexistent/dir/k8pshd: No such file or directory\n',
+      );
+      const directory = run(bundle, ['--install', work], {}, 'k8psh');
+      t.equal(directory.status, 1);
+      t.match(directory.stderr, /^k8psh: cannot install to .*: Is a directory\n$/);
+
+      const damaged = path.join(work, 'damaged');
+      fs.copyFileSync(front, damaged);
+      fs.chmodSync(damaged, 0o755);
+      const noTable = run(damaged, []);
+      t.equal(noTable.status, 127);
+      t.equal(noTable.stderr, `k8psh: ${damaged}: no runtime table at its end (damaged, or not k8psh)\n`);
+
+      const lonely = path.join(work, 'lonely');
+      fs.mkdirSync(lonely);
+      fs.copyFileSync(path.join(work, 'volume', 'k8pshd'), path.join(lonely, 'k8pshd'));
+      fs.chmodSync(path.join(lonely, 'k8pshd'), 0o755);
+      const noRuntime = run(path.join(lonely, 'k8pshd'), []);
+      t.equal(noRuntime.status, 127);
+      t.equal(
+        noRuntime.stderr,
+        `k8psh: its runtime ${path.join(lonely, runtimeName)} is missing: install again with k8psh --install\n`,
+      );
+
+      // The front, then a trailer whose table claims an entry that is not there.
+      const truncated = path.join(work, 'truncated');
+      const trailer = Buffer.from(fs.readFileSync(bundle).subarray(-48));
+      trailer.writeUInt32LE(1, 40);
+      fs.writeFileSync(truncated, Buffer.concat([fs.readFileSync(front), trailer]), { mode: 0o755 });
+      const bad = run(truncated, []);
+      t.equal(bad.status, 127, 'a table pointing outside the file is refused');
+      t.match(bad.stderr, /no runtime table/);
+    });
+  },
+);
