@@ -9,6 +9,7 @@
  *    (runtime.h). Node runs through the bundled glibc loader, with the caller's Node variables
  *    stashed (stash.h) and K8PSH_SELF telling the TypeScript side our real path. The invoked name
  *    (argv[0]) goes through unchanged: it chooses the mode (SPEC A1), in TypeScript.
+ * A mode served without Node (a native stub) would be decided here, between steps 2 and 3.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,7 +41,8 @@ int main(int argc, char **argv, char **envp) {
   ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
   if (length < 0) fail(127, "cannot find its own executable (/proc/self/exe): %s", strerror(errno));
   self[length] = '\0';
-  int fd = open(self, O_RDONLY | O_CLOEXEC);
+  /* The running file itself, even if its path was replaced since (a rebuild, a reinstall). */
+  int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   struct payload payload;
   if (fd < 0 || payload_open(fd, &payload) != 0)
     fail(127, "%s: %s", self,

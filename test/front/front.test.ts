@@ -10,7 +10,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-// @ts-expect-error: a JavaScript module of the build, without types
 import { assemble, RUNTIME_PREFIX } from '../../scripts/payload.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -54,7 +53,7 @@ const entries = ['node', 'ld-linux-x86-64.so.2', 'pty.node'].map((name) => ({
 }));
 const bundle = path.join(work, 'one', 'k8psh');
 fs.mkdirSync(path.dirname(bundle));
-const id = compiled.status === 0 ? (assemble(front, entries, bundle) as string) : '';
+const id = compiled.status === 0 ? assemble(front, entries, bundle) : '';
 const runtimeName = `${RUNTIME_PREFIX}${id}`;
 
 // Sanitizer reports make the process exit non-zero; leaks are checked on every return from main.
