@@ -6,10 +6,10 @@
 #
 # In a Pod it is the init container that copies the binary into a shared emptyDir:
 #   args: [--install, /k8psh/bin/k8pshd]
-# (see docs/kubernetes.md and config/k8s/). The executable is static (a small front in C with the Node
-# runtime, its glibc loader and libraries appended; docs/build.md): it needs nothing from the image, so
-# the image is FROM scratch like the original k8psh's, and the installed copy runs in any container
-# (Alpine/musl, busybox, distroless, scratch, any glibc).
+# (see docs/kubernetes.md and config/k8s/). The executable is static (a small front in C that starts
+# the Node runtime through its own glibc loader and libraries; docs/build.md): it needs nothing from
+# the image, so the image is FROM scratch like the original k8psh's, and the installed copy runs in
+# any container (Alpine/musl, busybox, distroless, scratch, any glibc).
 
 # ---- build: the same npm steps as CI (npm ci, npm run build) ----------------------------------------
 FROM node:20.20-bookworm-slim AS build
@@ -32,11 +32,13 @@ RUN npm ci
 COPY . .
 RUN npm run build
 
-# Lay out exactly what the final image gets: the binary and the k8pshd symlink next to it. A symlink
-# inside a copied directory stays a symlink; one named as a COPY source would be dereferenced.
+# Lay out exactly what the final image gets: k8psh installed as a Pod's init container installs it
+# (the front, its .k8psh-runtime-<id>/ directory beside it) and the k8pshd symlink. With its runtime
+# beside it, /bin/k8psh runs on the image's read-only root, as any user, with no /tmp (the one file
+# alone would have to unpack it first), and `--install` copies it from there. A symlink inside a
+# copied directory stays a symlink; one named as a COPY source would be dereferenced.
 RUN mkdir -p /out/bin \
- && cp dist/k8psh /out/bin/k8psh \
- && chmod 0755 /out/bin/k8psh \
+ && dist/k8psh --install /out/bin/k8psh \
  && ln -s k8psh /out/bin/k8pshd \
  && /out/bin/k8psh --version \
  && /out/bin/k8pshd --version
@@ -45,7 +47,7 @@ RUN mkdir -p /out/bin \
 FROM scratch AS runtime
 
 COPY --from=build /out/bin/ /bin/
-# Not root, as distroless's nonroot was: the init container only writes into the emptyDir (mode 0777).
+# Not root: the init container only writes into the emptyDir (mode 0777).
 USER 65532:65532
 # Smoke test in the final image, which has no libc at all (exec form: there is no shell either), as
 # that user on a root it cannot write to.

@@ -6,96 +6,14 @@
  * step that lays out the final image's /bin is run for real on a scratch directory.
  */
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { validate } from 'dockerfile-utils';
 import { interpreterOf, programHeaders } from '../pod/elf.js';
+import { all, dockerfile, execForm, layoutStep, runLayoutStep, stage, stages } from './dockerfile.js';
 import { ROOT } from './manifests.js';
-
-interface Instruction {
-  keyword: string;
-  /** Everything after the keyword, continuation lines joined. */
-  rest: string;
-  line: number;
-}
-
-interface Stage {
-  image: string;
-  name: string | undefined;
-  instructions: Instruction[];
-}
-
-/** A small Dockerfile reader: comments, blank lines and `\` continuations (the default escape). */
-function instructions(text: string): Instruction[] {
-  const result: Instruction[] = [];
-  let pending: { parts: string[]; line: number } | undefined;
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trimEnd();
-    if (/^\s*#/.test(line)) return;
-    if (pending === undefined && line.trim() === '') return;
-    const continued = line.endsWith('\\');
-    const body = continued ? line.slice(0, -1) : line;
-    pending ??= { parts: [], line: i + 1 };
-    pending.parts.push(body.trim());
-    if (!continued) {
-      const joined = pending.parts.filter((p) => p !== '').join(' ');
-      const match = /^(\S+)\s*(.*)$/.exec(joined);
-      if (match !== null)
-        result.push({ keyword: (match[1] ?? '').toUpperCase(), rest: match[2] ?? '', line: pending.line });
-      pending = undefined;
-    }
-  });
-  return result;
-}
-
-function stages(list: Instruction[]): Stage[] {
-  const result: Stage[] = [];
-  for (const instruction of list) {
-    if (instruction.keyword === 'FROM') {
-      const words = instruction.rest.split(/\s+/).filter((w) => !w.startsWith('--'));
-      const as = words.findIndex((w) => w.toUpperCase() === 'AS');
-      result.push({ image: words[0] ?? '', name: as >= 0 ? words[as + 1] : undefined, instructions: [] });
-    } else {
-      const current = result.at(-1);
-      if (current === undefined)
-        throw new Error(`line ${instruction.line}: ${instruction.keyword} before FROM`);
-      current.instructions.push(instruction);
-    }
-  }
-  return result;
-}
-
-/** The exec (JSON) form of RUN/ENTRYPOINT/CMD, or undefined for the shell form. */
-function execForm(rest: string): string[] | undefined {
-  if (!rest.startsWith('[')) return undefined;
-  const parsed: unknown = JSON.parse(rest);
-  if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === 'string'))
-    throw new Error(`not a JSON string array: ${rest}`);
-  return parsed;
-}
-
-const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-const all = instructions(dockerfile);
-const byName = new Map(stages(all).map((s) => [s.name, s]));
-
-function stage(name: string): Stage {
-  const found = byName.get(name);
-  if (found === undefined) throw new Error(`no stage ${name}`);
-  return found;
-}
 
 /** A diagnostic's text (the language server types allow markup). */
 function text(message: string | { value: string }): string {
@@ -204,9 +122,10 @@ t.test('the final image: FROM scratch, the executable and its k8pshd link, not r
 });
 
 t.test(
-  'the /out/bin layout step, run on a scratch directory, makes exactly k8psh and k8pshd -> k8psh',
+  'the /out/bin layout step, run on a scratch directory: k8psh installed with its runtime, k8pshd -> k8psh',
+  { skip: !existsSync(path.join(ROOT, 'dist/k8psh')) && 'dist/k8psh is missing: run npm run build' },
   async (t) => {
-    const step = stage('build').instructions.find((i) => i.keyword === 'RUN' && i.rest.includes('/out/bin'));
+    const step = layoutStep();
     t.ok(step, 'the build stage lays out /out/bin');
     if (step === undefined) return;
     t.ok(
@@ -217,26 +136,18 @@ t.test(
 
     const scratch = mkdtempSync(path.join(tmpdir(), 'k8psh-dockerfile-'));
     t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
-    const app = path.join(scratch, 'app');
-    mkdirSync(path.join(app, 'dist'), { recursive: true });
-    // The real binary when this checkout has been built, else a stand-in that answers --version.
-    const built = path.join(ROOT, 'dist/k8psh');
-    if (existsSync(built)) {
-      writeFileSync(path.join(app, 'dist/k8psh'), readFileSync(built));
-    } else {
-      writeFileSync(path.join(app, 'dist/k8psh'), '#!/bin/sh\necho "k8psh stand-in $(basename "$0") $*"\n');
-    }
-    chmodSync(path.join(app, 'dist/k8psh'), 0o644);
-
     const out = path.join(scratch, 'out');
-    const command = step.rest.replaceAll('/out/', `${out}/`);
-    t.notMatch(command, /(^|[\s=])\/out\b/, 'every /out path was redirected to the scratch directory');
-    const result = spawnSync('/bin/sh', ['-ec', command], { cwd: app, encoding: 'utf8' });
+    const result = runLayoutStep(out);
+    t.notMatch(result.command, /(^|[\s=])\/out\b/, 'every /out path was redirected to the scratch directory');
     t.equal(result.status, 0, `the step succeeds: ${result.stderr}`);
-    t.match(result.stdout, /k8psh/, 'and runs both names');
+    t.match(result.stdout, /^k8psh .*\nk8pshd .*\n$/, 'and runs both names');
 
     const bin = path.join(out, 'bin');
-    t.same(readdirSync(bin).sort(), ['k8psh', 'k8pshd'], 'nothing else goes to /bin');
+    const entries = readdirSync(bin).sort();
+    t.equal(entries.length, 3, 'three entries in /bin', { entries });
+    t.match(entries[0], /^\.k8psh-runtime-[0-9a-f]+$/, 'the runtime directory');
+    t.same(entries.slice(1), ['k8psh', 'k8pshd']);
+    t.ok(lstatSync(path.join(bin, entries[0] ?? '')).isDirectory());
     const binary = lstatSync(path.join(bin, 'k8psh'));
     t.ok(binary.isFile(), 'k8psh is a regular file');
     t.equal(binary.mode & 0o777, 0o755, 'mode 0755');

@@ -1,8 +1,9 @@
 /**
  * The one executable in the images it must run in (issue 13; docs/pod-test.md), in a simulated Pod:
  *
- * 1. init: a root holding exactly what the image holds (/bin/k8psh, /bin/k8pshd -> k8psh; no libc,
- *    no /tmp, its numeric USER) runs the image entrypoint with the Job's args: `--install`.
+ * 1. The image: a root holding exactly the final image's files, made by the Dockerfile's own layout
+ *    step (/bin/k8psh with its runtime directory, /bin/k8pshd -> k8psh; no libc, no /tmp), runs its
+ *    default command as its USER on a read-only root, then the init container's `--install`.
  * 2. The original k8psh's own test Job, its commands and k8s.conf read from config/k8s/test-job.yaml:
  *    the server in an Alpine-like root (Debian's musl loader + busybox-static, and a musl-linked
  *    printenv compiled here: Debian's busybox has no printenv applet), the client in a glibc root.
@@ -17,7 +18,6 @@ import {
   lstatSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   realpathSync,
   symlinkSync,
   writeFileSync,
@@ -25,7 +25,8 @@ import {
 import { join, relative } from 'node:path';
 import t, { type Test } from 'tap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
-import { BIN, ROOT, SKIP_UNBUILT } from '../e2e/harness.js';
+import { ROOT, SKIP_UNBUILT } from '../e2e/harness.js';
+import { finalImage, runLayoutStep } from '../k8s/dockerfile.js';
 import { container, loadManifests, podSpecOf } from '../k8s/manifests.js';
 import { interpreterOf } from './elf.js';
 import {
@@ -67,18 +68,6 @@ function skipReason(): string | false {
 const job = loadManifests(join(ROOT, 'config/k8s/test-job.yaml'));
 const jobSpec = podSpecOf(job.find((m) => m.object.kind === 'Job')!.object);
 const configMap = job.find((m) => m.object.kind === 'ConfigMap')!.object.data as Record<string, string>;
-
-/** The final image's ENTRYPOINT, CMD and USER, from the Dockerfile. */
-function imageConfig(): { entrypoint: string[]; cmd: string[]; user: string } {
-  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
-  const final = dockerfile.slice(dockerfile.search(/^FROM scratch\b/m));
-  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(final)?.[1];
-  const cmd = /^CMD (\[.*\])$/m.exec(final)?.[1];
-  const user = /^USER (\S+)$/m.exec(final)?.[1];
-  if (entrypoint === undefined || cmd === undefined || user === undefined)
-    throw new Error('Dockerfile: no final ENTRYPOINT, CMD or USER');
-  return { entrypoint: JSON.parse(entrypoint) as string[], cmd: JSON.parse(cmd) as string[], user };
-}
 
 /**
  * A Job container as the Pod harness runs it: its image's root, its command, the image's PATH
@@ -202,18 +191,23 @@ t.test(
       writeFileSync(join(volumes['k8psh-config'], name), text);
 
     // --- init: exactly the image's files, its entrypoint and user, the Job's args.
-    const image = imageConfig();
-    const initRoot = scratchRoot(join(pod.dir, 'roots/init'), ['bin']);
-    copyFileSync(BIN, join(initRoot, 'bin/k8psh'));
-    chmodSync(join(initRoot, 'bin/k8psh'), 0o755);
-    symlinkSync('k8psh', join(initRoot, 'bin/k8pshd'));
-    t.same(
-      tree(initRoot, ['/proc', '/dev']),
-      ['/bin d 4096 40755', `/bin/k8psh f ${lstatSync(BIN).size} 100755`, '/bin/k8pshd l 5 120777'],
-      'the init root is the image: the executable and its link, nothing else',
+    // The image's root: its /bin made by the Dockerfile's own layout step, and nothing else.
+    const image = finalImage();
+    const initRoot = scratchRoot(join(pod.dir, 'roots/init'));
+    const layout = runLayoutStep(initRoot);
+    t.equal(layout.status, 0, `the Dockerfile's /out/bin step: ${layout.stderr}`);
+    t.match(
+      tree(initRoot, ['/proc', '/dev']).filter((line) => /^\/[^/]+(\/[^/]+)? /.test(line)),
+      [
+        /^\/bin d /,
+        /^\/bin\/\.k8psh-runtime-[0-9a-f]+ d /,
+        /^\/bin\/k8psh f \d+ 100755$/,
+        /^\/bin\/k8pshd l 5 /,
+      ],
+      'the init root is the image: k8psh, its runtime directory and k8pshd -> k8psh, nothing else',
     );
-    // `docker run IMAGE`: the default command, as the image's user, on a read-only root with no
-    // /tmp: the one file alone, with no runtime beside it and nowhere to unpack one.
+    t.equal(interpreterOf(join(initRoot, 'bin/k8psh')), undefined, 'k8psh is static');
+    // `docker run IMAGE`: the default command, as the image's user, on a read-only root with no /tmp.
     const bare = await pod.runContainer({
       name: 'image',
       root: initRoot,
