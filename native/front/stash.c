@@ -5,7 +5,9 @@
 #include <string.h>
 
 static const char *const PREFIXES[] = {"NODE_", "UV_", "OPENSSL_", "LD_", STASH_PREFIX};
-static const char *const NAMES[] = {"GLIBC_TUNABLES", SELF_VARIABLE};
+/* Node's documented variables outside NODE_*: colours of its own output, OpenSSL's CA store. */
+static const char *const NAMES[] = {"GLIBC_TUNABLES", "FORCE_COLOR", "SSL_CERT_DIR", "SSL_CERT_FILE",
+                                    SELF_VARIABLE};
 
 int stash_wanted(const char *entry) {
   size_t length = strcspn(entry, "=");

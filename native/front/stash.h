@@ -1,6 +1,7 @@
 /*
  * The caller's environment, kept away from our runtime (docs/build.md): every variable that Node,
- * libuv, OpenSSL or the glibc loader would obey (NODE_*, UV_*, OPENSSL_*, LD_*, GLIBC_TUNABLES) is
+ * libuv, OpenSSL or the glibc loader would obey (NODE_*, UV_*, OPENSSL_*, LD_*, GLIBC_TUNABLES,
+ * FORCE_COLOR, SSL_CERT_DIR, SSL_CERT_FILE) is
  * renamed K8PSH_STASH_<NAME> before the runtime starts, so it changes nothing in k8psh itself; the
  * TypeScript side (src/runtime/caller-env.ts) restores the names in its view of the caller's
  * environment, which is what a command's specs forward. K8PSH_SELF (our real path) is added.

@@ -148,6 +148,8 @@ t.test(
           OPENSSL_CONF: '/x',
           LD_BIND_NOW: '1',
           GLIBC_TUNABLES: 'glibc.malloc.check=3',
+          FORCE_COLOR: '3',
+          FORCE_COLORS: 'not ours',
           K8PSH_STASH_ALREADY: 'kept',
           K8PSH_SELF: 'caller value',
           NODEX: 'not ours',
@@ -157,9 +159,12 @@ t.test(
         for (const name of [
           'NODE_OPTIONS',
           'UV_THREADPOOL_SIZE',
+          'NODE_DEBUG',
           'OPENSSL_CONF',
-          'LD_PRELOAD',
+          'LD_BIND_NOW',
           'GLIBC_TUNABLES',
+          'FORCE_COLOR',
+          'K8PSH_STASH_ALREADY',
         ])
           t.notOk(result.env.has(name), `${name} is not seen under its name`);
         // tap adds its own --import to a child's NODE_OPTIONS: ours is there, stashed.
@@ -169,6 +174,8 @@ t.test(
         t.equal(result.env.get('K8PSH_STASH_OPENSSL_CONF'), '/x');
         t.equal(result.env.get('K8PSH_STASH_LD_BIND_NOW'), '1');
         t.equal(result.env.get('K8PSH_STASH_GLIBC_TUNABLES'), 'glibc.malloc.check=3');
+        t.equal(result.env.get('K8PSH_STASH_FORCE_COLOR'), '3');
+        t.equal(result.env.get('FORCE_COLORS'), 'not ours', 'a whole name, not a prefix');
         t.equal(result.env.get('K8PSH_STASH_K8PSH_STASH_ALREADY'), 'kept', 'stashed again: restored exactly');
         t.equal(result.env.get('K8PSH_STASH_K8PSH_SELF'), 'caller value');
         t.equal(result.env.get('K8PSH_SELF'), bundle, 'our real path');
