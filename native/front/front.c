@@ -6,7 +6,7 @@
  * 2. `k8psh --install FILE`: installs (install.h) without starting Node, and exits.
  * 3. Otherwise starts the runtime: the directory .k8psh-runtime-<id> beside the real executable
  *    (an installed copy, or dist/), else one unpacked from the payload into a private cache
- *    (runtime.h). Node runs through the bundled glibc loader, with the caller's Node variables
+ *    (runtime.h), else, with nowhere to write, one copied into memory files (memory.h). Node runs through the bundled glibc loader, with the caller's Node variables
  *    stashed (stash.h) and K8PSH_SELF telling the TypeScript side our real path. The invoked name
  *    (argv[0]) goes through unchanged: it chooses the mode (SPEC A1), in TypeScript.
  * A mode served without Node (a native stub) would be decided here, between steps 2 and 3.
@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "install.h"
+#include "memory.h"
 #include "payload.h"
 #include "runtime.h"
 #include "stash.h"
@@ -60,7 +61,7 @@ int main(int argc, char **argv, char **envp) {
 
   char **env = stash_environment(envp, self);
   if (!env) fail(127, "out of memory");
-  char dir[PATH_MAX], runtime[PATH_MAX];
+  char dir[PATH_MAX], runtime[PATH_MAX] = "";
   snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(self, '/') - self), self);
   if (runtime_path(*dir ? dir : "/", &payload, runtime, sizeof runtime) == 0 && runtime_ready(runtime)) {
     runtime_exec(runtime, argv0, argc, argv, env);
@@ -81,6 +82,8 @@ int main(int argc, char **argv, char **envp) {
     runtime_exec(runtime, argv0, argc, argv, env);
     error = errno;
   }
-  fail(127, "no runtime beside %s and none could be unpacked (last error: %s)", self,
-       strerror(error ? error : ENOENT));
+  /* Nowhere to write: run from memory (memory.h). */
+  runtime_exec_memory(&payload, argv0, argc, argv, env);
+  fail(127, "no runtime beside %s, none could be unpacked (%s), none run from memory (%s)", self,
+       strerror(error ? error : ENOENT), strerror(errno));
 }

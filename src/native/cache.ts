@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeDirectories } from '../mkdirp.js';
+import { memoryAddon } from '../runtime/memory-fds.js';
 import { runtimeDirectory } from '../runtime/self.js';
 
 export type NativeSource = 'runtime' | 'cache' | 'temp';
@@ -82,6 +83,9 @@ export function defaultDlopen(file: string): unknown {
 export function loadNative(options: LoadNativeOptions): LoadedNative {
   const digest = options.digest;
   const dlopen = options.dlopen ?? defaultDlopen;
+  const inMemory = 'runtimeDir' in options ? undefined : memoryAddon(options.name);
+  if (inMemory !== undefined)
+    return { exports: dlopen(inMemory), path: inMemory, source: 'runtime', reused: false, sha256: digest };
   const runtime = 'runtimeDir' in options ? options.runtimeDir : runtimeDirectory();
   if (runtime !== undefined && fs.existsSync(path.join(runtime, options.name))) {
     const file = path.join(runtime, options.name);

@@ -10,6 +10,8 @@
  * of them lazily (UV_THREADPOOL_SIZE at the first thread-pool job). Run without the front (from the
  * sources), the view is process.env itself.
  */
+import './memory-fds.js'; // takes K8PSH_FDS out of process.env first
+
 const STASH_PREFIX = 'K8PSH_STASH_';
 const SELF_VARIABLE = 'K8PSH_SELF';
 

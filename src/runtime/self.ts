@@ -17,5 +17,7 @@ export function selfExecutable(): string {
 
 /** The runtime directory (loader, libraries, node, addons) when the front started us. */
 export function runtimeDirectory(): string | undefined {
-  return frontExecutable === undefined ? undefined : dirname(process.execPath);
+  // From memory files (./memory-fds.ts) the loader is `/memfd:ld-linux-x86-64.so.2 (deleted)`.
+  if (frontExecutable === undefined || process.execPath.startsWith('/memfd:')) return undefined;
+  return dirname(process.execPath);
 }

@@ -117,6 +117,51 @@ if (!fs.existsSync(binary)) {
     }
   });
 
+  t.test(
+    'a copy alone with nowhere to write runs from memory files, its addons too',
+    {
+      skip:
+        process.getuid?.() === 0 && spawnSync('unshare', ['--mount', 'true']).status === 0
+          ? false
+          : 'needs root and unshare to make the filesystems read-only',
+    },
+    async (t) => {
+      const dir = t.testdir();
+      const copy = path.join(dir, 'k8psh');
+      fs.copyFileSync(binary, copy);
+      fs.chmodSync(copy, 0o755);
+      const readOnly = (args: string[]) =>
+        spawnSync(
+          'unshare',
+          [
+            '--mount',
+            'sh',
+            '-c',
+            'for d in "$DIR" /tmp; do mount --bind "$d" "$d" && mount -o remount,ro,bind "$d" || exit 90; done; exec "$@"',
+            'sh',
+            copy,
+            ...args,
+          ],
+          { env: { PATH: '/usr/bin:/bin', DIR: dir }, encoding: 'utf8', timeout: 60_000 },
+        );
+      const version = readOnly(['--version']);
+      t.equal(version.status, 0, show(version));
+      t.match(
+        version.stdout,
+        new RegExp(`^k8psh ${pkg.version}.* node ${embeddedNode.replace(/\./g, '\\.')}\n$`),
+      );
+      t.equal(version.stderr, '');
+      const pty = readOnly(['--selftest-pty']);
+      t.equal(pty.status, 0, show(pty));
+      t.match(
+        pty.stdout,
+        /^pty\.node: \/proc\/self\/fd\/\d+ \(runtime\)$/m,
+        'the addon from its memory file',
+      );
+      t.same(fs.readdirSync(dir), ['k8psh'], 'nothing written');
+    },
+  );
+
   t.test('--version never touches pty.node nor its cache', async (t) => {
     const home = t.testdir();
     const result = run(binary, ['--version'], { PATH: '/nonexistent', HOME: home });

@@ -62,6 +62,17 @@ const sanitizerEnv = {
   UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1:exitcode=87',
 };
 
+/** Whether this test may make /tmp read-only in a mount namespace of its own. */
+function canMountReadOnlyTmp(): boolean {
+  return process.getuid?.() === 0 && spawnSync('unshare', ['--mount', 'true']).status === 0;
+}
+
+/** The runtime directory name a bundle would unpack to: its trailer's build id. */
+function runtimeNameOf(file: string): string {
+  const trailer = fs.readFileSync(file).subarray(-48);
+  return `${RUNTIME_PREFIX}${trailer.subarray(8, 32).toString('latin1').replace(/\0+$/, '')}`;
+}
+
 interface Run {
   status: number | null;
   stdout: string;
@@ -249,6 +260,81 @@ t.test(
       const over = run(bundle, ['--install', target], {}, 'k8psh');
       t.equal(over.status, 0, 'installing over an existing installation works');
     });
+
+    t.test(
+      'nowhere to write: the runtime runs from memory files, their descriptors listed',
+      { skip: canMountReadOnlyTmp() ? false : 'needs root and unshare to make /tmp read-only' },
+      async (t) => {
+        const loader = path.join(work, 'fake-loader');
+        const built = spawnSync(
+          'gcc',
+          ['-Wall', '-Wextra', '-Werror', '-o', loader, path.join(root, 'test/front/fixtures/fake-loader.c')],
+          {
+            encoding: 'utf8',
+          },
+        );
+        t.equal(built.status, 0, built.stderr);
+        const memoryEntries = entries.map((e) =>
+          e.name === 'ld-linux-x86-64.so.2' ? { ...e, file: loader } : e,
+        );
+        memoryEntries.push({ name: 'libc.so.6', file: path.join(staged, 'pty.node'), mode: 0o755 });
+        const alone = path.join(work, 'memory', 'k8psh');
+        fs.mkdirSync(path.dirname(alone));
+        assemble(front, memoryEntries, alone);
+        // /tmp read-only (this test's files are under it), no HOME, no TMPDIR: no cache can be made.
+        const result = spawnSync(
+          'unshare',
+          [
+            '--mount',
+            'sh',
+            '-c',
+            'mount --bind /tmp /tmp && mount -o remount,ro,bind /tmp && exec "$@"',
+            'sh',
+            alone,
+            'a b',
+          ],
+          { env: { PATH: '/usr/bin:/bin', ...sanitizerEnv }, encoding: 'utf8', timeout: 30_000 },
+        );
+        t.equal(result.status, 0, result.stderr);
+        const lines = result.stdout.split('\n');
+        const args = lines.filter((l) => l.startsWith('arg ')).map((l) => l.slice(4));
+        const fds = new Map(
+          lines.filter((l) => l.startsWith('fd ')).map((l) => l.slice(3).split(' ', 2) as [string, string]),
+        );
+        const listed =
+          lines.find((l) => l.startsWith('env K8PSH_FDS='))?.slice('env K8PSH_FDS='.length) ?? '';
+        const byName = new Map(
+          listed
+            .split(',')
+            .filter(Boolean)
+            .map((item) => item.split('=') as [string, string]),
+        );
+        t.same(
+          [...byName.keys()].sort(),
+          ['libc.so.6', 'node', 'pty.node'],
+          'every file but the loader listed',
+        );
+        for (const [name, fd] of byName) t.match(fds.get(fd), `/memfd:${name}`, `${name} is a memory file`);
+        t.same(args, [
+          'ld-linux-x86-64.so.2',
+          '--preload',
+          `/proc/self/fd/${byName.get('libc.so.6')}`,
+          '--argv0',
+          alone,
+          `/proc/self/fd/${byName.get('node')}`,
+          'a b',
+        ]);
+        t.notOk(
+          [...fds.values()].some((target) => target.includes('ld-linux')),
+          'the loader runs close-on-exec',
+        );
+        t.notOk(
+          fs.existsSync('/tmp/k8psh-0') &&
+            fs.readdirSync('/tmp/k8psh-0').some((n) => n.includes(runtimeNameOf(alone))),
+          'nothing unpacked',
+        );
+      },
+    );
 
     t.test('clear one-line errors, no sanitizer report', async (t) => {
       const missing = run(bundle, ['--install', '/nonexistent/dir/k8pshd'], {}, 'k8psh');
