@@ -32,13 +32,13 @@ RUN npm ci
 COPY . .
 RUN npm run build
 
-# Lay out exactly what the final image gets: k8psh installed as a Pod's init container installs it
-# (the front, its .k8psh-runtime-<id>/ directory beside it) and the k8pshd symlink. With its runtime
-# beside it, /bin/k8psh runs on the image's read-only root, as any user, with no /tmp (the one file
-# alone would have to unpack it first), and `--install` copies it from there. A symlink inside a
-# copied directory stays a symlink; one named as a COPY source would be dereferenced.
+# Lay out exactly what the final image gets: the one file and the k8pshd symlink next to it (with no
+# runtime beside it, /bin/k8psh runs its runtime from memory files on the image's read-only root; the
+# init container's --install writes the runtime directory beside the installed copy). A symlink
+# inside a copied directory stays a symlink; one named as a COPY source would be dereferenced.
 RUN mkdir -p /out/bin \
- && dist/k8psh --install /out/bin/k8psh \
+ && cp dist/k8psh /out/bin/k8psh \
+ && chmod 0755 /out/bin/k8psh \
  && ln -s k8psh /out/bin/k8pshd \
  && /out/bin/k8psh --version \
  && /out/bin/k8pshd --version
