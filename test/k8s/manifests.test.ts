@@ -4,7 +4,7 @@
  * servers started with the right name, their k8psh.conf (from a ConfigMap) loading with the project's
  * own loader, and the clients' stubs existing for what they run. No cluster is involved.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
@@ -34,8 +34,8 @@ const IMAGE = 'ghcr.io/k8psh/k8psh-node:0.1.0';
 const BIN_VOLUME = 'k8psh-bin';
 const BIN_DIR = '/k8psh/bin';
 const K8PSHD = `${BIN_DIR}/k8pshd`;
-/** Images that cannot run the Node single executable (musl libc, no libc, or no libstdc++). */
-const UNSUPPORTED_IMAGE = /(^|\/)(alpine|busybox|scratch)([:@]|$)|musl|distroless\/static/;
+/** What `k8psh --install` writes into the emptyDir at most (issue 13; docs/kubernetes.md). */
+const INSTALLED_MAX = 120 * 2 ** 20;
 
 const files = manifestFiles();
 const manifests = files.flatMap(loadManifests);
@@ -68,9 +68,14 @@ function script(c: IContainer): string {
  * Loads the k8psh.conf a container uses (--config, else $K8PSH_CONFIG) from the ConfigMap mounted
  * there, with the container's own environment, like k8psh in that container would.
  */
-function configOf(fileName: string, spec: IPodSpec, c: IContainer): { config: Config; warnings: string[] } {
+function configOf(
+  fileName: string,
+  spec: IPodSpec,
+  c: IContainer,
+  commandLine: readonly string[] = c.args ?? [],
+): { config: Config; warnings: string[] } {
   const env = envOf(c);
-  const file = option(c.args ?? [], '--config') ?? env.K8PSH_CONFIG;
+  const file = option(commandLine, '--config') ?? env.K8PSH_CONFIG;
   if (file === undefined) throw new Error(`${c.name}: no --config and no K8PSH_CONFIG`);
   const mount = c.volumeMounts?.find((m) => m.mountPath === path.dirname(file));
   if (mount === undefined) throw new Error(`${c.name}: nothing mounted at ${path.dirname(file)}`);
@@ -88,10 +93,9 @@ function configOf(fileName: string, spec: IPodSpec, c: IContainer): { config: Co
   return { config, warnings };
 }
 
-/** Size the k8psh binary takes in the emptyDir: the built one when there is one, else ~100 MB. */
-function binarySize(): number {
-  const built = path.join(ROOT, 'dist/k8psh');
-  return existsSync(built) ? statSync(built).size : 100 * 2 ** 20;
+/** An image reference without its tag or digest: `alpine:3.22` is `alpine`. */
+function imageName(image: string | undefined): string {
+  return (image ?? '').replace(/@.*$/, '').replace(/:[^/]*$/, '');
 }
 
 function millicores(quantity: string | number): number {
@@ -178,11 +182,14 @@ function checkInstall(t: Test, spec: IPodSpec): void {
   t.equal(volume?.emptyDir?.medium, 'Memory', 'the binary lives in a memory-backed emptyDir');
   const sizeLimit = volume?.emptyDir?.sizeLimit;
   if (sizeLimit !== undefined) {
-    t.ok(bytes(sizeLimit) >= binarySize() * 1.25, `sizeLimit ${sizeLimit} leaves room for the binary`);
+    t.ok(
+      bytes(sizeLimit) >= INSTALLED_MAX * 1.25,
+      `sizeLimit ${sizeLimit} leaves room for the installed files`,
+    );
   }
   const installerMemory = installer.resources?.limits?.memory;
   if (installerMemory !== undefined) {
-    t.ok(bytes(installerMemory) >= binarySize() + 64 * 2 ** 20, 'the installer may hold the copy in memory');
+    t.ok(bytes(installerMemory) >= INSTALLED_MAX + 64 * 2 ** 20, 'the installer may hold the copy in memory');
   }
 
   for (const c of spec.containers) {
@@ -190,12 +197,21 @@ function checkInstall(t: Test, spec: IPodSpec): void {
     t.equal(mount?.mountPath, BIN_DIR, `${c.name} mounts the binary at ${BIN_DIR}`);
     t.equal(mount?.readOnly, true, `${c.name} mounts it read-only`);
   }
-  for (const c of allContainers(spec)) {
-    t.notMatch(c.image ?? '', UNSUPPORTED_IMAGE, `${c.name}: ${c.image} is a glibc image with libstdc++`);
-  }
 }
 
-t.test('test-job.yaml: the original end-to-end test, self-contained', async (t) => {
+/** The original k8psh's test Job (test/k8s/test.yaml there): its images and container commands. */
+const ORIGINAL = {
+  serverImage: 'alpine',
+  clientImage: 'ubuntu',
+  server:
+    '/k8psh/bin/k8pshd --config=/workspace-server/test/config/k8s.conf --name=server --max-connections=3',
+  client:
+    'BINDIR=$(mktemp -d); cd /workspace/test && k8pshd --executable-directory=$BINDIR && uname -a && printenv K8PSH_TEST && pwd && $BINDIR/uname -a && $BINDIR/printenv K8PSH_TEST && $BINDIR/pwd',
+  /** Its test/config/k8s.conf. */
+  config: 'baseDirectory = ../..\n\n[server] =K8PSH_TEST=\nprintenv\npwd\nuname\n',
+};
+
+t.test('test-job.yaml: the original end-to-end test, its images and commands verbatim', async (t) => {
   const spec = workload('test-job.yaml', 'Job');
   t.equal(spec.restartPolicy, 'Never');
   checkInstall(t, spec);
@@ -205,13 +221,26 @@ t.test('test-job.yaml: the original end-to-end test, self-contained', async (t) 
   );
 
   const server = container(spec, 'server');
-  const serverArgs = args(server);
+  const client = container(spec, 'client');
+  t.equal(imageName(server.image), ORIGINAL.serverImage, 'the server runs on Alpine (musl, busybox)');
+  t.equal(imageName(client.image), ORIGINAL.clientImage, 'the client runs on Ubuntu (glibc)');
+  t.equal(script(server), ORIGINAL.server, "the server's command is the original's");
+  t.equal(script(client), ORIGINAL.client, "the client's command is the original's");
+  const map = manifestsOf('test-job.yaml').find((m) => m.object.kind === 'ConfigMap');
+  t.equal((map?.object.data as Record<string, string>)['k8s.conf'], ORIGINAL.config, 'and its k8s.conf');
+
+  const serverArgs = script(server).split(/\s+/);
   t.equal(serverArgs[0], K8PSHD, 'the server runs the installed k8pshd');
   t.equal(option(serverArgs, '--name'), 'server');
   const maxConnections = Number(option(serverArgs, '--max-connections'));
   t.equal(maxConnections, 3);
 
-  const { config: serverConfig, warnings: serverWarnings } = configOf('test-job.yaml', spec, server);
+  const { config: serverConfig, warnings: serverWarnings } = configOf(
+    'test-job.yaml',
+    spec,
+    server,
+    serverArgs,
+  );
   t.same(serverWarnings, [], 'the server config loads without warnings');
   const host = serverConfig.hosts.get('server');
   t.ok(host, 'the config has commands for the server name');
@@ -226,19 +255,19 @@ t.test('test-job.yaml: the original end-to-end test, self-contained', async (t) 
   t.equal(
     serverConfig.baseDirectory,
     mountPath(server, 'workspace'),
-    "baseDirectory is the server's workspace mount",
+    "baseDirectory (../.. from the config) is the server's workspace mount",
   );
 
-  const client = container(spec, 'client');
   const text = script(client);
   const env = envOf(client);
-  t.match(text, /^k8pshd --executable-directory=\$BINDIR$/m, 'the client makes its stubs with k8pshd');
+  const steps = text.split(/\s*(?:&&|;)\s*/);
+  t.ok(steps.includes('k8pshd --executable-directory=$BINDIR'), 'the client makes its stubs with k8pshd');
   t.ok(env.PATH?.split(':').includes(BIN_DIR), 'k8pshd is on the client PATH');
-  const { config: clientConfig, warnings: clientWarnings } = configOf('test-job.yaml', spec, client);
+  const { config: clientConfig, warnings: clientWarnings } = configOf('test-job.yaml', spec, client, []);
   t.same(clientWarnings, [], 'the client config loads without warnings');
   t.notOk(
-    clientConfig.hosts.has(env.K8PSH_NAME ?? ''),
-    'the client name has no commands: k8pshd only makes stubs',
+    clientConfig.hosts.has(env.K8PSH_NAME ?? 'client'),
+    "the client's name (its hostname) has no commands: k8pshd only makes stubs",
   );
   t.equal(
     clientConfig.baseDirectory,
@@ -250,26 +279,16 @@ t.test('test-job.yaml: the original end-to-end test, self-contained', async (t) 
   t.same(viaStubs, ['uname', 'printenv', 'pwd'], 'the client runs uname, printenv, pwd through the stubs');
   for (const name of viaStubs) {
     t.equal(clientConfig.commands.get(name)?.host, 'server', `a stub for ${name} runs it on the server`);
-    t.match(text, new RegExp(`^${name}\\b`, 'm'), `and ${name} also runs locally`);
+    t.ok(
+      steps.some((step) => step.startsWith(`${name} `) || step === name),
+      `and ${name} also runs locally`,
+    );
   }
   t.equal(
     viaStubs.length,
     maxConnections,
     'the server exits after exactly the client connections: the Job completes',
   );
-
-  // What the client checks is what k8psh must produce: the remote pwd is the client's directory mapped
-  // from the client's baseDirectory to the server's, and printenv sees the server's K8PSH_TEST.
-  const cwd = /^cd (\S+)$/m.exec(text)?.[1];
-  const expectedPwd = /^test "\$REMOTE_PWD" = (\S+)$/m.exec(text)?.[1];
-  t.ok(cwd !== undefined && expectedPwd !== undefined);
-  t.equal(
-    expectedPwd,
-    path.join(serverConfig.baseDirectory, path.relative(clientConfig.baseDirectory, cwd ?? '')),
-    'the expected remote pwd is the mapped working directory',
-  );
-  t.match(text, new RegExp(`^test "\\$REMOTE_TEST" = ${envOf(server).K8PSH_TEST ?? '?'}$`, 'm'));
-  t.match(text, new RegExp(`^test "\\$\\(printenv K8PSH_TEST\\)" = ${env.K8PSH_TEST ?? '?'}$`, 'm'));
 });
 
 t.test('build-pod.yaml: compilers in one container, the build in a slim one', async (t) => {

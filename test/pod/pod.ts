@@ -38,6 +38,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import * as pty from 'node-pty';
 import { run, sleep, type Result } from '../e2e/harness.js';
 
 /** The host's programs used to build the Pod, found on a root PATH. */
@@ -84,6 +85,15 @@ export function shq(word: string): string {
 /** An empty root with the mount points every container gets (/proc, /dev, /tmp). */
 export function makeRoot(dir: string, extraDirs: readonly string[] = []): string {
   for (const sub of ['proc', 'dev', 'tmp', ...extraDirs]) mkdirSync(join(dir, sub), { recursive: true });
+  return dir;
+}
+
+/**
+ * A scratch image's root: only the mount points the runtime itself needs (/proc, /dev), no /tmp
+ * (use with `tmp: false`), plus the given directories.
+ */
+export function scratchRoot(dir: string, extraDirs: readonly string[] = []): string {
+  for (const sub of ['proc', 'dev', ...extraDirs]) mkdirSync(join(dir, sub), { recursive: true });
   return dir;
 }
 
@@ -179,6 +189,15 @@ export interface ContainerSpec {
   env?: Record<string, string>;
   /** argv of its main process, PID 1 of the container (looked up on env.PATH inside the root). */
   command: string[];
+  /** `UID:GID` its main process runs as (an image's numeric USER); root by default. */
+  user?: string;
+  /**
+   * Whether the runtime gives it a tmpfs /tmp (default true, for convenience). False for a faithful
+   * scratch image: Kubernetes mounts no /tmp, and a scratch image has none.
+   */
+  tmp?: boolean;
+  /** securityContext.readOnlyRootFilesystem: the root is a read-only bind mount (volumes stay as asked). */
+  readOnlyRoot?: boolean;
 }
 
 export interface Exit {
@@ -191,6 +210,7 @@ class Launched {
   readonly process: ChildProcess;
   readonly exited: Promise<Exit>;
   private text = '';
+  private out = '';
   private done = false;
 
   constructor(file: string, args: string[], env: NodeJS.ProcessEnv) {
@@ -203,7 +223,10 @@ class Launched {
     const collect = (chunk: Buffer): void => {
       this.text += chunk.toString();
     };
-    this.process.stdout!.on('data', collect);
+    this.process.stdout!.on('data', (chunk: Buffer) => {
+      this.out += chunk.toString();
+      collect(chunk);
+    });
     this.process.stderr!.on('data', collect);
     this.exited = new Promise<Exit>((resolve) => {
       this.process.on('error', (error) => {
@@ -230,6 +253,11 @@ class Launched {
   /** Everything written to stdout and stderr so far. */
   output(): string {
     return this.text;
+  }
+
+  /** What was written to stdout alone. */
+  stdout(): string {
+    return this.out;
   }
 
   async waitForOutput(pattern: RegExp, timeoutMs = 20000): Promise<void> {
@@ -330,6 +358,11 @@ export class Container {
     return this.launched.output();
   }
 
+  /** Its main process's stdout alone (the output above mixes in stderr). */
+  stdout(): string {
+    return this.launched.stdout();
+  }
+
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void> {
     return this.launched.waitForOutput(pattern, timeoutMs);
   }
@@ -403,6 +436,10 @@ function setupScript(spec: ContainerSpec): string {
     'set -eu',
     // The UTS namespace is new: this names this container only.
     `printf %s ${shq(spec.name)} > /proc/sys/kernel/hostname`,
+    // A read-only root first: the mounts below go on top of it, as the runtime's do.
+    ...(spec.readOnlyRoot
+      ? [`mount --bind ${shq(root)} ${shq(root)}`, `mount -o remount,bind,ro ${shq(root)}`]
+      : []),
     // The PID namespace is new and this shell is its PID 1: this /proc shows the container's processes.
     `mount -t proc -o nosuid,nodev,noexec proc ${r('proc')}`,
     // A minimal /dev, as runtimes create it, with a private devpts instance.
@@ -421,15 +458,16 @@ function setupScript(spec: ContainerSpec): string {
     `ln -s /proc/self/fd/0 ${r('dev/stdin')}`,
     `ln -s /proc/self/fd/1 ${r('dev/stdout')}`,
     `ln -s /proc/self/fd/2 ${r('dev/stderr')}`,
-    `mount -t tmpfs -o nosuid,nodev,mode=1777,size=64m tmp ${r('tmp')}`,
   ];
+  if (spec.tmp !== false) lines.push(`mount -t tmpfs -o nosuid,nodev,mode=1777,size=64m tmp ${r('tmp')}`);
   for (const mount of spec.mounts ?? []) {
     lines.push(`mount --bind ${shq(mount.source)} ${r(mount.target)}`);
     if (mount.readOnly) lines.push(`mount -o remount,bind,ro ${r(mount.target)}`);
   }
   const env = Object.entries(spec.env ?? {}).map(([name, value]) => shq(`${name}=${value}`));
+  const user = spec.user === undefined ? '' : ` --userspec=${shq(spec.user)} --groups=''`;
   lines.push(
-    `exec ${tool('env')} -i ${env.join(' ')} ${tool('chroot')} ${shq(root)} ${spec.command.map(shq).join(' ')}`,
+    `exec ${tool('env')} -i ${env.join(' ')} ${tool('chroot')}${user} ${shq(root)} ${spec.command.map(shq).join(' ')}`,
   );
   return lines.join('\n');
 }
@@ -516,8 +554,9 @@ export class Pod {
           'private',
           tool('sh'),
           '-c',
-          // emptyDir { medium: Memory, sizeLimit }: a tmpfs in the sandbox's mount namespace.
-          `mount -t tmpfs -o size=${size},mode=0755 emptydir ${shq(pod.emptyDir)} && echo sandbox-ready && exec sleep infinity`,
+          // emptyDir { medium: Memory, sizeLimit }: a tmpfs in the sandbox's mount namespace, mode 0777 as
+          // the kubelet makes it (a non-root init container writes into it).
+          `mount -t tmpfs -o size=${size},mode=0777 emptydir ${shq(pod.emptyDir)} && echo sandbox-ready && exec sleep infinity`,
         ],
         { PATH: HOST_PATH },
       );
@@ -658,4 +697,32 @@ export class Pod {
     spawnSync(tool('ip'), ['netns', 'del', this.name], { env: { PATH: HOST_PATH } });
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Runs a command in the container inside a real pseudo-terminal (node-pty), like `kubectl exec -it`. */
+export async function terminal(
+  container: Container,
+  command: string[],
+  timeoutMs = 30000,
+): Promise<{ exitCode: number; output: string }> {
+  const { file, args } = container.execArgv(command);
+  const term = pty.spawn(file, args, {
+    name: 'xterm-256color',
+    cols: 97,
+    rows: 31,
+    env: container.environment({ TERM: 'xterm-256color' }),
+  });
+  let output = '';
+  term.onData((data) => (output += data));
+  const exit = await new Promise<{ exitCode: number }>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      term.kill('SIGKILL');
+      reject(new Error(`terminal session timed out: ${JSON.stringify(output)}`));
+    }, timeoutMs);
+    term.onExit((result) => {
+      clearTimeout(timer);
+      resolve(result);
+    });
+  });
+  return { exitCode: exit.exitCode, output };
 }
