@@ -11,12 +11,13 @@
  * A stub run (a symlink named `k8psh-probe-stub`, no config file) measures the stub path up to its
  * "no such config" error.
  */
-import { spawnSync } from 'node:child_process';
 import console from 'node:console';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import process from 'node:process';
+import { interleave } from '../bench/lib/interleave.mjs';
+import { cpuTime, perf, wallTime } from '../bench/lib/process.mjs';
 
 let runs = 21;
 let binary = path.resolve('dist/k8psh');
@@ -45,7 +46,6 @@ function usage() {
   process.exit(2);
 }
 
-const perf = ['/usr/bin/perf', '/usr/local/bin/perf'].find((file) => fs.existsSync(file));
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'k8psh-startup-'));
 const stub = path.join(scratch, 'k8psh-probe-stub');
 fs.symlinkSync(binary, stub);
@@ -57,33 +57,21 @@ const cases = [
   ['k8psh --help', binary, ['--help']],
   ['stub (no config: error exit)', stub, []],
   ...extra,
-].map(([name, file, args]) => ({ name, file, args, wall: [], cpu: [] }));
+].map(([name, file, args]) => ({ name, file, args, env, cwd: scratch }));
 
-function runOnce(entry, warmUp) {
-  const start = process.hrtime.bigint();
-  spawnSync(entry.file, entry.args, { env, cwd: scratch, stdio: 'ignore' });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (!warmUp) entry.wall.push(ms);
-  if (perf === undefined) return;
-  const stat = spawnSync(perf, ['stat', '-x,', '-e', 'task-clock', '--', entry.file, ...entry.args], {
-    env,
-    cwd: scratch,
-    encoding: 'utf8',
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const line = stat.stderr.split('\n').find((l) => l.includes('task-clock'));
-  const cpu = Number(line?.split(',')[0]);
-  if (!warmUp && Number.isFinite(cpu)) entry.cpu.push(cpu);
-}
+/** Wall time, and CPU time (task-clock) when perf is there: NaN when it gives none. */
+const runOnce = (entry) => ({ wall: wallTime(entry).wall, cpu: perf.file ? cpuTime(entry) : NaN });
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 try {
-  for (let round = 0; round <= runs; round++) for (const entry of cases) runOnce(entry, round === 0);
+  const measured = await interleave(cases, runs, runOnce, { warmUp: 1 });
   console.log(
     `${runs} runs each, round-robin after one warm-up round; ms; load average ${os.loadavg()[0].toFixed(2)}`,
   );
-  for (const { name, wall, cpu } of cases) {
+  for (const [index, { name }] of cases.entries()) {
+    const wall = measured[index].map((m) => m.wall);
+    const cpu = measured[index].map((m) => m.cpu).filter(Number.isFinite);
     const sorted = [...wall].sort((a, b) => a - b);
     const cpuText = cpu.length ? `  cpu median ${median(cpu).toFixed(1).padStart(6)}` : '';
     console.log(

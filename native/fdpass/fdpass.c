@@ -103,22 +103,38 @@ static napi_value is_terminal(napi_env env, napi_callback_info info) {
   return value;
 }
 
-/* The (socketFd, buffer, ...) arguments of send and receive; false when a TypeError was thrown. */
-static bool socket_and_buffer(napi_env env, napi_callback_info info, size_t expected, napi_value *argv,
-                              const char *usage, int32_t *sock, void **data, size_t *length) {
+/* The arguments of send(socketFd, data, fds) and receive(socketFd, buffer), read once for both. */
+struct socket_call {
+  napi_value argv[3];
+  int32_t sock;
+  void *data;
+  size_t length;
+};
+
+/* Room for the SCM_RIGHTS message of MAX_FDS descriptors, aligned as a cmsghdr. */
+typedef union {
+  char buffer[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+  struct cmsghdr align;
+} control_buffer;
+
+/* Reads `expected` arguments, the first two a socket and a non-empty Buffer; false when a TypeError
+   was thrown. */
+static bool socket_and_buffer(napi_env env, napi_callback_info info, size_t expected, const char *usage,
+                              struct socket_call *call) {
   size_t argc = expected;
   /* Wrong argument count. */
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != expected) {
+  if (napi_get_cb_info(env, info, &argc, call->argv, NULL, NULL) != napi_ok || argc != expected) {
     fail(env, usage);
     return false;
   }
   /* The socket is not a number. */
-  if (napi_get_value_int32(env, argv[0], sock) != napi_ok) {
+  if (napi_get_value_int32(env, call->argv[0], &call->sock) != napi_ok) {
     fail(env, "socketFd must be a number");
     return false;
   }
   /* Not a Buffer, or an empty one: zero bytes would read as the end of the stream. */
-  if (napi_get_buffer_info(env, argv[1], data, length) != napi_ok || *length == 0) {
+  if (napi_get_buffer_info(env, call->argv[1], &call->data, &call->length) != napi_ok ||
+      call->length == 0) {
     fail(env, "data/buffer must be a non-empty Buffer");
     return false;
   }
@@ -126,30 +142,24 @@ static bool socket_and_buffer(napi_env env, napi_callback_info info, size_t expe
 }
 
 static napi_value send_fds(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  int32_t sock;
-  void *data;
-  size_t length;
+  struct socket_call call;
   /* Bad arguments: socket_and_buffer has thrown. */
-  if (!socket_and_buffer(env, info, 3, argv, "send(socketFd, data, fds)", &sock, &data, &length)) return NULL;
+  if (!socket_and_buffer(env, info, 3, "send(socketFd, data, fds)", &call)) return NULL;
   uint32_t count;
   /* Not an array, or more descriptors than the control buffer holds. */
-  if (napi_get_array_length(env, argv[2], &count) != napi_ok || count > MAX_FDS)
+  if (napi_get_array_length(env, call.argv[2], &count) != napi_ok || count > MAX_FDS)
     return fail(env, "fds must be an array of at most 8 descriptors");
 
   int fds[MAX_FDS];
   for (uint32_t i = 0; i < count; i++) {
     napi_value item;
-    napi_get_element(env, argv[2], i, &item);
+    napi_get_element(env, call.argv[2], i, &item);
     /* A descriptor that is not a number. */
     if (napi_get_value_int32(env, item, &fds[i]) != napi_ok) return fail(env, "fds must be numbers");
   }
-  union {
-    char buffer[CMSG_SPACE(sizeof(int) * MAX_FDS)];
-    struct cmsghdr align;
-  } control;
+  control_buffer control;
   memset(&control, 0, sizeof control);
-  struct iovec iov = {.iov_base = data, .iov_len = length};
+  struct iovec iov = {.iov_base = call.data, .iov_len = call.length};
   struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1};
   /* Descriptors to pass: one SCM_RIGHTS message; none: a plain send, with no control data at all. */
   if (count > 0) {
@@ -162,7 +172,7 @@ static napi_value send_fds(napi_env env, napi_callback_info info) {
     memcpy(CMSG_DATA(header), fds, sizeof(int) * count);
   }
   ssize_t sent;
-  do sent = sendmsg(sock, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+  do sent = sendmsg(call.sock, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
   while (sent < 0 && errno == EINTR);
   /* EAGAIN (a full socket: the caller waits and tries again), EPIPE, ... */
   if (sent < 0) return negative_errno(env, errno);
@@ -172,22 +182,16 @@ static napi_value send_fds(napi_env env, napi_callback_info info) {
 }
 
 static napi_value receive_fds(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  int32_t sock;
-  void *data;
-  size_t length;
+  struct socket_call call;
   /* Bad arguments: socket_and_buffer has thrown. */
-  if (!socket_and_buffer(env, info, 2, argv, "receive(socketFd, buffer)", &sock, &data, &length)) return NULL;
+  if (!socket_and_buffer(env, info, 2, "receive(socketFd, buffer)", &call)) return NULL;
 
-  union {
-    char buffer[CMSG_SPACE(sizeof(int) * MAX_FDS)];
-    struct cmsghdr align;
-  } control;
-  struct iovec iov = {.iov_base = data, .iov_len = length};
+  control_buffer control;
+  struct iovec iov = {.iov_base = call.data, .iov_len = call.length};
   struct msghdr message = {
       .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer, .msg_controllen = sizeof control.buffer};
   ssize_t received;
-  do received = recvmsg(sock, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  do received = recvmsg(call.sock, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   while (received < 0 && errno == EINTR);
   /* Nothing has arrived yet: null, the caller waits for the socket to be readable. */
   if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {

@@ -21,6 +21,7 @@ import {
   hello,
   makeWorkspace,
   request,
+  randomBytes,
   rss,
   startServer,
   stringFrame,
@@ -35,18 +36,7 @@ export const ECHOER = `/bin/sh -c 'echo "out $1"; echo "err $1" >&2; cat; exit $
 /** The stdin of session `id`: deterministic, of a size that varies from 0 to ~200 KiB. */
 export function payload(id: number): Buffer {
   const sizes = [0, 1, 100, 4095, 4096, 65535, 65536, 65537, 200_000, 12345];
-  const size = sizes[id % sizes.length]!;
-  const bytes = Buffer.alloc(size);
-  let x = (id * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    bytes[i] = x & 0xff;
-  }
-  return bytes;
+  return randomBytes((id * 2654435761) >>> 0, sizes[id % sizes.length]!);
 }
 
 export function exitCode(id: number): number {
