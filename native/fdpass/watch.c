@@ -37,9 +37,14 @@ struct watch {
 /* libuv is done with the memory: release what pins it to JavaScript; the finalizer frees it. */
 static void on_closed(uv_handle_t *handle) {
   struct watch *watch = (struct watch *)handle;
-  napi_delete_reference(watch->env, watch->callback);
-  napi_async_destroy(watch->env, watch->context);
-  napi_delete_reference(watch->env, watch->self);
+  napi_env env = watch->env;
+  /* Called from libuv: no JavaScript on the stack, so no scope for what async_destroy may create. */
+  napi_handle_scope scope;
+  bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
+  napi_delete_reference(env, watch->callback);
+  napi_async_destroy(env, watch->context);
+  napi_delete_reference(env, watch->self); /* last: the finalizer may free watch from here on */
+  if (scoped) napi_close_handle_scope(env, scope);
 }
 
 /* Ends the watch on every path: no more events, the duplicate closed, the handle closing. */
