@@ -24,4 +24,8 @@ static inline napi_value fail(napi_env env, const char *message) {
 napi_value spawn_on(napi_env env, napi_callback_info info);
 napi_value reap(napi_env env, napi_callback_info info);
 
+/* watch.c: watch(fd, callback) and unwatch(handle), readiness without reading. */
+napi_value watch_fd(napi_env env, napi_callback_info info);
+napi_value unwatch(napi_env env, napi_callback_info info);
+
 #endif

@@ -9,6 +9,7 @@
  *   receive(socketFd, buffer: Buffer) -> [bytes, fds], null (nothing to read yet), or -errno
  *   spawn, reap: see spawn.c
  *   setname(name) -> undefined: the calling thread's name (the `comm` of ps for the main thread)
+ *   watch, unwatch: see watch.c
  *
  * connect and isatty let a client pass its stdio without loading Node's net, stream and tty modules
  * (about 6 ms of every stub call here); it reads the socket with fs.read. The path is a JavaScript
@@ -236,7 +237,7 @@ static napi_value receive_fds(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* The module's table: this file's functions and spawn.c's. */
+/* The module's table: this file's functions, spawn.c's and watch.c's. */
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"connect", NULL, connect_local, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -246,6 +247,8 @@ NAPI_MODULE_INIT() {
       {"spawn", NULL, spawn_on, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reap", NULL, reap, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setname", NULL, set_name, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"watch", NULL, watch_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof *properties, properties);
   return exports;

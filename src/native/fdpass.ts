@@ -29,6 +29,15 @@ interface Addon {
   spawn(file: string, argv: string[], env: string[], cwd: string, fds: number[]): number;
   reap(pid: number): number | null;
   setname(name: string): void;
+  watch(fd: number, callback: (events: number) => void): object | number;
+  unwatch(handle: object): boolean;
+}
+
+/** What woke a {@link FdPass.watch}: data or a hang-up to read, or an error of the poll itself. */
+export interface Readiness {
+  readable: boolean;
+  hungUp: boolean;
+  error: NodeJS.ErrnoException | null;
 }
 
 /** How a process ended: one of the two is set, as in Node's 'exit' event. */
@@ -52,6 +61,13 @@ export interface FdPass {
   spawn(file: string, argv: string[], env: string[], cwd: string, fds: readonly number[]): number;
   /** waitpid(pid, WNOHANG): null while it runs. */
   reap(pid: number): Ending | null;
+  /**
+   * Calls `onReady` once, from the event loop, when `fd` (a socket or pipe) has something to read
+   * or its peer hung up, without reading it (native/fdpass/watch.c); the watch holds a duplicate of
+   * `fd` until then. The function returned cancels it (true if it was still pending, false after it
+   * fired or was cancelled): cancel before closing `fd`, or its peer does not see it closed.
+   */
+  watch(fd: number, onReady: (readiness: Readiness) => void): () => boolean;
 }
 
 let loaded: FdPass | null | undefined;
@@ -123,6 +139,17 @@ function wrap(addon: Addon): FdPass {
       if (status === null) return null;
       if (status < 0) throw systemError(status, 'waitpid');
       return status < 256 ? { code: status, signal: null } : { code: null, signal: status - 256 };
+    },
+    watch(fd, onReady) {
+      const handle = addon.watch(fd, (events) =>
+        onReady(
+          events < 0
+            ? { readable: false, hungUp: false, error: systemError(events, 'poll') }
+            : { readable: (events & 1) !== 0, hungUp: (events & 2) !== 0, error: null },
+        ),
+      );
+      if (typeof handle === 'number') throw systemError(handle, 'watch');
+      return () => addon.unwatch(handle);
     },
   };
 }

@@ -5,23 +5,20 @@
  * command runs on them: its output goes straight to the client's stdout, no byte is relayed.
  *
  * The first bytes are read with recvmsg (native/fdpass) before Node reads the socket (which would
- * drop the descriptors). Node has no "readable" event for an unread socket, so a connection whose
- * first bytes have not arrived when it is accepted is polled: at once, on the next turns of the
- * event loop, then every millisecond for a while (a client sends them a few milliseconds after
- * connecting: each millisecond of poll interval is a millisecond added to every stub call), then
- * less and less often up to the request timeout.
+ * drop the descriptors). Node has no "readable" event for a socket it does not read, so the addon
+ * watches it (a libuv poll handle, native/fdpass/watch.c): recvmsg is tried at accept, then once
+ * each time the socket turns readable or hangs up. It used to be polled every millisecond, and
+ * each millisecond of poll interval was a millisecond added to every stub call.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { localSocketPath } from '../protocol/constants.js';
-import { fdpass, fdpassFailure, type FdPass } from '../native/fdpass.js';
+import { fdpass, fdpassFailure, type FdPass, type Readiness } from '../native/fdpass.js';
 import { closeDescriptors } from './direct-child.js';
 import type { FirstMessage } from './session.js';
 
 /** Every first read lands here and is copied out at once: one buffer serves all connections. */
 const firstRead = Buffer.allocUnsafe(64 * 1024);
-/** Delays between polls: 0 is the next turn of the event loop; the last one repeats. */
-const POLL_MS = [0, 0, 0, ...Array<number>(50).fill(1), 5, 10, 20, 50];
 
 /** Listening, or why not (logged by the caller once the TCP port is bound: see serve()). */
 export type LocalListener =
@@ -70,7 +67,10 @@ export async function listenLocal(
   });
 }
 
-/** The first bytes and descriptors; null when the peer left, sent nothing in time, or recvmsg failed. */
+/**
+ * The first bytes and descriptors; null when the peer left, sent nothing in time, recvmsg failed, or
+ * the socket was closed meanwhile. `done` is called once, with no watch left behind.
+ */
 function readFirst(
   native: FdPass,
   socket: Socket,
@@ -79,28 +79,38 @@ function readFirst(
 ): void {
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return done(null);
-  const deadline = Date.now() + timeoutMs;
-  let attempt = 0;
-  const poll = (): void => {
-    if (socket.destroyed) return done(null);
+  let cancel: (() => boolean) | null = null;
+  let finished = false;
+  const finish = (first: FirstMessage | null): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    socket.off('close', closed);
+    // The watch holds a duplicate of the socket: it must go before the socket is closed.
+    cancel?.();
+    done(first);
+  };
+  // Closed by someone else: the watch's duplicate would keep it open for the peer.
+  const closed = (): void => finish(null);
+  const timer = setTimeout(() => finish(null), timeoutMs);
+  socket.once('close', closed);
+  const attempt = (readiness?: Readiness): void => {
+    cancel = null;
+    if (socket.destroyed || readiness?.error) return finish(null);
     let first: { bytes: number; fds: number[] } | null;
     try {
       first = native.receive(fd, firstRead);
+      // Nothing yet (at accept, or a spurious wake-up): wait for the next readiness.
+      if (first === null) cancel = native.watch(fd, attempt);
     } catch {
-      return done(null);
+      return finish(null);
     }
-    if (first === null) {
-      if (Date.now() >= deadline) return done(null);
-      const delay = POLL_MS[Math.min(attempt++, POLL_MS.length - 1)]!;
-      if (delay === 0) setImmediate(poll);
-      else setTimeout(poll, delay);
-      return;
-    }
+    if (first === null) return;
     if (first.bytes === 0) {
       closeDescriptors(first.fds);
-      return done(null);
+      return finish(null);
     }
-    done({ bytes: Buffer.from(firstRead.subarray(0, first.bytes)), fds: first.fds });
+    finish({ bytes: Buffer.from(firstRead.subarray(0, first.bytes)), fds: first.fds });
   };
-  poll();
+  attempt();
 }

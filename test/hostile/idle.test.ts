@@ -4,6 +4,7 @@
  * clear message, and neither an idle peer nor a refused one that never closes
  * keeps a descriptor. A normal session works again as soon as there is room.
  */
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
@@ -287,5 +288,63 @@ t.test(
     t.equal(busy.err, `k8psh: server srv is busy (${cap} sessions)\n`);
     for (const socket of held.splice(0)) socket.destroy();
     t.ok(await eventually(async () => (await ok()).out === 'ok\n', 5000), 'room again once they are gone');
+  },
+);
+
+/** Context switches of the main thread of `pid` (/proc/PID/status: the thread group leader's). */
+function switches(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return [...status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)].reduce(
+    (sum, match) => sum + Number(match[1]),
+    0,
+  );
+}
+
+t.test(
+  'connections waiting for their first bytes do not wake the server, and are served at once',
+  { skip: SKIP_UNBUILT },
+  async (t) => {
+    const port = await freePort();
+    const ws = await makeWorkspace(`[ srv:${port} ]\nok /bin/echo ok\n`);
+    const server = await startServer(['--name', 'srv', '--request-timeout', '10000'], port, {
+      env: ws.env,
+      cwd: ws.dir,
+    });
+    const held: Socket[] = [];
+    t.teardown(async () => {
+      for (const socket of held) socket.destroy();
+      await server.stop();
+      cleanup(ws.dir);
+    });
+    const pid = server.process.pid!;
+    await sleep(500);
+    const idle = switches(pid);
+    await sleep(1000);
+    const baseline = switches(pid) - idle;
+    // Twenty silent local connections, a few ms apart (timers due at the same millisecond would
+    // share a wake-up), then past the first second of waiting.
+    for (let i = 0; i < 20; i++) {
+      held.push(
+        await new Promise<Socket>((resolve) => {
+          const socket = connect({ path: `\0k8psh-${port}`, allowHalfOpen: true }, () => resolve(socket));
+          socket.on('error', () => {});
+        }),
+      );
+      await sleep(7);
+    }
+    await sleep(1000);
+    const before = switches(pid);
+    await sleep(1000);
+    const woken = switches(pid) - before;
+    // Polling them (the server did, down to every 50 ms) is hundreds of wake-ups a second.
+    t.ok(woken <= baseline + 20, `${woken} context switches in 1 s with 20 waiting (${baseline} idle)`);
+
+    // Their first bytes, after all this waiting, are read as soon as they arrive.
+    const socket = held[0]!;
+    const replied = new Promise<number>((resolve) => socket.once('data', () => resolve(performance.now())));
+    const sent = performance.now();
+    socket.write(Buffer.concat([hello(), request('ok')]));
+    const delay = (await replied) - sent;
+    t.ok(delay < 25, `answered ${delay.toFixed(1)} ms after the request`);
   },
 );

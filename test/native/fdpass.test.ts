@@ -13,6 +13,7 @@ import {
   fstatSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   readSync,
   rmSync,
@@ -23,7 +24,8 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { fdpass, fdpassFailure, type FdPass } from '../../src/native/fdpass.js';
+import { defaultDlopen } from '../../src/native/cache.js';
+import { fdpass, fdpassFailure, type FdPass, type Readiness } from '../../src/native/fdpass.js';
 
 const O_CLOEXEC = 0o2000000;
 
@@ -112,6 +114,9 @@ async function receiveSoon(
 }
 
 const native = fdpass();
+/** The addon's own functions, without the wrapper's checks and conversions. */
+const fdpassAddon = (): unknown =>
+  defaultDlopen(new URL('../../native/fdpass/build/Release/fdpass.node', import.meta.url).pathname);
 
 t.test('the addon loads from the sources', async (t) => {
   t.ok(native, `fdpass() is not null (${fdpassFailure() ?? 'loaded'})`);
@@ -374,5 +379,153 @@ t.test(
       addon[0]! < node[0]! || (addon[0] === node[0] && addon[1]! <= node[1]!),
       `addon GLIBC_${addon.join('.')}, node GLIBC_${node.join('.')}`,
     );
+  },
+);
+
+t.test(
+  'watch(): readiness without reading',
+  { skip: native ? false : `no addon: ${fdpassFailure()}` },
+  async (t) => {
+    const addon = native!;
+    const openFds = (): number => readdirSync('/proc/self/fd').length;
+    const quiet = (ms = 50): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+    /** Watches `fd`, recording every call; `next` resolves at the first. */
+    const watched = (fd: number) => {
+      const calls: Readiness[] = [];
+      let wake!: (readiness: Readiness) => void;
+      const next = new Promise<Readiness>((resolve) => (wake = resolve));
+      const cancel = addon.watch(fd, (readiness) => {
+        calls.push(readiness);
+        wake(readiness);
+      });
+      return { calls, next, cancel };
+    };
+
+    t.test('fires once on data, which is left for receive()', async (t) => {
+      const { clientFd, serverFd } = await socketPair(t);
+      const before = openFds();
+      const watch = watched(serverFd);
+      t.equal(openFds(), before + 1, 'the watch holds a duplicate of the socket');
+      await quiet();
+      t.equal(watch.calls.length, 0, 'nothing to read: no call');
+      addon.send(clientFd, Buffer.from('first'), []);
+      t.same(await watch.next, { readable: true, hungUp: false, error: null });
+      t.equal(openFds(), before, 'the duplicate is closed once it fired');
+      addon.send(clientFd, Buffer.from('second'), []);
+      await quiet();
+      t.equal(watch.calls.length, 1, 'one-shot: more data, no second call');
+      const buffer = Buffer.alloc(64);
+      const received = addon.receive(serverFd, buffer)!;
+      t.equal(buffer.toString('utf8', 0, received.bytes), 'firstsecond', 'nothing was read by the watch');
+      t.equal(watch.cancel(), false, 'cancelling after it fired does nothing');
+    });
+
+    t.test('fires on hang-up, and on data already there', async (t) => {
+      const hangUp = await socketPair(t);
+      const watch = watched(hangUp.serverFd);
+      hangUp.client.destroy();
+      const readiness = await watch.next;
+      t.ok(readiness.hungUp, 'hung up');
+      t.equal(addon.receive(hangUp.serverFd, Buffer.alloc(8))?.bytes, 0, 'receive() sees the end');
+
+      const early = await socketPair(t);
+      addon.send(early.clientFd, Buffer.from('x'), []);
+      await quiet();
+      t.same(await watched(early.serverFd).next, { readable: true, hungUp: false, error: null });
+    });
+
+    t.test('never fires after cancel; cancelling twice is safe', async (t) => {
+      const { client, clientFd, serverFd } = await socketPair(t);
+      const before = openFds();
+      const watch = watched(serverFd);
+      t.equal(watch.cancel(), true, 'it was pending');
+      t.equal(watch.cancel(), false, 'the second cancel does nothing');
+      t.equal(openFds(), before, 'the duplicate is closed at once');
+      addon.send(clientFd, Buffer.from('late'), []);
+      client.end();
+      await quiet(100);
+      t.equal(watch.calls.length, 0, 'no call after cancel');
+    });
+
+    t.test('the peer sees the socket closed once the watch is cancelled', async (t) => {
+      const { client, server, serverFd } = await socketPair(t);
+      const watch = watched(serverFd);
+      const ended = new Promise<void>((resolve) => client.once('end', resolve));
+      watch.cancel();
+      server.destroy();
+      await ended;
+      t.pass('end of stream at the peer');
+    });
+
+    t.test('a cancel from inside the callback, and a new watch from it', async (t) => {
+      const { clientFd, serverFd } = await socketPair(t);
+      let again: ReturnType<typeof watched> | null = null;
+      let inner: boolean | null = null;
+      const first = new Promise<void>((resolve) => {
+        const cancel = addon.watch(serverFd, () => {
+          inner = cancel();
+          addon.receive(serverFd, Buffer.alloc(8));
+          again = watched(serverFd);
+          resolve();
+        });
+      });
+      addon.send(clientFd, Buffer.from('a'), []);
+      await first;
+      t.equal(inner, false, 'already fired');
+      addon.send(clientFd, Buffer.from('b'), []);
+      t.same(await again!.next, { readable: true, hungUp: false, error: null }, 'the new watch fires');
+    });
+
+    t.test('many at once: each fires once, for its own socket', async (t) => {
+      const count = 200;
+      const path = `\0k8psh-test-${process.pid}-many`;
+      const listener = createServer({ pauseOnConnect: true });
+      await new Promise<void>((resolve) => listener.listen({ path, exclusive: true }, () => resolve()));
+      const accepted: Socket[] = [];
+      const all = new Promise<void>((resolve) =>
+        listener.on('connection', (socket) => accepted.push(socket) === count && resolve()),
+      );
+      const clients = Array.from({ length: count }, () => connect({ path }));
+      t.teardown(() => {
+        for (const socket of [...clients, ...accepted]) socket.destroy();
+        listener.close();
+      });
+      await all;
+      const before = openFds();
+      const fired: number[] = [];
+      const watches = accepted.map((socket, i) =>
+        addon.watch(fdOf(socket), (readiness) => readiness.readable && fired.push(i)),
+      );
+      t.equal(openFds(), before + count);
+      // Half are cancelled, the other half written to, from the other end (clients are in connect order,
+      // accepted ones in accept order: match them by what arrives).
+      for (let i = 0; i < count; i += 2) watches[i]!();
+      for (const client of clients) client.write('x');
+      const deadline = Date.now() + 5000;
+      while (fired.length < count / 2 && Date.now() < deadline) await quiet(10);
+      await quiet();
+      t.same(
+        fired.sort((a, b) => a - b),
+        Array.from({ length: count / 2 }, (_, i) => 2 * i + 1),
+        'exactly the uncancelled ones, once each',
+      );
+      t.equal(openFds(), before, 'no duplicate left');
+    });
+
+    t.test('what cannot be watched is refused', async (t) => {
+      const dir = tempDir(t);
+      writeFileSync(join(dir, 'file'), 'x');
+      const file = open(t, join(dir, 'file'), 'r');
+      const before = openFds();
+      t.throws(() => addon.watch(file, () => {}), { code: 'EPERM' }, 'a regular file');
+      t.throws(() => addon.watch(987654, () => {}), { code: 'EBADF' }, 'not a descriptor');
+      t.equal(openFds(), before, 'nothing left open');
+      const loose = fdpassAddon() as Record<'watch' | 'unwatch', (...args: unknown[]) => unknown>;
+      t.throws(() => loose.watch('3', () => {}), TypeError, 'fd not a number');
+      t.throws(() => loose.watch(-1, () => {}), TypeError, 'negative fd');
+      t.throws(() => loose.watch(file, 'callback'), TypeError, 'callback not a function');
+      t.throws(() => loose.unwatch({}), TypeError, 'not a handle');
+      t.throws(() => loose.unwatch(), TypeError, 'no handle');
+    });
   },
 );

@@ -1,0 +1,117 @@
+/**
+ * The server's turnaround for a direct `true` (docs/benchmarks.md): a client in this process passes
+ * /dev/null as stdin, stdout and stderr over the local socket, as a stub does, and times the request's
+ * sendmsg → EXIT_CODE. The request goes `gap` ms after connecting (a stub connects, then encodes
+ * and sends): a server that polls for the first bytes shows it there. Servers (built `k8psh`
+ * binaries) are measured interleaved, each gap in turn, round after round.
+ *
+ *   npx node scripts/measure-turnaround.mjs [--rounds N] [--gaps 0,1,10,100] NAME=BINARY...
+ *
+ * Run it with `env -u NODE_EXTRA_CA_CERTS` (NOTES.md) and Node 24 (`npx node`), whose servers bind
+ * the abstract name Node 24's way.
+ */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { interleave } from '../bench/lib/interleave.mjs';
+import { startTarget } from '../bench/lib/target.mjs';
+import { parseFrames, stringFrame } from '../test/lib/frames.mjs';
+
+const HELLO = 0x40;
+const WORKING_DIRECTORY = 0;
+const START_COMMAND = 3;
+const EXIT_CODE = 8;
+/** ERRORS | SIGNALS | TTY | PASSED_STDIO (src/protocol/constants.ts). */
+const FEATURES = 15;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { rounds: { type: 'string', default: '200' }, gaps: { type: 'string', default: '0,1,10,100' } },
+});
+const rounds = Number(values.rounds);
+const gaps = values.gaps.split(',').map(Number);
+const servers = positionals.map((arg) => {
+  const [name, binary] = arg.split('=');
+  if (!name || !binary || !(rounds > 0) || gaps.some((gap) => !(gap >= 0)))
+    throw new Error('usage: measure-turnaround.mjs [--rounds N] [--gaps 0,1,10] NAME=BINARY...');
+  return { name, binary: resolve(binary) };
+});
+
+const module = { exports: {} };
+process.dlopen(module, new URL('../native/fdpass/build/Release/fdpass.node', import.meta.url).pathname);
+const addon = module.exports;
+
+const hello = Buffer.alloc(10);
+hello.writeUInt32LE(0x3270386b, 0);
+hello.writeUInt16LE(1, 4);
+hello.writeUInt32LE(FEATURES, 6);
+const requestBytes = Buffer.concat([
+  stringFrame(HELLO, hello),
+  stringFrame(WORKING_DIRECTORY, ''),
+  stringFrame(START_COMMAND, 'true'),
+]);
+const stdio = [openSync('/dev/null', 'r'), openSync('/dev/null', 'w'), openSync('/dev/null', 'w')];
+const reply = Buffer.alloc(4096);
+
+/** Busy-waits: a timer's millisecond granularity would be the gap's error. */
+function spin(ms) {
+  const end = process.hrtime.bigint() + BigInt(Math.round(ms * 1e6));
+  while (process.hrtime.bigint() < end);
+}
+
+/** ms from the request's sendmsg to its EXIT_CODE (the socket is blocking: readSync waits). */
+function turnaround(port, gap) {
+  const fd = addon.connect(`\0k8psh-${port}`);
+  if (fd < 0) throw new Error(`connect: errno ${-fd}`);
+  try {
+    spin(gap);
+    const start = process.hrtime.bigint();
+    if (addon.send(fd, requestBytes, stdio) !== requestBytes.length) throw new Error('short send');
+    let pending = Buffer.alloc(0);
+    for (;;) {
+      const bytes = readSync(fd, reply, 0, reply.length, null);
+      if (bytes === 0) throw new Error('closed before EXIT_CODE');
+      pending = Buffer.concat([pending, reply.subarray(0, bytes)]);
+      const { frames, rest } = parseFrames(pending);
+      const exit = frames.find((frame) => frame.type === EXIT_CODE);
+      if (exit) {
+        if (exit.value !== 0) throw new Error(`true exited ${exit.value}`);
+        return Number(process.hrtime.bigint() - start) / 1e6;
+      }
+      pending = pending.subarray(pending.length - rest);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'k8psh-turnaround-'));
+const targets = [];
+try {
+  for (const { name, binary } of servers) targets.push(await startTarget(name, binary, scratch, 500));
+  const cases = targets.flatMap((target) => gaps.map((gap) => ({ target, gap })));
+  const results = await interleave(cases, rounds, async ({ target, gap }) => turnaround(target.port, gap), {
+    warmUp: 5,
+  });
+  const median = (list) => {
+    const sorted = [...list].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  };
+  const p90 = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length * 0.9)];
+  console.log(`send → EXIT_CODE of a direct \`true\`, ms (${rounds} interleaved rounds): median / p90`);
+  console.log(['gap ms', ...targets.map((target) => target.name)].join('\t'));
+  for (const gap of gaps)
+    console.log(
+      [
+        gap,
+        ...targets.map((target) => {
+          const list = results[cases.findIndex((c) => c.target === target && c.gap === gap)];
+          return `${median(list).toFixed(2)} / ${p90(list).toFixed(2)}`;
+        }),
+      ].join('\t'),
+    );
+} finally {
+  for (const target of targets) await target.stop();
+  rmSync(scratch, { recursive: true, force: true });
+}
