@@ -1,6 +1,7 @@
 /*
- * What the two halves of the fdpass addon share: fdpass.c (descriptor passing, the local connect,
- * isatty, and the module's table) and spawn.c (starting and reaping commands on passed descriptors).
+ * What the three parts of the fdpass addon share: fdpass.c (descriptor passing, the local connect,
+ * isatty, and the module's table), spawn.c (starting and reaping commands on passed descriptors)
+ * and termios.c (a terminal's modes, saved and restored by the client).
  */
 #ifndef K8PSH_FDPASS_ADDON_H
 #define K8PSH_FDPASS_ADDON_H
@@ -23,5 +24,9 @@ static inline napi_value fail(napi_env env, const char *message) {
 /* spawn.c: spawn(file, argv, env, cwd, fds) and reap(pid). */
 napi_value spawn_on(napi_env env, napi_callback_info info);
 napi_value reap(napi_env env, napi_callback_info info);
+
+/* termios.c: getmodes(fd) and setmodes(fd, modes). */
+napi_value get_modes(napi_env env, napi_callback_info info);
+napi_value set_modes(napi_env env, napi_callback_info info);
 
 #endif

@@ -7,7 +7,7 @@
  *   isatty(fd) -> boolean
  *   send(socketFd, data: Buffer, fds: number[]) -> bytes sent, or -errno
  *   receive(socketFd, buffer: Buffer) -> [bytes, fds], null (nothing to read yet), or -errno
- *   spawn, reap: see spawn.c
+ *   spawn, reap: see spawn.c; getmodes, setmodes: see termios.c
  *   setname(name) -> undefined: the calling thread's name (the `comm` of ps for the main thread)
  *
  * connect and isatty let a client pass its stdio without loading Node's net, stream and tty modules
@@ -236,7 +236,7 @@ static napi_value receive_fds(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* The module's table: this file's functions and spawn.c's. */
+/* The module's table: this file's functions, spawn.c's and termios.c's. */
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"connect", NULL, connect_local, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -246,6 +246,8 @@ NAPI_MODULE_INIT() {
       {"spawn", NULL, spawn_on, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reap", NULL, reap, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setname", NULL, set_name, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getmodes", NULL, get_modes, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setmodes", NULL, set_modes, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof *properties, properties);
   return exports;

@@ -1,16 +1,28 @@
-/** Raw mode for terminal sessions, restored on every way out of the process. */
+/** The pseudo-terminal choice, and raw mode for pseudo-terminal sessions (restored on every way out). */
 import { fdpass } from '../native/fdpass.js';
 import type { TtyRequest } from '../protocol/tty.js';
 
-/** Whether to ask for a pseudo-terminal: `-t`/`-T` (front end), else K8PSH_TTY, else both ends are terminals. */
-export function wantTty(forced: boolean | undefined, env = process.env): boolean {
+/**
+ * The pseudo-terminal choice (docs/terminals.md): `-t`/`-T` (front end), else K8PSH_TTY, else
+ * undefined: no pseudo-terminal where the terminals can be passed, one on the relayed path when
+ * fd 0, 1 and 2 are all terminals.
+ */
+export function ttyChoice(forced: boolean | undefined, env = process.env): boolean | undefined {
   if (forced !== undefined) return forced;
   const setting = env.K8PSH_TTY;
   if (setting === '1' || setting === 'true') return true;
   if (setting === '0' || setting === 'false') return false;
+  return undefined;
+}
+
+/**
+ * The relayed path's default: a pseudo-terminal only for a fully interactive call. A redirected
+ * stream keeps its meaning (`2>err.txt` is not merged into a terminal's output).
+ */
+export function relayWantsPty(): boolean {
   // isatty, not process.stdin.isTTY: creating process.stdin costs a stub call, and fd 0 may be read
   // by a socket of our own (src/client/remote.ts).
-  return isTerminal(0) && isTerminal(1);
+  return isTerminal(0) && isTerminal(1) && isTerminal(2);
 }
 
 /** The addon's isatty: node:tty would load net and the streams into every stub call. */

@@ -29,6 +29,8 @@ interface Addon {
   spawn(file: string, argv: string[], env: string[], cwd: string, fds: number[]): number;
   reap(pid: number): number | null;
   setname(name: string): void;
+  getmodes(fd: number): Buffer | number;
+  setmodes(fd: number, modes: Buffer): number;
 }
 
 /** How a process ended: one of the two is set, as in Node's 'exit' event. */
@@ -52,6 +54,10 @@ export interface FdPass {
   spawn(file: string, argv: string[], env: string[], cwd: string, fds: readonly number[]): number;
   /** waitpid(pid, WNOHANG): null while it runs. */
   reap(pid: number): Ending | null;
+  /** tcgetattr: the terminal's modes as an opaque struct termios; throws (ENOTTY, EBADF, ...). */
+  getModes(fd: number): Buffer;
+  /** tcsetattr(TCSADRAIN) with SIGTTOU blocked (allowed from the background); throws. */
+  setModes(fd: number, modes: Buffer): void;
 }
 
 let loaded: FdPass | null | undefined;
@@ -123,6 +129,15 @@ function wrap(addon: Addon): FdPass {
       if (status === null) return null;
       if (status < 0) throw systemError(status, 'waitpid');
       return status < 256 ? { code: status, signal: null } : { code: null, signal: status - 256 };
+    },
+    getModes(fd) {
+      const modes = addon.getmodes(fd);
+      if (typeof modes === 'number') throw systemError(modes, 'tcgetattr');
+      return modes;
+    },
+    setModes(fd, modes) {
+      const result = addon.setmodes(fd, modes);
+      if (result < 0) throw systemError(result, 'tcsetattr');
     },
   };
 }
