@@ -36,6 +36,7 @@ import {
   type RemoteTarget,
 } from './outcome.js';
 import { SignalForwarder } from './signal-forwarder.js';
+import { callerEnv } from '../runtime/caller-env.js';
 
 const STDIO = Array.from({ length: PASSED_FD_COUNT }, (_, fd) => fd);
 const READ_SIZE = 64 * 1024;
@@ -70,15 +71,16 @@ export async function runDirect(
     );
     return null;
   }
+  const devNull = nullStdin ? openSync('/dev/null', 'r') : -1;
+  const passed = nullStdin ? [devNull, 1, 2] : STDIO;
+  const terminal = passed.some((passedFd) => native.isatty(passedFd));
   const request = encodeRequest({
     ...command,
+    environment: terminal ? withTerm(command.environment) : command.environment,
     hello: true,
     tty: null,
     features: CLIENT_FEATURES | Feature.PASSED_STDIO,
   });
-  const devNull = nullStdin ? openSync('/dev/null', 'r') : -1;
-  const passed = nullStdin ? [devNull, 1, 2] : STDIO;
-  const terminal = passed.some((passedFd) => native.isatty(passedFd));
   try {
     const sent = native.send(fd, request, passed);
     // The descriptors went with the first byte; the rest of a large request follows (blocking socket).
@@ -92,6 +94,13 @@ export async function runDirect(
     if (devNull >= 0) closeSync(devNull);
   }
   return new DirectSession(fd, terminal).run();
+}
+
+/** A passed terminal takes our TERM along (the server sets it unless the command's specs do). */
+function withTerm(environment: RemoteCommand['environment']): RemoteCommand['environment'] {
+  const term = callerEnv().TERM;
+  if (term === undefined || environment.some(([name]) => name === 'TERM')) return environment;
+  return [...environment, ['TERM', term]];
 }
 
 function writeAll(fd: number, chunk: Buffer): void {
