@@ -54,5 +54,8 @@ t.test('-n is ssh-like stdin from /dev/null, except with --health where it names
   t.equal(firstCommandIndex(['-n', 'gcc', 'x.c']), 1);
   t.equal(isHealthCall(['--health', '-n', 'srv']), true);
   t.equal(isHealthCall(['-n', 'gcc', '--health']), false, "the command's own --health");
-  t.same(chooseMode('k8pshd', ['--health', '-n', 'srv']), { kind: 'frontend', args: ['--health', '-n', 'srv'] });
+  t.same(chooseMode('k8pshd', ['--health', '-n', 'srv']), {
+    kind: 'frontend',
+    args: ['--health', '-n', 'srv'],
+  });
 });

@@ -16,7 +16,7 @@
  */
 import { closeSync, openSync, read, writeSync } from 'node:fs';
 import { clientDebug, writeStderr } from '../debug.js';
-import { fdpass, fdpassFailure, type FdPass } from '../native/fdpass.js';
+import { fdpass, fdpassFailure } from '../native/fdpass.js';
 import {
   ClientSession,
   encodeRequest,

@@ -136,7 +136,10 @@ printenv
   t.test('a remote command killed in raw mode leaves the terminal as it was found', async (t) => {
     const term = terminal(
       '/bin/sh',
-      ['-c', `trap "echo trapped" INT; "${stub('sh')}" -c 'stty -echo -icanon; echo ready; sleep 30'; stty -a`],
+      [
+        '-c',
+        `trap "echo trapped" INT; "${stub('sh')}" -c 'stty -echo -icanon; echo ready; sleep 30'; stty -a`,
+      ],
       env,
       ws.dir,
     );
