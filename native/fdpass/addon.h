@@ -25,8 +25,9 @@ static inline napi_value fail(napi_env env, const char *message) {
 napi_value spawn_on(napi_env env, napi_callback_info info);
 napi_value reap(napi_env env, napi_callback_info info);
 
-/* termios.c: getmodes(fd) and setmodes(fd, modes). */
+/* termios.c: getmodes(fd), setmodes(fd, modes) and rawoutput(fd). */
 napi_value get_modes(napi_env env, napi_callback_info info);
 napi_value set_modes(napi_env env, napi_callback_info info);
+napi_value raw_output(napi_env env, napi_callback_info info);
 
 #endif

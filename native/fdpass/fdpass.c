@@ -7,7 +7,7 @@
  *   isatty(fd) -> boolean
  *   send(socketFd, data: Buffer, fds: number[]) -> bytes sent, or -errno
  *   receive(socketFd, buffer: Buffer) -> [bytes, fds], null (nothing to read yet), or -errno
- *   spawn, reap: see spawn.c; getmodes, setmodes: see termios.c
+ *   spawn, reap: see spawn.c; getmodes, setmodes, rawoutput: see termios.c
  *   setname(name) -> undefined: the calling thread's name (the `comm` of ps for the main thread)
  *
  * connect and isatty let a client pass its stdio without loading Node's net, stream and tty modules
@@ -248,6 +248,7 @@ NAPI_MODULE_INIT() {
       {"setname", NULL, set_name, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getmodes", NULL, get_modes, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setmodes", NULL, set_modes, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rawoutput", NULL, raw_output, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof *properties, properties);
   return exports;

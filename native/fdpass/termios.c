@@ -6,6 +6,9 @@
  *
  *   getmodes(fd) -> Buffer (the struct termios), or -errno (ENOTTY: not a terminal)
  *   setmodes(fd, modes: Buffer) -> 0, or -errno
+ *   rawoutput(fd) -> 0, or -errno: output processing off (OPOST), for the client's pseudo-terminal
+ *     mode, where the remote pty already turns \n into \r\n (as ssh does). Not `stty -opost`: a
+ *     stub called stty may come first on PATH.
  *
  * setmodes blocks SIGTTOU around tcsetattr: a client running in the background of its shell
  * (`make &`) would otherwise be stopped by the terminal for restoring modes it did not change
@@ -52,4 +55,17 @@ napi_value set_modes(napi_env env, napi_callback_info info) {
   int result = tcsetattr(fd, TCSADRAIN, &modes) == 0 ? 0 : errno;
   pthread_sigmask(SIG_SETMASK, &previous, NULL);
   return negative_errno(env, result);
+}
+
+napi_value raw_output(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok)
+    return fail(env, "rawoutput(fd)");
+  struct termios modes;
+  if (tcgetattr(fd, &modes) != 0) return negative_errno(env, errno);
+  modes.c_oflag &= ~OPOST;
+  return negative_errno(env, tcsetattr(fd, TCSANOW, &modes) == 0 ? 0 : errno);
 }

@@ -46,10 +46,7 @@ export function enterRawMode(): () => void {
   stdin.setRawMode(true);
   // libuv's raw mode keeps output processing (ONLCR): the remote pty already turns \n into \r\n, so
   // turn it off as ssh does, or every line ends \r\r\n. setRawMode(false) restores the saved termios.
-  // Loaded here: child_process is not worth loading on every stub call for the terminal case.
-  // getBuiltinModule, not createRequire: node:module drags the ESM loader into every stub call.
-  const { spawnSync } = process.getBuiltinModule('node:child_process');
-  spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+  rawOutput();
   let restored = false;
   const restore = (): void => {
     if (restored) return;
@@ -63,4 +60,21 @@ export function enterRawMode(): () => void {
   };
   process.on('exit', restore);
   return restore;
+}
+
+/** Output processing off on fd 0 (where stty works): the addon, not a `stty` that may be a stub. */
+function rawOutput(): void {
+  const native = fdpass();
+  try {
+    if (native) return native.rawOutput(0);
+  } catch {
+    return; // Not a terminal after all: nothing to turn off.
+  }
+  // No addon: stty from the system directories only, never a stub of ours earlier on PATH.
+  // getBuiltinModule, not createRequire: node:module drags the ESM loader into every stub call.
+  const { spawnSync } = process.getBuiltinModule('node:child_process');
+  spawnSync('stty', ['-opost'], {
+    stdio: ['inherit', 'ignore', 'ignore'],
+    env: { ...process.env, PATH: '/usr/bin:/bin' },
+  });
 }

@@ -31,6 +31,7 @@ interface Addon {
   setname(name: string): void;
   getmodes(fd: number): Buffer | number;
   setmodes(fd: number, modes: Buffer): number;
+  rawoutput(fd: number): number;
 }
 
 /** How a process ended: one of the two is set, as in Node's 'exit' event. */
@@ -58,6 +59,8 @@ export interface FdPass {
   getModes(fd: number): Buffer;
   /** tcsetattr(TCSADRAIN) with SIGTTOU blocked (allowed from the background); throws. */
   setModes(fd: number, modes: Buffer): void;
+  /** Output processing (OPOST) off; throws. */
+  rawOutput(fd: number): void;
 }
 
 let loaded: FdPass | null | undefined;
@@ -137,6 +140,10 @@ function wrap(addon: Addon): FdPass {
     },
     setModes(fd, modes) {
       const result = addon.setmodes(fd, modes);
+      if (result < 0) throw systemError(result, 'tcsetattr');
+    },
+    rawOutput(fd) {
+      const result = addon.rawoutput(fd);
       if (result < 0) throw systemError(result, 'tcsetattr');
     },
   };

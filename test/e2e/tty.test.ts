@@ -165,5 +165,6 @@ printenv
     const [local, remote] = term.output().split('\r\n');
     t.match(remote, /^\/dev\/pts\/\d+$/);
     t.not(remote, local);
+    t.notMatch(term.output(), /\r\r\n/, 'lines end \\r\\n as with ssh -t, not \\r\\r\\n');
   });
 });
