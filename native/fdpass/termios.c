@@ -50,10 +50,12 @@ napi_value set_modes(napi_env env, napi_callback_info info) {
   sigset_t ttou, previous;
   sigemptyset(&ttou);
   sigaddset(&ttou, SIGTTOU);
-  pthread_sigmask(SIG_BLOCK, &ttou, &previous);
+  /* sigprocmask, not pthread_sigmask (GLIBC_2.32, newer than node's 2.28): on Linux both set the
+   * calling thread's mask. */
+  sigprocmask(SIG_BLOCK, &ttou, &previous);
   /* TCSADRAIN: what the remote command wrote is shown under the modes it was written with. */
   int result = tcsetattr(fd, TCSADRAIN, &modes) == 0 ? 0 : errno;
-  pthread_sigmask(SIG_SETMASK, &previous, NULL);
+  sigprocmask(SIG_SETMASK, &previous, NULL);
   return negative_errno(env, result);
 }
 
