@@ -41,7 +41,7 @@ export async function frontendMain(args: string[]): Promise<void> {
     .option('null-stdin', {
       ...(health ? {} : { alias: 'n' }),
       type: 'boolean',
-      description: 'Gives the command /dev/null as stdin, as ssh -n (stubs: K8PSH_STDIN=null)',
+      description: 'Stdin from /dev/null, as ssh -n (stubs: K8PSH_STDIN=null)',
     })
     .option('convert-config', {
       type: 'string',
