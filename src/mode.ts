@@ -13,8 +13,8 @@ export type Mode =
   | { kind: 'stub'; command: string; args: string[] };
 
 const SERVER_FLAGS = new Set(['-s', '--server']);
-/** Front-end options that take the next word as their value. */
-const VALUE_OPTIONS = new Set(['-c', '--config', '--install', '--convert-config', '-n', '--name']);
+/** Front-end options that take the next word as their value (`-n` too, with --health). */
+const VALUE_OPTIONS = new Set(['-c', '--config', '--install', '--convert-config', '--name']);
 
 /** In the single executable argv[1] is the name we were invoked by; under node it is the script. */
 export function invokedName(argv = process.argv): string {
@@ -31,7 +31,7 @@ export function chooseMode(name: string, args: string[]): Mode {
   if (name === 'k8pshd') return serverOrProbe(args);
   if (name === 'k8psh' || name === 'main') {
     // `-s` hands every other argument to the server parser, wherever it stands among the options.
-    const commandIndex = firstCommandIndex(args);
+    const commandIndex = firstCommandIndex(args, isHealthCall(args));
     const head = commandIndex < 0 ? args.length : commandIndex;
     if (args.slice(0, head).some((arg) => SERVER_FLAGS.has(arg)))
       return serverOrProbe(args.filter((arg, i) => i >= head || !SERVER_FLAGS.has(arg)));
@@ -46,12 +46,21 @@ function serverOrProbe(args: string[]): Mode {
 }
 
 /** Index of the first word that is neither an option nor an option's value, or -1. */
-export function firstCommandIndex(args: readonly string[]): number {
+export function firstCommandIndex(args: readonly string[], nameOption = false): number {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '--') return i + 1 < args.length ? i + 1 : -1;
     if (!arg.startsWith('-') || arg === '-') return i;
-    if (VALUE_OPTIONS.has(arg)) i++;
+    if (VALUE_OPTIONS.has(arg) || (nameOption && arg === '-n')) i++;
   }
   return -1;
+}
+
+/**
+ * Whether `--health` is among the options (before any command): `-n` is then `--name NAME`, as for
+ * the server; otherwise it is the front end's `-n` (stdin from /dev/null, as ssh's).
+ */
+export function isHealthCall(args: readonly string[]): boolean {
+  const end = firstCommandIndex(args);
+  return args.slice(0, end < 0 ? args.length : end).includes('--health');
 }

@@ -1,6 +1,6 @@
 /** src/mode.ts: the one decision between server, front end, stub, `-s`, `--health` and the quick version. */
 import t from 'tap';
-import { chooseMode, firstCommandIndex, invokedName } from '../src/mode.js';
+import { chooseMode, firstCommandIndex, invokedName, isHealthCall } from '../src/mode.js';
 
 t.test('the invoked name decides, the script suffix dropped', async (t) => {
   t.equal(invokedName(['node', '/x/k8pshd']), 'k8pshd');
@@ -46,4 +46,16 @@ t.test('the first command word', async (t) => {
   t.equal(firstCommandIndex(['--', 'ls']), 1);
   t.equal(firstCommandIndex(['--']), -1);
   t.equal(firstCommandIndex(['--config=f', 'ls']), 1);
+});
+
+t.test('-n is ssh-like stdin from /dev/null, except with --health where it names the server', async (t) => {
+  // Were `-n` to take a value here, `sh` would be it and `-s` would make this the server.
+  t.same(chooseMode('k8psh', ['-n', 'sh', '-s']), { kind: 'frontend', args: ['-n', 'sh', '-s'] });
+  t.equal(firstCommandIndex(['-n', 'gcc', 'x.c']), 1);
+  t.equal(isHealthCall(['--health', '-n', 'srv']), true);
+  t.equal(isHealthCall(['-n', 'gcc', '--health']), false, "the command's own --health");
+  t.same(chooseMode('k8pshd', ['--health', '-n', 'srv']), {
+    kind: 'frontend',
+    args: ['--health', '-n', 'srv'],
+  });
 });

@@ -1,6 +1,7 @@
 /*
- * What the two halves of the fdpass addon share: fdpass.c (descriptor passing, the local connect,
- * isatty, and the module's table) and spawn.c (starting and reaping commands on passed descriptors).
+ * What the three parts of the fdpass addon share: fdpass.c (descriptor passing, the local connect,
+ * isatty, and the module's table), spawn.c (starting and reaping commands on passed descriptors)
+ * and termios.c (a terminal's modes, saved and restored by the client).
  */
 #ifndef K8PSH_FDPASS_ADDON_H
 #define K8PSH_FDPASS_ADDON_H
@@ -27,5 +28,9 @@ napi_value reap(napi_env env, napi_callback_info info);
 /* watch.c: watch(fd, callback) and unwatch(handle), readiness without reading. */
 napi_value watch_fd(napi_env env, napi_callback_info info);
 napi_value unwatch(napi_env env, napi_callback_info info);
+/* termios.c: getmodes(fd), setmodes(fd, modes) and rawoutput(fd). */
+napi_value get_modes(napi_env env, napi_callback_info info);
+napi_value set_modes(napi_env env, napi_callback_info info);
+napi_value raw_output(napi_env env, napi_callback_info info);
 
 #endif

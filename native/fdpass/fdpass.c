@@ -7,7 +7,7 @@
  *   isatty(fd) -> boolean
  *   send(socketFd, data: Buffer, fds: number[]) -> bytes sent, or -errno
  *   receive(socketFd, buffer: Buffer) -> [bytes, fds], null (nothing to read yet), or -errno
- *   spawn, reap: see spawn.c
+ *   spawn, reap: see spawn.c; getmodes, setmodes, rawoutput: see termios.c
  *   setname(name) -> undefined: the calling thread's name (the `comm` of ps for the main thread)
  *   watch, unwatch: see watch.c
  *
@@ -237,7 +237,7 @@ static napi_value receive_fds(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* The module's table: this file's functions, spawn.c's and watch.c's. */
+/* The module's table: this file's functions, spawn.c's, watch.c's and termios.c's. */
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"connect", NULL, connect_local, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -249,6 +249,9 @@ NAPI_MODULE_INIT() {
       {"setname", NULL, set_name, NULL, NULL, NULL, napi_enumerable, NULL},
       {"watch", NULL, watch_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getmodes", NULL, get_modes, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setmodes", NULL, set_modes, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rawoutput", NULL, raw_output, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof *properties, properties);
   return exports;

@@ -7,12 +7,16 @@
  *
  * Nothing here loads Node's net, stream or tty modules (about 6 ms of every stub call on the
  * machines this was measured on): the addon connects, and the socket is read with fs.read. Anything
- * missing (the addon, the socket: an original k8psh server, another network namespace), a terminal
- * on fd 0-2 or K8PSH_DIRECT_STDIO=0 makes runDirect() return null: the caller relays over TCP.
+ * missing (the addon, the socket: an original k8psh server, another network namespace) or
+ * K8PSH_DIRECT_STDIO=0 makes runDirect() return null: the caller relays over TCP.
+ *
+ * Terminals are passed as they are, like pipes and files (docs/terminals.md): the remote command
+ * shares the client's terminal as a local child would. The terminal sends Ctrl-C and window-size
+ * changes to the client's process group only, so SIGWINCH is forwarded too when one is passed.
  */
-import { closeSync, read, writeSync } from 'node:fs';
+import { closeSync, openSync, read, writeSync } from 'node:fs';
 import { clientDebug, writeStderr } from '../debug.js';
-import { fdpass, fdpassFailure, type FdPass } from '../native/fdpass.js';
+import { fdpass, fdpassFailure } from '../native/fdpass.js';
 import {
   ClientSession,
   encodeRequest,
@@ -32,25 +36,31 @@ import {
   type RemoteTarget,
 } from './outcome.js';
 import { SignalForwarder } from './signal-forwarder.js';
+import { callerEnv } from '../runtime/caller-env.js';
 
 const STDIO = Array.from({ length: PASSED_FD_COUNT }, (_, fd) => fd);
 const READ_SIZE = 64 * 1024;
 
-/** Whether stdio is to be passed: not disabled, and no terminal among fd 0-2 (those relay or use a pty). */
-export function directStdioWanted(native: FdPass, env: NodeJS.ProcessEnv = process.env): boolean {
-  // A terminal belongs to the client's session (job control, its modes): a remote command would
-  // change its modes with nobody to restore them. Speed matters for pipes and files.
-  return env.K8PSH_DIRECT_STDIO !== '0' && !STDIO.some((fd) => native.isatty(fd));
+/** Whether stdio is to be passed: not disabled by K8PSH_DIRECT_STDIO=0 (terminals included). */
+export function directStdioWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.K8PSH_DIRECT_STDIO !== '0';
 }
 
-/** The outcome, or null when the session could not be direct (nothing ran: relay instead). */
-export async function runDirect(target: RemoteTarget, command: RemoteCommand): Promise<Outcome | null> {
+/**
+ * The outcome, or null when the session could not be direct (nothing ran: relay instead).
+ * `nullStdin` (`-n`, K8PSH_STDIN=null): the command gets /dev/null as its stdin, as with `ssh -n`.
+ */
+export async function runDirect(
+  target: RemoteTarget,
+  command: RemoteCommand,
+  nullStdin = false,
+): Promise<Outcome | null> {
   const native = fdpass();
   if (!native) {
     clientDebug('Socket', `no descriptor passing: ${fdpassFailure()}`);
     return null;
   }
-  if (!directStdioWanted(native)) return null;
+  if (!directStdioWanted()) return null;
   let fd: number;
   try {
     fd = native.connect(localSocketPath(target.port));
@@ -61,22 +71,36 @@ export async function runDirect(target: RemoteTarget, command: RemoteCommand): P
     );
     return null;
   }
+  const devNull = nullStdin ? openSync('/dev/null', 'r') : -1;
+  const passed = nullStdin ? [devNull, 1, 2] : STDIO;
+  const terminal = passed.some((passedFd) => native.isatty(passedFd));
   const request = encodeRequest({
     ...command,
+    environment: terminal ? withTerm(command.environment) : command.environment,
     hello: true,
     tty: null,
     features: CLIENT_FEATURES | Feature.PASSED_STDIO,
   });
   try {
-    const sent = native.send(fd, request, STDIO);
+    const sent = native.send(fd, request, passed);
     // The descriptors went with the first byte; the rest of a large request follows (blocking socket).
     for (let offset = sent; offset < request.length;) offset += writeSync(fd, request, offset);
   } catch (error) {
     clientDebug('Socket', `passing stdio failed: ${(error as Error).message}`);
     closeSync(fd);
     return null;
+  } finally {
+    // The server holds its own copy now.
+    if (devNull >= 0) closeSync(devNull);
   }
-  return new DirectSession(fd).run();
+  return new DirectSession(fd, terminal).run();
+}
+
+/** A passed terminal takes our TERM along (the server sets it unless the command's specs do). */
+function withTerm(environment: RemoteCommand['environment']): RemoteCommand['environment'] {
+  const term = callerEnv().TERM;
+  if (term === undefined || environment.some(([name]) => name === 'TERM')) return environment;
+  return [...environment, ['TERM', term]];
 }
 
 function writeAll(fd: number, chunk: Buffer): void {
@@ -93,9 +117,15 @@ class DirectSession implements ClientSessionHandler {
   private resolve!: (outcome: Outcome | null) => void;
   private reject!: (error: Error) => void;
   private finished = false;
-  private readonly signals = new SignalForwarder((signal) => this.forward(signal));
+  private readonly signals: SignalForwarder;
 
-  constructor(private readonly fd: number) {}
+  constructor(
+    private readonly fd: number,
+    terminal: boolean,
+  ) {
+    // A passed terminal's resizes reach only our process group: the command hears them from us.
+    this.signals = new SignalForwarder((signal) => this.forward(signal), terminal ? ['SIGWINCH'] : []);
+  }
 
   run(): Promise<Outcome | null> {
     return new Promise((resolve, reject) => {

@@ -9,9 +9,12 @@ import { versionLine } from '../version.js';
 import { UsageError } from '../errors.js';
 import { install } from './install.js';
 import { exitLike, runCommand } from './run-command.js';
+import { isHealthCall } from '../mode.js';
 
 /** `-s`/`--server` is listed for the help text: src/main.ts has made this the server before. */
 export async function frontendMain(args: string[]): Promise<void> {
+  // `-n` is ssh's: stdin from /dev/null. With --health it stays the server's `-n NAME` (SPEC A3).
+  const health = isHealthCall(args);
   const parser = yargs(args)
     .scriptName('k8psh')
     .usage(
@@ -35,6 +38,11 @@ export async function frontendMain(args: string[]): Promise<void> {
     })
     .option('tty', { alias: 't', type: 'boolean', description: 'Forces a pseudo-terminal for the command' })
     .option('no-tty', { alias: 'T', type: 'boolean', description: 'Disables the pseudo-terminal' })
+    .option('null-stdin', {
+      ...(health ? {} : { alias: 'n' }),
+      type: 'boolean',
+      description: 'Stdin from /dev/null, as ssh -n (stubs: K8PSH_STDIN=null)',
+    })
     .option('convert-config', {
       type: 'string',
       description: 'Prints the TOML twin of a k8psh.conf file and exits',
@@ -45,9 +53,9 @@ export async function frontendMain(args: string[]): Promise<void> {
       description: 'Exits 0 when the server named by --name (or $K8PSH_NAME) accepts connections',
     })
     .option('name', {
-      alias: 'n',
+      ...(health ? { alias: 'n' } : {}),
       type: 'string',
-      description: 'With --health: the server to check',
+      description: 'With --health (-n): the server to check',
       hidden: false,
     })
     .option('selftest-pty', { type: 'boolean', hidden: true })
@@ -89,5 +97,8 @@ export async function frontendMain(args: string[]): Promise<void> {
   const tty = argv['no-tty'] ? false : argv.tty ? true : undefined;
   // yargs stops at the command: take the rest verbatim from the original words.
   const passthrough = args.slice(args.length - rest.length);
-  exitLike(await runCommand(command, passthrough, { configFile: argv.config, tty, frontend: true }));
+  const nullStdin = argv['null-stdin'] ? true : undefined;
+  exitLike(
+    await runCommand(command, passthrough, { configFile: argv.config, tty, nullStdin, frontend: true }),
+  );
 }

@@ -49,6 +49,7 @@ export async function runRemote(
   target: RemoteTarget,
   command: RemoteCommand,
   tty: TtyRequest | null,
+  nullStdin = false,
 ): Promise<Outcome> {
   for (const mode of ['hello', 'legacy'] as const) {
     const reader = new SocketReader();
@@ -58,7 +59,14 @@ export async function runRemote(
       target.serverName,
       reader.options,
     );
-    const session = new RemoteSession(socket, reader, command, mode === 'hello' ? tty : null, mode);
+    const session = new RemoteSession(
+      socket,
+      reader,
+      command,
+      mode === 'hello' ? tty : null,
+      mode,
+      nullStdin,
+    );
     const outcome = await session.run();
     if (outcome !== LEGACY_SERVER) return outcome;
     // An original k8psh server drops a connection that opens with HELLO, before running anything.
@@ -93,6 +101,8 @@ class RemoteSession implements ClientSessionHandler, StdinTarget {
     private readonly command: RemoteCommand,
     private readonly tty: TtyRequest | null,
     private readonly mode: SessionMode,
+    /** `-n`, K8PSH_STDIN=null: send an empty stdin and never read fd 0 (as `ssh -n`). */
+    private readonly nullStdin: boolean,
   ) {}
 
   private get hello(): boolean {
@@ -201,7 +211,7 @@ class RemoteSession implements ClientSessionHandler, StdinTarget {
     if (this.tty) this.restoreTerminal = enterRawMode();
     this.signals.start();
     if (this.tty) process.stdout.on('resize', this.onResize);
-    this.stdin = readStdin(stdinSource(this.tty !== null), this);
+    this.stdin = readStdin(this.nullStdin ? 'closed' : stdinSource(this.tty !== null), this);
   }
 
   /** Our stdout reader went away: the remote writer gets SIGPIPE, as it would locally. */

@@ -7,18 +7,21 @@ import { resolve } from 'node:path';
 import { loadChosenConfig, NAME_IT_WITH_OPTION, NAME_IT_WITH_VARIABLE } from '../config/load.js';
 import { clientEnvironment } from '../config/environment.js';
 import { clientDebug } from '../debug.js';
-import { CommandNotFoundError } from '../errors.js';
+import { CommandNotFoundError, UsageError } from '../errors.js';
 import { CORE_SIGNALS } from '../signals.js';
 import { runDirect } from './direct.js';
 import type { Outcome } from './outcome.js';
-import { ttyRequest, wantTty } from './terminal.js';
+import { relayWantsPty, ttyChoice, ttyRequest } from './terminal.js';
+import { restoreTerminalModes, saveTerminalModes } from './terminal-modes.js';
 import { relativeWorkingDirectory } from './workdir.js';
 import { callerEnv } from '../runtime/caller-env.js';
 
 export interface RunOptions {
   configFile?: string | undefined;
-  /** true/false: `-t`/`-T`; undefined: decide from the terminals and K8PSH_TTY. */
+  /** true/false: `-t`/`-T`; undefined: decide from K8PSH_TTY, else the terminals. */
   tty?: boolean | undefined;
+  /** `-n`: stdin from /dev/null (as `ssh -n`); undefined: K8PSH_STDIN decides. */
+  nullStdin?: boolean | undefined;
   /** Run by `k8psh` (which has --config), not by a stub. */
   frontend?: boolean;
 }
@@ -45,19 +48,34 @@ export async function runCommand(
     workingDirectory,
     environment: clientEnvironment(command, callerEnv()),
   };
-  const tty = wantTty(options.tty) ? ttyRequest() : null;
-  if (tty === null) {
-    const outcome = await runDirect(target, request);
+  const nullStdin = options.nullStdin ?? stdinIsNull(callerEnv());
+  const forced = ttyChoice(options.tty);
+  // Whatever a remote command does to a terminal it shares with us, we leave it as we found it.
+  saveTerminalModes();
+  if (forced !== true) {
+    // Every descriptor as it is, terminals included (docs/terminals.md).
+    const outcome = await runDirect(target, request, nullStdin);
     if (outcome) return outcome;
   }
   // Relayed over TCP: loaded only now, with Node's net and streams.
   const { runRemote } = await import('./remote.js');
-  return runRemote(target, request, tty);
+  const tty = (forced ?? relayWantsPty()) ? ttyRequest() : null;
+  return runRemote(target, request, tty, nullStdin);
+}
+
+/** K8PSH_STDIN=null is `-n` for stubs; unset or empty: stdin as it is. */
+export function stdinIsNull(env: NodeJS.ProcessEnv): boolean {
+  const setting = env.K8PSH_STDIN;
+  if (setting === undefined || setting === '') return false;
+  if (setting === 'null') return true;
+  throw new UsageError(`K8PSH_STDIN must be "null" or unset, not ${JSON.stringify(setting)}`);
 }
 
 /** End this process the way the remote command ended. */
 export function exitLike(outcome: Outcome): never {
   const { signal } = outcome;
+  // Before dying by a signal, which runs no 'exit' listener.
+  restoreTerminalModes();
   if (signal && !CORE_SIGNALS.has(signal)) {
     // Die by the same signal, so our parent sees what it would see locally.
     process.removeAllListeners(signal);

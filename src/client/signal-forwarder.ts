@@ -13,13 +13,18 @@ export class SignalForwarder {
    */
   first: NodeJS.Signals | null = null;
 
-  constructor(private readonly send: (signal: NodeJS.Signals) => void) {}
+  /** `notices`: signals also forwarded that end nothing (SIGWINCH of a passed terminal). */
+  constructor(
+    private readonly send: (signal: NodeJS.Signals) => void,
+    private readonly notices: readonly NodeJS.Signals[] = [],
+  ) {}
 
   start(): void {
-    for (const signal of FORWARDED_SIGNALS) {
+    for (const signal of [...FORWARDED_SIGNALS, ...this.notices]) {
+      const ends = !this.notices.includes(signal);
       const handler = (): void => {
         clientDebug('Process', `forwarding ${signal}`);
-        this.first ??= signal;
+        if (ends) this.first ??= signal;
         this.send(signal);
       };
       this.handlers.set(signal, handler);

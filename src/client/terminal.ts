@@ -1,16 +1,28 @@
-/** Raw mode for terminal sessions, restored on every way out of the process. */
+/** The pseudo-terminal choice, and raw mode for pseudo-terminal sessions (restored on every way out). */
 import { fdpass } from '../native/fdpass.js';
 import type { TtyRequest } from '../protocol/tty.js';
 
-/** Whether to ask for a pseudo-terminal: `-t`/`-T` (front end), else K8PSH_TTY, else both ends are terminals. */
-export function wantTty(forced: boolean | undefined, env = process.env): boolean {
+/**
+ * The pseudo-terminal choice (docs/terminals.md): `-t`/`-T` (front end), else K8PSH_TTY, else
+ * undefined: no pseudo-terminal where the terminals can be passed, one on the relayed path when
+ * fd 0, 1 and 2 are all terminals.
+ */
+export function ttyChoice(forced: boolean | undefined, env = process.env): boolean | undefined {
   if (forced !== undefined) return forced;
   const setting = env.K8PSH_TTY;
   if (setting === '1' || setting === 'true') return true;
   if (setting === '0' || setting === 'false') return false;
+  return undefined;
+}
+
+/**
+ * The relayed path's default: a pseudo-terminal only for a fully interactive call. A redirected
+ * stream keeps its meaning (`2>err.txt` is not merged into a terminal's output).
+ */
+export function relayWantsPty(): boolean {
   // isatty, not process.stdin.isTTY: creating process.stdin costs a stub call, and fd 0 may be read
   // by a socket of our own (src/client/remote.ts).
-  return isTerminal(0) && isTerminal(1);
+  return isTerminal(0) && isTerminal(1) && isTerminal(2);
 }
 
 /** The addon's isatty: node:tty would load net and the streams into every stub call. */
@@ -34,10 +46,7 @@ export function enterRawMode(): () => void {
   stdin.setRawMode(true);
   // libuv's raw mode keeps output processing (ONLCR): the remote pty already turns \n into \r\n, so
   // turn it off as ssh does, or every line ends \r\r\n. setRawMode(false) restores the saved termios.
-  // Loaded here: child_process is not worth loading on every stub call for the terminal case.
-  // getBuiltinModule, not createRequire: node:module drags the ESM loader into every stub call.
-  const { spawnSync } = process.getBuiltinModule('node:child_process');
-  spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+  rawOutput();
   let restored = false;
   const restore = (): void => {
     if (restored) return;
@@ -51,4 +60,21 @@ export function enterRawMode(): () => void {
   };
   process.on('exit', restore);
   return restore;
+}
+
+/** Output processing off on fd 0 (where stty works): the addon, not a `stty` that may be a stub. */
+function rawOutput(): void {
+  const native = fdpass();
+  try {
+    if (native) return native.rawOutput(0);
+  } catch {
+    return; // Not a terminal after all: nothing to turn off.
+  }
+  // No addon: stty from the system directories only, never a stub of ours earlier on PATH.
+  // getBuiltinModule, not createRequire: node:module drags the ESM loader into every stub call.
+  const { spawnSync } = process.getBuiltinModule('node:child_process');
+  spawnSync('stty', ['-opost'], {
+    stdio: ['inherit', 'ignore', 'ignore'],
+    env: { ...process.env, PATH: '/usr/bin:/bin' },
+  });
 }

@@ -29,6 +29,9 @@ interface Addon {
   spawn(file: string, argv: string[], env: string[], cwd: string, fds: number[]): number;
   reap(pid: number): number | null;
   setname(name: string): void;
+  getmodes(fd: number): Buffer | number;
+  setmodes(fd: number, modes: Buffer): number;
+  rawoutput(fd: number): number;
   watch(fd: number, callback: (events: number) => void): object | number;
   unwatch(handle: object): boolean;
 }
@@ -68,6 +71,12 @@ export interface FdPass {
    * fired or was cancelled): cancel before closing `fd`, or its peer does not see it closed.
    */
   watch(fd: number, onReady: (readiness: Readiness) => void): () => boolean;
+  /** tcgetattr: the terminal's modes as an opaque struct termios; throws (ENOTTY, EBADF, ...). */
+  getModes(fd: number): Buffer;
+  /** tcsetattr(TCSADRAIN) with SIGTTOU blocked (allowed from the background); throws. */
+  setModes(fd: number, modes: Buffer): void;
+  /** Output processing (OPOST) off; throws. */
+  rawOutput(fd: number): void;
 }
 
 let loaded: FdPass | null | undefined;
@@ -150,6 +159,19 @@ function wrap(addon: Addon): FdPass {
       );
       if (typeof handle === 'number') throw systemError(handle, 'watch');
       return () => addon.unwatch(handle);
+    },
+    getModes(fd) {
+      const modes = addon.getmodes(fd);
+      if (typeof modes === 'number') throw systemError(modes, 'tcgetattr');
+      return modes;
+    },
+    setModes(fd, modes) {
+      const result = addon.setmodes(fd, modes);
+      if (result < 0) throw systemError(result, 'tcsetattr');
+    },
+    rawOutput(fd) {
+      const result = addon.rawoutput(fd);
+      if (result < 0) throw systemError(result, 'tcsetattr');
     },
   };
 }

@@ -25,7 +25,8 @@ export type Plan =
 
 /**
  * `features` are the client's HELLO features, `passedFds` the number of descriptors that came with
- * the request; `serverEnv` is what `=NAME` and `?NAME` specs fall back on.
+ * the request; `serverEnv` is what `=NAME` and `?NAME` specs fall back on. `passedTerminal`: one
+ * of them is a terminal, whose TERM the client sends along (docs/terminals.md).
  */
 export function planCommand(
   request: SessionRequest,
@@ -33,6 +34,7 @@ export function planCommand(
   features: number,
   passedFds: number,
   serverEnv: NodeJS.ProcessEnv = process.env,
+  passedTerminal = false,
 ): Plan {
   const command = context.commands.get(request.command);
   if (!command)
@@ -54,8 +56,22 @@ export function planCommand(
       argv0: executable,
       args: [...fixed, ...request.arguments],
       cwd: directory.path,
-      env: request.tty ? { ...env, TERM: request.tty.term } : env,
+      env: request.tty ? { ...env, TERM: request.tty.term } : withTerminalType(env, request, passedTerminal),
       tty: request.tty,
     },
   };
+}
+
+/**
+ * A command on a passed terminal gets the client's TERM, as it would in a pseudo-terminal (and as
+ * locally): gcc, ls and grep colour only for a known terminal type. The command's own TERM spec wins.
+ */
+function withTerminalType(
+  env: Record<string, string>,
+  request: SessionRequest,
+  passedTerminal: boolean,
+): Record<string, string> {
+  const term = request.environment.get('TERM');
+  if (!passedTerminal || term === undefined || env.TERM !== undefined) return env;
+  return { ...env, TERM: term };
 }

@@ -4,6 +4,7 @@
  * bounded whatever the sizes and however slow either end is.
  */
 import type { Socket } from 'node:net';
+import { isatty } from 'node:tty';
 import type { Logger } from 'pino';
 import { ALL_FEATURES, ExitCode, Feature, FrameType, type Limits } from '../protocol/constants.js';
 import { STDERR_END, STDIN_END, STDOUT_END, writeData } from '../protocol/data.js';
@@ -114,6 +115,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       this.session.features,
       this.passedFds?.length ?? 0,
       callerEnv(),
+      this.passedFds?.some((fd) => isatty(fd)) ?? false,
     );
     if ('refusal' in plan) return this.refuse(plan.refusal, plan.code);
     if ('protocolError' in plan) return this.onProtocolError(plan.protocolError);

@@ -1,4 +1,8 @@
-/** Terminal mode (SPEC B): the client runs inside a real pseudo-terminal driven by node-pty. */
+/**
+ * Terminals (docs/terminals.md): the client runs inside a real pseudo-terminal driven by node-pty.
+ * By default the terminal itself is passed to the remote command (the direct path); `-t` /
+ * K8PSH_TTY=1 gives it a pseudo-terminal of its own (SPEC B's terminal mode).
+ */
 import { join } from 'node:path';
 import * as pty from 'node-pty';
 import t from 'tap';
@@ -66,9 +70,11 @@ printenv
     t.equal((await term.exit).exitCode, 0);
     t.match(term.output(), /\/dev\/pts\/\d+\r\n/);
     t.notMatch(term.output(), /\r\r\n/, 'lines end \\r\\n as with ssh -t, not \\r\\r\\n');
-    const printenv = terminal(stub('printenv'), ['TERM'], env, ws.dir);
-    await printenv.exit;
-    t.match(printenv.output(), /xterm-256color/);
+    for (const setting of ['0', '1']) {
+      const printenv = terminal(stub('printenv'), ['TERM'], { ...env, K8PSH_TTY: setting }, ws.dir);
+      await printenv.exit;
+      t.match(printenv.output(), /xterm-256color/, `K8PSH_TTY=${setting}`);
+    }
   });
 
   t.test('stty size is the client terminal size', async (t) => {
@@ -105,9 +111,13 @@ printenv
   });
 
   t.test('the local terminal is back in cooked mode afterwards', async (t) => {
+    // A trap, not an ignored SIGINT: the stub must still hear Ctrl-C, and sh go on after it.
     const term = terminal(
       '/bin/sh',
-      ['-c', `"${stub('tty')}" >/dev/null; stty -a; "${stub('loop')}"; stty -a`],
+      [
+        '-c',
+        `trap "echo trapped" INT; K8PSH_TTY=1 "${stub('tty')}" >/dev/null; stty -a; "${stub('loop')}"; stty -a`,
+      ],
       env,
       ws.dir,
     );
@@ -123,9 +133,38 @@ printenv
     }
   });
 
-  t.test('-T / K8PSH_TTY=0 keep pipes even on a terminal', async (t) => {
-    const term = terminal(stub('tty'), [], { ...env, K8PSH_TTY: '0' }, ws.dir);
+  t.test('a remote command killed in raw mode leaves the terminal as it was found', async (t) => {
+    const term = terminal(
+      '/bin/sh',
+      [
+        '-c',
+        `trap "echo trapped" INT; "${stub('sh')}" -c 'stty -echo -icanon; echo ready; sleep 30'; stty -a`,
+      ],
+      env,
+      ws.dir,
+    );
+    await term.waitFor(/ready/);
+    term.write('\x03');
     await term.exit;
-    t.match(term.output(), /not a tty/);
+    const report = term.output().split('speed')[1] ?? '';
+    t.match(report, /(^|\s)icanon(\s|$)/, 'canonical mode is back');
+    t.match(report, /(^|\s)echo(\s|$)/, 'echo is back');
+  });
+
+  t.test('-T / K8PSH_TTY=0: no pseudo-terminal, the client terminal itself is passed', async (t) => {
+    const term = terminal('/bin/sh', ['-c', `tty; K8PSH_TTY=0 "${stub('tty')}"`], env, ws.dir);
+    await term.exit;
+    const [local, remote] = term.output().split('\r\n');
+    t.match(local, /^\/dev\/pts\/\d+$/);
+    t.equal(remote, local, 'the same terminal, as for a local command');
+  });
+
+  t.test('-t / K8PSH_TTY=1: a pseudo-terminal of its own', async (t) => {
+    const term = terminal('/bin/sh', ['-c', `tty; K8PSH_TTY=1 "${stub('tty')}"`], env, ws.dir);
+    await term.exit;
+    const [local, remote] = term.output().split('\r\n');
+    t.match(remote, /^\/dev\/pts\/\d+$/);
+    t.not(remote, local);
+    t.notMatch(term.output(), /\r\r\n/, 'lines end \\r\\n as with ssh -t, not \\r\\r\\n');
   });
 });

@@ -230,10 +230,20 @@ t.test('k8psh in a Pod built from namespaces', { skip: skipReason(), timeout: 90
   });
 
   await t.test('a terminal session from the build container', async (t) => {
-    const session = await terminal(build, ['/bin/sh', '-c', 'cd /src && /stubs/tty && /stubs/stty size']);
+    // Exported: stty on PATH is a stub too, which the client must not run to set its raw mode.
+    const session = await terminal(build, [
+      '/bin/sh',
+      '-c',
+      'cd /src && export K8PSH_TTY=1 && /stubs/tty && /stubs/stty size',
+    ]);
     t.equal(session.exitCode, 0, 'the session ended with 0', { output: session.output });
-    t.match(session.output, /\/dev\/pts\/\d+/, 'the remote command had a pseudo-terminal');
+    t.match(session.output, /\/dev\/pts\/\d+/, 'with -t the remote command has a pseudo-terminal');
     t.match(session.output, /\b31 97\b/, 'of the client terminal size');
+    // By default the build container's terminal itself is passed (docs/terminals.md): the remote
+    // stty works on it, while its name belongs to the other container's devpts (tty: not a tty).
+    const passed = await terminal(build, ['/bin/sh', '-c', 'cd /src && /stubs/stty size; /stubs/tty']);
+    t.equal(passed.exitCode, 1, "tty cannot name another container's terminal", { output: passed.output });
+    t.match(passed.output, /^31 97\r\nnot a tty\r\n$/, 'the client terminal itself, of its size');
   });
 
   // --- Shut down as the kubelet does: SIGTERM to the server's PID 1, SIGKILL the others.

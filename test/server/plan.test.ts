@@ -102,3 +102,35 @@ t.test('descriptors must match what the request says', async (t) => {
   // An unknown command is refused first, whatever came with it.
   t.match(planCommand(request({ command: 'nope' }), context, 0, 3, {}), { code: ExitCode.NOT_FOUND });
 });
+
+t.test(
+  "a passed terminal brings the client's TERM; a pipe or the command's own TERM spec does not",
+  async (t) => {
+    const direct = Feature.PASSED_STDIO | Feature.ERRORS;
+    const withTerm = request({ environment: new Map([['TERM', 'xterm-256color']]) });
+    const env = (
+      passedTerminal: boolean,
+      req = withTerm,
+      ctx = context,
+    ): Record<string, string> | undefined => {
+      const plan = planCommand(req, ctx, direct, 3, {}, passedTerminal);
+      return 'spawn' in plan ? plan.spawn.env : undefined;
+    };
+    t.equal(env(true)?.TERM, 'xterm-256color');
+    t.equal(env(false)?.TERM, undefined, 'pipes and files: the environment is exactly the specs');
+    const own = {
+      ...context,
+      commands: new Map([
+        [
+          'tool',
+          command(
+            'tool',
+            [path.join(base, 'bin/tool')],
+            [{ kind: 'inherited', name: 'TERM', value: 'dumb' }],
+          ),
+        ],
+      ]),
+    };
+    t.equal(env(true, withTerm, own)?.TERM, 'dumb', "the command's spec wins");
+  },
+);
