@@ -436,9 +436,14 @@ hostname
           });
           expectOk(t, direct, 'remote readlink, stdio passed');
           t.match(direct.out, /^pipe:\[\d+\]\n$/, "the client container's own pipe");
-          const session = await terminal(client, ['/bin/sh', '-c', 'cd /src && /stubs/tty']);
+          // -t: a pseudo-terminal of the server's (docs/terminals.md).
+          const session = await terminal(client, ['/bin/sh', '-c', 'cd /src && K8PSH_TTY=1 /stubs/tty']);
           t.equal(session.exitCode, 0, 'the session ended with 0', { output: session.output });
           t.match(session.output, /\/dev\/pts\/\d+/, 'the remote command had a pseudo-terminal');
+          // By default the client's terminal itself, which the server's container cannot name.
+          const passed = await terminal(client, ['/bin/sh', '-c', 'cd /src && /stubs/tty']);
+          t.equal(passed.exitCode, 1, 'tty: isatty but no name', { output: passed.output });
+          t.equal(passed.output, 'not a tty\r\n');
         });
 
         await t.test(
