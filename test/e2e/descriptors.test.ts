@@ -4,7 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as pty from 'node-pty';
 import t from 'tap';
 import {
   BIN,
@@ -17,42 +16,17 @@ import {
   startServer,
   writeFile,
 } from './harness.js';
-
-interface Terminal {
-  output: () => string;
-  write: (data: string) => void;
-  waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<void>;
-  kill: () => void;
-  exit: Promise<{ exitCode: number; signal?: number }>;
-}
+import { terminal, type Terminal } from './terminal.js';
 
 /** `bash -c script` in a real terminal: the screen is exactly what the script prints. */
-function terminal(script: string, env: NodeJS.ProcessEnv, cwd: string): Terminal {
-  const term = pty.spawn('/bin/bash', ['--norc', '--noprofile', '-c', script], {
-    name: 'xterm-256color',
+const shell = (script: string, env: NodeJS.ProcessEnv, cwd: string): Terminal =>
+  terminal('/bin/bash', ['--norc', '--noprofile', '-c', script], {
+    env,
+    cwd,
     cols: 200,
     rows: 50,
-    cwd,
-    env,
+    waitMs: 15000,
   });
-  let output = '';
-  term.onData((data) => (output += data));
-  const exit = new Promise<{ exitCode: number; signal?: number }>((resolve) => term.onExit(resolve));
-  return {
-    output: () => output,
-    write: (data) => term.write(data),
-    kill: () => term.kill('SIGKILL'),
-    async waitFor(pattern, timeoutMs = 15000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!pattern.test(output)) {
-        if (Date.now() > deadline)
-          throw new Error(`timed out waiting for ${pattern}; screen: ${JSON.stringify(output)}`);
-        await sleep(20);
-      }
-    },
-    exit,
-  };
-}
 
 /** The remote probe: isatty of 0-2 and one line of stdin to a report file, then a line on 1 and 2. */
 const PROBE = `t0=n; [ -t 0 ] && t0=t; t1=n; [ -t 1 ] && t1=t; t2=n; [ -t 2 ] && t2=t
@@ -109,7 +83,7 @@ ish PS1='remote> ' /bin/sh -i
 
   t.test('a read loop over a pipe, typed in a terminal: every line is processed', async (t) => {
     const loop = `printf 'a\\nb\\nc\\n' | while read x; do "${sh}" -c "echo got $x"; done`;
-    const term = terminal(loop, env, ws.dir);
+    const term = shell(loop, env, ws.dir);
     t.equal((await term.exit).exitCode, 0);
     t.equal(term.output(), 'got a\r\ngot b\r\ngot c\r\n');
   });
@@ -117,10 +91,10 @@ ish PS1='remote> ' /bin/sh -i
   t.test('the relayed path reads ahead, and K8PSH_STDIN=null (ssh -n) keeps the loop whole', async (t) => {
     const loop = (stdin: string): string =>
       `printf 'a\\nb\\nc\\n' | while read x; do K8PSH_DIRECT_STDIO=0 K8PSH_STDIN=${stdin} "${sh}" -c "echo got $x"; done`;
-    const swallowed = terminal(loop(''), env, ws.dir);
+    const swallowed = shell(loop(''), env, ws.dir);
     await swallowed.exit;
     t.equal(swallowed.output(), 'got a\r\n', 'documented: the relay sends what it read ahead');
-    const kept = terminal(loop('null'), env, ws.dir);
+    const kept = shell(loop('null'), env, ws.dir);
     await kept.exit;
     t.equal(kept.output(), 'got a\r\ngot b\r\ngot c\r\n');
   });
@@ -128,7 +102,7 @@ ish PS1='remote> ' /bin/sh -i
   t.test('2>file in a terminal: stdout on the screen, stderr in the file', async (t) => {
     for (const direct of ['1', '0']) {
       const file = join(ws.dir, `err-${direct}.txt`);
-      const term = terminal(
+      const term = shell(
         `K8PSH_DIRECT_STDIO=${direct} "${sh}" -c 'echo out; echo err >&2' 2>"${file}"`,
         env,
         ws.dir,
@@ -140,7 +114,7 @@ ish PS1='remote> ' /bin/sh -i
   });
 
   t.test('all 27 combinations of terminal, pipe and file on fd 0-2', async (t) => {
-    const term = terminal(DRIVER, env, work);
+    const term = shell(DRIVER, env, work);
     for (const combo of COMBOS.filter((c) => c.startsWith('t'))) {
       await term.waitFor(new RegExp(`TYPE-${combo}`));
       // Both lines at once: the remote command must read only the first.
@@ -170,7 +144,7 @@ ish PS1='remote> ' /bin/sh -i
   });
 
   t.test('an interactive remote sh -i on the passed terminal', async (t) => {
-    const term = terminal(`"${join(ws.bin, 'ish')}"; echo "back $?"`, env, ws.dir);
+    const term = shell(`"${join(ws.bin, 'ish')}"; echo "back $?"`, env, ws.dir);
     t.teardown(() => term.kill());
     await term.waitFor(/remote> /);
     term.write('echo inside\r');

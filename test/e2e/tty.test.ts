@@ -4,45 +4,18 @@
  * K8PSH_TTY=1 gives it a pseudo-terminal of its own (SPEC B's terminal mode).
  */
 import { join } from 'node:path';
-import * as pty from 'node-pty';
 import t from 'tap';
 import { cleanup, freePort, makeWorkspace, SKIP_UNBUILT, sleep, startServer } from './harness.js';
+import { terminal as open } from './terminal.js';
 
-interface Terminal {
-  output: () => string;
-  write: (data: string) => void;
-  resize: (cols: number, rows: number) => void;
-  waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<void>;
-  exit: Promise<{ exitCode: number; signal?: number }>;
-}
-
-function terminal(
+const terminal = (
   file: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   cwd: string,
-  cols = 101,
-  rows = 33,
-): Terminal {
-  const term = pty.spawn(file, args, { name: 'xterm-256color', cols, rows, cwd, env: env });
-  let output = '';
-  term.onData((data) => (output += data));
-  const exit = new Promise<{ exitCode: number; signal?: number }>((resolve) => term.onExit(resolve));
-  return {
-    output: () => output,
-    write: (data) => term.write(data),
-    resize: (c, r) => term.resize(c, r),
-    async waitFor(pattern, timeoutMs = 10000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!pattern.test(output)) {
-        if (Date.now() > deadline)
-          throw new Error(`timed out waiting for ${pattern}; screen: ${JSON.stringify(output)}`);
-        await sleep(20);
-      }
-    },
-    exit,
-  };
-}
+  cols?: number,
+  rows?: number,
+) => open(file, args, { env, cwd, cols, rows });
 
 t.test('terminal mode', { skip: SKIP_UNBUILT }, async (t) => {
   const port = await freePort();
