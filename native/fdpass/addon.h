@@ -21,6 +21,14 @@ static inline napi_value fail(napi_env env, const char *message) {
   return NULL;
 }
 
+/* The only argument of f(n), a 32-bit integer: 1, or 0 when the call is a misuse (then `fail`). */
+static inline int int32_argument(napi_env env, napi_callback_info info, int32_t *value) {
+  size_t argc = 1;
+  napi_value argv[1];
+  return napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1 &&
+         napi_get_value_int32(env, argv[0], value) == napi_ok;
+}
+
 /* spawn.c: spawn(file, argv, env, cwd, fds) and reap(pid). */
 napi_value spawn_on(napi_env env, napi_callback_info info);
 napi_value reap(napi_env env, napi_callback_info info);

@@ -92,13 +92,9 @@ static napi_value set_name(napi_env env, napi_callback_info info) {
 }
 
 static napi_value is_terminal(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
   /* Not one number: a misuse. */
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok)
-    return fail(env, "isatty(fd)");
+  if (!int32_argument(env, info, &fd)) return fail(env, "isatty(fd)");
   napi_value value;
   napi_get_boolean(env, isatty(fd) == 1, &value);
   return value;

@@ -182,12 +182,9 @@ napi_value spawn_on(napi_env env, napi_callback_info info) {
 }
 
 napi_value reap(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t pid;
   /* Not one positive pid: a misuse (0 or -1 would reap any child, which is Node's business). */
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
-      napi_get_value_int32(env, argv[0], &pid) != napi_ok || pid <= 0)
+  if (!int32_argument(env, info, &pid) || pid <= 0)
     return fail(env, "reap(pid)");
   int status;
   pid_t done;

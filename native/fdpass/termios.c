@@ -22,12 +22,9 @@
 #include "addon.h"
 
 napi_value get_modes(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok)
-    return fail(env, "getmodes(fd)");
+  /* Not one number: a misuse. */
+  if (!int32_argument(env, info, &fd)) return fail(env, "getmodes(fd)");
   struct termios modes;
   if (tcgetattr(fd, &modes) != 0) return negative_errno(env, errno);
   napi_value buffer;
@@ -60,12 +57,9 @@ napi_value set_modes(napi_env env, napi_callback_info info) {
 }
 
 napi_value raw_output(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok)
-    return fail(env, "rawoutput(fd)");
+  /* Not one number: a misuse. */
+  if (!int32_argument(env, info, &fd)) return fail(env, "rawoutput(fd)");
   struct termios modes;
   if (tcgetattr(fd, &modes) != 0) return negative_errno(env, errno);
   modes.c_oflag &= ~OPOST;
