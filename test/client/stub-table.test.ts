@@ -218,6 +218,21 @@ t.test(
     const written = recordEnv({});
     written.env.A = '1';
     t.match(written.unusable(), /written/);
+    // Without the front, the caller's view is process.env itself (an exotic object): the same.
+    const name = `K8PSH_RECORD_TEST_${process.pid}`;
+    process.env[name] = 'v';
+    const real = recordEnv(process.env);
+    t.ok(Object.prototype.hasOwnProperty.call(real.env, name));
+    t.equal(real.env[name], 'v');
+    t.equal(real.env[`${name}_UNSET`], undefined);
+    t.same(
+      [...real.reads],
+      [
+        [name, 'v'],
+        [`${name}_UNSET`, undefined],
+      ],
+    );
+    delete process.env[name];
     const symbols = recordEnv({ A: '1' });
     void (symbols.env as Record<symbol, unknown>)[Symbol.toPrimitive];
     t.equal(symbols.unusable(), undefined, 'a symbol is no variable');
