@@ -240,6 +240,10 @@ t.test('changes between two calls', { skip: SKIP_UNBUILT }, async (t) => {
       `connectTimeoutMs = 10000\n[ late:${port} ]\nwho\n`,
     );
     const opts = { env: { ...baseEnv, K8PSH_CONFIG: conf }, cwd: dirname(conf) };
+    // The table written while the server ran, then the server gone: the native stub finds no socket.
+    const first = await serve('late', port, 'who /bin/echo late\n');
+    t.same(await runWay('first', join(bin, 'who'), [], opts), ok('late\n'), 'with the server up');
+    await first.stop();
     if (native) {
       const none = await runWay('native', join(bin, 'who'), [], opts);
       t.ok(refused(none), `no server: K8PSH_NATIVE=1 hands over: ${none.stderr.trim()}`);
