@@ -21,7 +21,11 @@ const FRONT_FLAGS = ['-static', '-Wall', '-Wextra', '-Werror', '-O2', '-s'];
  * musl-gcc from Debian's musl-tools, else $CC or gcc with static glibc; a cross gcc with static glibc
  * for another architecture). Either runs with no libc in the image.
  */
-export function compileFront(root, output, compilers) {
+export function compileFront(
+  root,
+  output,
+  compilers = process.env.CC ? [process.env.CC] : ['musl-gcc', 'gcc'],
+) {
   const dir = path.join(root, 'native/front');
   const sources = fs
     .readdirSync(dir)

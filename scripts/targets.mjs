@@ -182,7 +182,8 @@ export function crossAddons(root, arch, buildDir, log) {
     // node-pty's binding.gyp asks node for node-addon-api's paths, resolved from its copy's directory.
     NODE_PATH: path.join(root, 'node_modules'),
   };
-  const gyp = path.join(root, 'node_modules/.bin/node-gyp');
+  // The node-gyp `npm run build:native` uses: the one on PATH (npm puts its own there for scripts).
+  const gyp = 'node-gyp';
   const built = {};
   for (const [name, { from, keep }] of Object.entries(sources)) {
     const copy = path.join(dir, name);
