@@ -25,11 +25,13 @@ export function isAarch64(file: string): boolean {
 }
 
 /**
- * An enabled binfmt_misc entry for aarch64 with the F flag (the interpreter opened at registration,
- * so it also runs arm64 programs inside a chroot that has no qemu), or why there is none.
+ * An enabled binfmt_misc entry for aarch64 with the flags F (the interpreter opened at registration,
+ * so it also runs arm64 programs inside a chroot that has no qemu) and O (the kernel hands it the
+ * open program: the front's fexecve of a close-on-exec memory file, which qemu 7.2 turns into an
+ * execve of /proc/self/fd/N, works), or why there is none.
  */
 function binfmtMissing(): string | false {
-  const how = `register qemu-aarch64 as root: mount -t binfmt_misc binfmt_misc ${BINFMT}; update-binfmts --enable qemu-aarch64 (qemu-user-static, binfmt-support)`;
+  const how = `register qemu-aarch64 as root as .ci/run does: mount -t binfmt_misc binfmt_misc ${BINFMT}; cat /usr/lib/binfmt.d/qemu-aarch64.conf >${BINFMT}/register (qemu-user-static)`;
   let names: string[];
   try {
     names = readdirSync(BINFMT).filter((n) => n !== 'register' && n !== 'status');
@@ -44,7 +46,9 @@ function binfmtMissing(): string | false {
       continue;
     }
     if (!text.startsWith('enabled') || !text.includes(`magic ${AARCH64_MAGIC}`)) continue;
-    if (!/^flags: \S*F/m.test(text)) return `binfmt_misc entry ${name} lacks the F flag: ${how}`;
+    const flags = /^flags: (\S*)/m.exec(text)?.[1] ?? '';
+    if (!flags.includes('F') || !flags.includes('O'))
+      return `binfmt_misc entry ${name} has flags ${flags}, not O and F: ${how}`;
     return false;
   }
   return `no aarch64 interpreter in binfmt_misc: ${how}`;
