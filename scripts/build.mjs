@@ -2,7 +2,7 @@
 /**
  * Build the k8psh single executable (docs/build.md).
  *
- *   node scripts/build.mjs [--entry FILE] [--out DIR] [--name NAME] [--no-strip] [--no-code-cache] [--bundle-only] [--quiet|--verbose]
+ *   node scripts/build.mjs [--arch amd64|arm64] [--entry FILE] [--out DIR] [--name NAME] [--no-strip] [--no-code-cache] [--bundle-only] [--quiet|--verbose]
  *
  * 1. esbuild bundles the entry (default src/main.ts) to one CommonJS file (Node SEA mains must be CJS),
  *    with `import.meta.url` defined from `__filename` (yargs 18 is ESM-only and calls createRequire),
