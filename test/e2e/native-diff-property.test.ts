@@ -21,6 +21,7 @@ import {
   BIN,
   cleanup,
   freePort,
+  run,
   SKIP_UNBUILT,
   startServer,
   tempDir,
@@ -59,6 +60,8 @@ type CwdChoice = 'base' | 'sub' | 'deep' | 'symlink' | 'symlink-outside' | 'outs
 interface Scenario {
   sections: Section[];
   configInBase: boolean;
+  /** The TOML twin (`k8psh --convert-config`) instead of the k8psh.conf. */
+  toml: boolean;
   baseSetting: BaseSetting;
   cwd: CwdChoice;
   relativeConfig: boolean;
@@ -112,6 +115,7 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
       sections.map((s, i) => ({ ...s, host: `h${i}`, explicitPort: i === 0 || s.explicitPort })),
     ),
   configInBase: fc.boolean(),
+  toml: fc.boolean(),
   baseSetting: fc.constantFrom<BaseSetting>(
     'none',
     'absolute',
@@ -247,11 +251,11 @@ t.test(
     const ports = await consecutivePorts();
     const numRuns = Number(process.env.K8PSH_FC_RUNS ?? 25);
     const seed = process.env.K8PSH_FC_SEED === undefined ? undefined : Number(process.env.K8PSH_FC_SEED);
-    let run = 0;
+    let runIndex = 0;
     let nativeRuns = 0;
 
     const property = fc.asyncProperty(scenario, async (sc) => {
-      const dir = join(root, `run-${run++}`);
+      const dir = join(root, `run-${runIndex++}`);
       const box = new RecordBox(join(dir, 'records'));
       const rec = `${quoted(recorder)} ${quoted(box.dir)}`;
       // The layout: a base with subdirectories, a symlink to it, a directory outside it.
@@ -274,7 +278,13 @@ t.test(
         symlink: `baseDirectory = ${quoted(join(dir, 'baselink'))}`,
         'relative-symlink': `baseDirectory = ${quoted(relative(confDir, join(dir, 'baselink')))}`,
       }[sc.baseSetting];
-      const configPath = writeFile(join(confDir, 'k8psh.conf'), configText(sc, ports, baseLine, rec));
+      const confPath = writeFile(join(confDir, 'k8psh.conf'), configText(sc, ports, baseLine, rec));
+      let configPath = confPath;
+      if (sc.toml) {
+        const converted = await run(BIN, ['--convert-config', confPath], { env: { PATH: process.env.PATH } });
+        assert.equal(converted.code, 0, converted.err);
+        configPath = writeFile(join(confDir, 'k8psh.toml'), converted.stdout);
+      }
       const cwd = {
         base,
         sub,
