@@ -37,6 +37,8 @@ kill    ${R} sig=9 --
 quit    ${R} sig=3 --
 segv    ${R} sig=11 --
 cat     ${R} cat --
+trapint /bin/sh -c 'trap "echo got INT; exit 5" INT; echo ready; while :; do sleep 0.05; done'
+waiter  ${R} "out=ready\\n" sleep=20000 --
 env     LANG=C.UTF-8 ?OPT= ?WITHDEF=fallback =INH=inherited REQ='\${LANG}-x' LOAD=\${LOADVAR:-none} ${R} args --
 missing /nonexistent/program
 noexec  ./noexec.txt
@@ -248,6 +250,44 @@ noexec  ./noexec.txt
     t.same(outcomes[0], expected, 'the TypeScript client', todo);
     t.same(outcomes[1], expected, 'the default way', todo);
     t.same(outcomes[2], expected, 'the native way', native ? {} : todo);
+  });
+
+  t.test('signals forwarded to the command: the same outcome each way', async (t) => {
+    /** Starts the stub, waits for `ready`, sends `signal`, collects how it ended. */
+    const signalled = (way: Way, name: string, signal: NodeJS.Signals): Promise<Outcome> =>
+      new Promise((resolve, reject) => {
+        // `env --default-signal`: a shell's background job would have INT and QUIT ignored.
+        const child = spawn('env', ['--default-signal=INT,QUIT,TERM', join(bin, name)], {
+          env: wayEnv(way, env),
+          cwd: base,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        let sent = false;
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString('latin1');
+          if (!sent && stdout.includes('ready')) {
+            sent = true;
+            child.kill(signal);
+          }
+        });
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('latin1')));
+        child.on('error', reject);
+        child.on('close', (code, sig) => resolve({ code, signal: sig, stdout, stderr }));
+      });
+    const cases: Array<[string, NodeJS.Signals, Outcome]> = [
+      ['trapint', 'SIGINT', { code: 5, signal: null, stdout: 'ready\ngot INT\n', stderr: '' }],
+      ['waiter', 'SIGTERM', { code: null, signal: 'SIGTERM', stdout: 'ready\n', stderr: '' }],
+      ['waiter', 'SIGINT', { code: null, signal: 'SIGINT', stdout: 'ready\n', stderr: '' }],
+      ['waiter', 'SIGHUP', { code: null, signal: 'SIGHUP', stdout: 'ready\n', stderr: '' }],
+      ['waiter', 'SIGUSR1', { code: null, signal: 'SIGUSR1', stdout: 'ready\n', stderr: '' }],
+      ['waiter', 'SIGQUIT', { code: 131, signal: null, stdout: 'ready\n', stderr: '' }],
+    ];
+    for (const [name, signal, expected] of cases)
+      for (const way of WAYS)
+        t.same(await signalled(way, name, signal), expected, `${name} ${signal}, ${way}`);
+    box.take();
   });
 
   t.test('the server killed mid-session: 255 and the same message', async (t) => {
