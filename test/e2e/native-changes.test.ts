@@ -191,6 +191,24 @@ t.test('changes between two calls', { skip: SKIP_UNBUILT }, async (t) => {
     await afterChange(t, 'unset, in dir 1', 'who', { env: with_(undefined), cwd: d1 }, ok('A\n'));
   });
 
+  t.test('K8PSH_CONFIG a symlink, retargeted to a file of the same size and time', async (t) => {
+    const [portA, portB] = await swappedPorts();
+    await serve('s1', portA, 'who /bin/echo A\n');
+    await serve('s1', portB, 'who /bin/echo B\n');
+    const d = join(dir, 'link');
+    const fileA = writeFile(join(d, 'a.conf'), `baseDirectory = ${d}\n[ s1:${portA} ]\nwho\n`);
+    const fileB = writeFile(join(d, 'b.conf'), `baseDirectory = ${d}\n[ s1:${portB} ]\nwho\n`);
+    const stamp = statSync(fileA);
+    utimesSync(fileB, stamp.atime, stamp.mtime);
+    const link = join(d, 'k8psh.conf');
+    symlinkSync('a.conf', link);
+    const opts = { env: { ...baseEnv, K8PSH_CONFIG: link }, cwd: d };
+    await afterChange(t, 'link to a', 'who', opts, ok('A\n'));
+    rmSync(link);
+    symlinkSync('b.conf', link);
+    await afterChange(t, 'link to b', 'who', opts, ok('B\n'));
+  });
+
   t.test(
     'config removed, working directory moved outside the base: the TypeScript client’s error',
     async (t) => {

@@ -205,6 +205,7 @@ noexec  ./noexec.txt
       ['K8PSH_DIRECT_STDIO=0', { env: { ...env, K8PSH_DIRECT_STDIO: '0' } }],
       ['K8PSH_DEBUG set', { env: { ...env, K8PSH_DEBUG: 'Main' } }],
       ['K8PSH_TTY=1', { env: { ...env, K8PSH_TTY: '1' } }],
+      ['K8PSH_CONFIG set and empty', { env: { ...env, K8PSH_CONFIG: '' } }],
       ['K8PSH_STDIN set to a bad value', { env: { ...env, K8PSH_STDIN: 'bogus' } }],
     ];
     symlinkSync(BIN, join(bin, 'unnamed'));
