@@ -11,10 +11,24 @@ import { join } from 'node:path';
 import t from 'tap';
 import { BIN, cleanup, freePorts, SKIP_UNBUILT, sleep, startServer, tempDir, writeFile } from './harness.js';
 import { buildRecorder, RecordBox, type Received } from '../lib/recorder.js';
-import { nativeBuilt, refused, runWay, wayEnv, WAYS, type Outcome, type Way } from '../lib/ways.js';
+import {
+  nativeBuilt,
+  nativeInSources,
+  refused,
+  runWay,
+  wayEnv,
+  WAYS,
+  type Outcome,
+  type Way,
+} from '../lib/ways.js';
 
 t.test('the same outcome each way', { skip: SKIP_UNBUILT }, async (t) => {
   const native = await nativeBuilt();
+  t.equal(
+    native,
+    nativeInSources(),
+    'dist/k8psh has the native stub exactly when its sources do (rebuild if not)',
+  );
   t.comment(
     native ? 'native stub built in: K8PSH_NATIVE=1 proves it ran' : 'no native stub yet: 3rd way = default',
   );

@@ -8,7 +8,9 @@
  * A front without a native stub (before it is built in) ignores K8PSH_NATIVE: `nativeBuilt()` says
  * so, and `native` is then a second default call.
  */
-import { run, BIN, type Result, type RunOptions } from '../e2e/harness.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, BIN, ROOT, type Result, type RunOptions } from '../e2e/harness.js';
 
 export type Way = 'ts' | 'first' | 'native';
 export const WAYS: readonly Way[] = ['ts', 'first', 'native'];
@@ -41,6 +43,18 @@ export async function nativeBuilt(): Promise<boolean> {
     built = result.code === NOT_NATIVE_STATUS && NOT_NATIVE.test(result.err);
   }
   return built;
+}
+
+/**
+ * Whether the front's sources have the native stub (its contract message `not native:`): then the
+ * built front must have it too, or the exactness tests would silently compare the TypeScript client
+ * with itself.
+ */
+export function nativeInSources(): boolean {
+  const dir = join(ROOT, 'native/front');
+  return readdirSync(dir).some(
+    (name) => name.endsWith('.c') && readFileSync(join(dir, name), 'utf8').includes('not native:'),
+  );
 }
 
 /** What a way gave: the whole outcome (debug lines' pids made equal: `k8psh[PID]`). */
