@@ -133,6 +133,8 @@ noexec  ./noexec.txt
       stderr: 'to stderr\n',
     });
     t.same((await eachWay('max')).outcome.code, 255);
+    const many = Array.from({ length: 5000 }, (_, n) => `arg ${n}`);
+    t.ok((await eachWay('ok', many)).outcome.stdout === many.map((a) => `${a}\n`).join(''), '5000 arguments');
     const long = 'x'.repeat(100000);
     t.ok((await eachWay('ok', [long])).outcome.stdout === `${long}\n`, 'a long argument');
   });
@@ -249,6 +251,24 @@ noexec  ./noexec.txt
     if (native) t.ok(refused(nat), `K8PSH_NATIVE=1 refuses: ${nat.stderr.trim()}`);
     else t.same(nat, ts);
     box.take();
+  });
+
+  t.test('a closed stdin, stdout or stderr: /dev/null in its place, the same outcome each way', async (t) => {
+    for (const redirect of ['<&-', '>&-', '2>&-']) {
+      const outcomes = new Map<Way, { outcome: Outcome; fds: string[] }>();
+      for (const way of WAYS) {
+        const outcome = await runWay(way, 'bash', ['-c', `exec "${join(bin, 'answer')}" ${redirect}`], {
+          env,
+          cwd: base,
+        });
+        outcomes.set(way, { outcome, fds: box.one().fds });
+      }
+      const ts = outcomes.get('ts')!;
+      t.equal(ts.outcome.code, 42, `${redirect}: the command ran`);
+      t.same(outcomes.get('first'), ts, `${redirect}: the default way`);
+      // The command gets /dev/null in its place either way (Node reopens a closed 0-2 so at start-up).
+      t.same(outcomes.get('native'), ts, `${redirect}: the native way`);
+    }
   });
 
   t.test('a LANG that ICU cannot parse (12+ bytes): the same outcome each way', async (t) => {
