@@ -191,6 +191,26 @@ t.test('changes between two calls', { skip: SKIP_UNBUILT }, async (t) => {
     await afterChange(t, 'unset, in dir 1', 'who', { env: with_(undefined), cwd: d1 }, ok('A\n'));
   });
 
+  t.test('the root as base and working directory, K8PSH_CONFIG relative to it (key //...)', async (t) => {
+    const port = await freePort();
+    await serve('root', port, 'where /bin/pwd\n', '/');
+    const conf = writeFile(join(dir, 'root', 'k8psh.conf'), `baseDirectory = /\n[ root:${port} ]\nwhere\n`);
+    symlinkSync(BIN, join(bin, 'where'));
+    for (const [cwd, config] of [
+      ['/', conf.slice(1)],
+      ['/', `./${conf.slice(1)}`],
+      [dirname(conf), 'k8psh.conf'],
+      [dir, conf],
+    ] as const)
+      await afterChange(
+        t,
+        `in ${cwd}, ${config}`,
+        'where',
+        { env: { ...baseEnv, K8PSH_CONFIG: config }, cwd },
+        ok(`${cwd}\n`),
+      );
+  });
+
   t.test('K8PSH_CONFIG a symlink, retargeted to a file of the same size and time', async (t) => {
     const [portA, portB] = await swappedPorts();
     await serve('s1', portA, 'who /bin/echo A\n');
