@@ -57,21 +57,26 @@ int utf8_valid(const unsigned char *text, size_t size) {
   return 1;
 }
 
-void utf8_write_replaced(int fd, const unsigned char *text, size_t size) {
+void utf8_replace(const unsigned char *text, size_t size, void (*out)(void *context, const void *bytes, size_t size),
+                  void *context) {
   static const unsigned char replacement[] = {0xef, 0xbf, 0xbd};
-  unsigned char out[4096];
+  unsigned char buffer[4096];
   size_t fill = 0;
   for (size_t offset = 0; offset < size;) {
     size_t bad, length = sequence(text + offset, size - offset, &bad);
     const unsigned char *piece = length ? text + offset : replacement;
     size_t piece_size = length ? length : sizeof replacement;
-    if (fill + piece_size > sizeof out) {
-      write_all(fd, out, fill);
+    if (fill + piece_size > sizeof buffer) {
+      out(context, buffer, fill);
       fill = 0;
     }
-    memcpy(out + fill, piece, piece_size);
+    memcpy(buffer + fill, piece, piece_size);
     fill += piece_size;
     offset += length ? length : bad;
   }
-  write_all(fd, out, fill);
+  out(context, buffer, fill);
 }
+
+static void to_fd(void *context, const void *bytes, size_t size) { write_all(*(int *)context, bytes, size); }
+
+void utf8_write_replaced(int fd, const unsigned char *text, size_t size) { utf8_replace(text, size, to_fd, &fd); }

@@ -18,6 +18,10 @@ int utf8_valid(const unsigned char *text, size_t size);
  */
 void utf8_write_replaced(int fd, const unsigned char *text, size_t size);
 
+/* The same decoding, the result handed to out in pieces (tests compare it with Node's). */
+void utf8_replace(const unsigned char *text, size_t size, void (*out)(void *context, const void *bytes, size_t size),
+                  void *context);
+
 /* write(2) of all size bytes, retrying after EINTR; errors (EPIPE, EAGAIN) drop the rest. */
 void write_all(int fd, const void *data, size_t size);
 
