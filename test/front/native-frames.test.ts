@@ -87,7 +87,7 @@ function typescriptOutcome(reply: Buffer): string {
     },
   });
   if (reply.length > 0) session.receive(reply);
-  return `${state} code=${code} signal=${signal === null ? '-0' : signal} out=${out} err=${err} errors=${errors} message=${message}`;
+  return `${state} code=${code} signal=${signal === null ? '-0' : signal} out=${out.toString()} err=${err.toString()} errors=${errors.toString()} message=${message}`;
 }
 
 /** A small seeded generator (xorshift32). */
