@@ -73,7 +73,7 @@ t.test('native stubs', { skip: SKIP_UNBUILT }, async (t) => {
   t.equal(error, '', 'the front builds with the sanitizers');
   if (!front) return;
 
-  const [port, closerPort, fakePort, latePort] = await freePorts(4);
+  const [port, closerPort, fakePort, latePort] = (await freePorts(4)) as [number, number, number, number];
   const dir = path.join(work, 'ws');
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(path.join(dir, 'sub'), { recursive: true });
