@@ -270,7 +270,7 @@ late sh
     await check('another build', /not valid \(another build\)/);
     const good = encodeTable(table);
     const damaged = Buffer.from(good);
-    damaged[damaged.length - 1] ^= 1;
+    damaged.writeUInt8(damaged.readUInt8(damaged.length - 1) ^ 1, damaged.length - 1);
     fs.writeFileSync(file, damaged);
     await check('a flipped byte', /not valid \(checksum\)/);
     fs.writeFileSync(file, Buffer.concat([good, Buffer.from([0])]));
