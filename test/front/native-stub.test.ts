@@ -236,6 +236,17 @@ late sh
       t.equal(r.code, 0, `${name}: handed over, ${r.err}`);
       t.match(r.out, /^ok\r?\n$/);
     }
+    // Bytes that are not UTF-8: Node would send U+FFFD in their place, so the TypeScript client does.
+    const viaShell = (native: string) =>
+      run('/bin/sh', ['-c', `exec "$0" -c 'printf %s "$0"' "$(printf 'x\\377y')"`, path.join(bin, 'sh')], {
+        env: { ...baseEnv, K8PSH_NATIVE: native },
+        cwd: dir,
+      });
+    const notUtf8 = await viaShell('1');
+    t.equal(notUtf8.code, 125);
+    t.match(notUtf8.err, /not native: an argument is not valid UTF-8/);
+    const replaced = await viaShell('');
+    t.same([replaced.code, replaced.out], [0, 'x\ufffdy'], 'handed over: sent as Node decodes it');
     // Usage errors and unknown commands: reported by the TypeScript client.
     const bad = await stub('sh', ['-c', 'echo ok'], { K8PSH_STDIN: 'bogus' });
     t.same([bad.code, bad.out], [1, '']);
@@ -397,7 +408,8 @@ late sh
   });
 
   t.test('a server that closes without a byte: handed over', async (t) => {
-    const closer = net.createServer((socket) => socket.destroy());
+    // Reads the request first: closing before it is all sent is the sendmsg row, not this one.
+    const closer = net.createServer((socket) => socket.once('data', () => socket.destroy()));
     await new Promise<void>((resolve) => closer.listen(`\0k8psh-${closerPort}`, resolve));
     t.teardown(() => closer.close());
     const refused = await native('closer', []);
