@@ -22,9 +22,10 @@ static int make_directories(char *path) {
 
 /* A cache directory only we can write: ours, a real directory (not a symlink), mode 0700. */
 static int private_directory(char *path) {
-  if (path[0] != '/' || make_directories(path) != 0) return 0;
+  if (path[0] != '/') return 0;
   struct stat status;
-  if (lstat(path, &status) != 0) return 0;
+  /* Made only when missing: a stub call checks it every time, one lstat is all it should cost. */
+  if (lstat(path, &status) != 0 && (make_directories(path) != 0 || lstat(path, &status) != 0)) return 0;
   if (!S_ISDIR(status.st_mode) || status.st_uid != geteuid()) {
     errno = EPERM;
     return 0;
