@@ -93,9 +93,11 @@ closer
 fake A=1 ?B=
 [ late:${latePort} ]
 late sh
+[ srv:${port} ]
+bare sh
 `;
   fs.writeFileSync(config, configText);
-  for (const name of ['sh', 'yes', 'missing', 'noexec', 'closer', 'fake', 'late', 'ghost'])
+  for (const name of ['sh', 'yes', 'missing', 'noexec', 'closer', 'fake', 'late', 'ghost', 'bare'])
     fs.symlinkSync(front, path.join(bin, name));
   fs.mkdirSync(path.join(dir, 'bin-musl'));
   fs.symlinkSync(path.join(ROOT, 'dist/k8psh'), path.join(dir, 'bin-musl', 'sh'));
@@ -117,6 +119,7 @@ late sh
       { name: 'closer', host: 'closer', port: closerPort, names: [] },
       { name: 'fake', host: 'fake', port: fakePort, names: ['A', 'B'] },
       { name: 'late', host: 'late', port: latePort, names: [] },
+      { name: 'bare', host: 'srv', port, names: [] },
     ],
   };
   const writeOurTable = (): string => writeTable(cache, id, config, encodeTable(table));
@@ -436,6 +439,26 @@ late sh
     const r = await call;
     t.same([r.code, r.out], [0, 'late\n'], r.err);
     t.equal((await native('late', ['-c', 'echo now'])).out, 'now\n', 'native once it is up');
+  });
+
+  t.test('a passed terminal: TERM sent along, modes restored, window changes forwarded', async (t) => {
+    const { terminal } = await import('../e2e/terminal.js');
+    const remote =
+      'echo "TERM=$TERM"; stty raw -echo; trap "echo; echo size \\$(stty size)" WINCH; echo ready; sleep 3 & wait; wait';
+    const local = `"$0" -c '${remote}'; echo "status $?"; stty -a | tr " ;" "\\n\\n" | grep -x -e -echo -e echo -e icanon -e -icanon | tr "\\n" " "; echo END`;
+    const term = terminal('/bin/sh', ['-c', local, path.join(bin, 'bare')], {
+      env: { ...baseEnv, K8PSH_NATIVE: '1', TERM: 'xterm-256color' },
+      cwd: dir,
+    });
+    await term.waitFor(/ready/);
+    term.resize(120, 40);
+    await term.waitFor(/END/);
+    const screen = term.output();
+    t.match(screen, /TERM=xterm-256color/, 'TERM went along with the passed terminal');
+    t.match(screen, /size 40 120/, 'SIGWINCH forwarded');
+    t.match(screen, /status 0/, screen);
+    t.match(screen, /\bicanon echo END/, 'the modes the remote command changed are restored');
+    t.notMatch(screen, /not native/);
   });
 
   t.test('100 concurrent native calls', async (t) => {
