@@ -312,6 +312,18 @@ bare sh
     t.same([ok.code, ok.out], [0, 'ok\n'], 'native again when the variable is as recorded');
     writeOurTable();
     t.equal((await native('sh', ['-c', 'echo ok'])).code, 0, 'native again');
+    // The key is the path as given, made absolute with the current directory, not normalised.
+    writeTable(cache, id, config, encodeTable({ ...table, configVariable: 'k8psh.conf' }));
+    const relative = await native('sh', ['-c', 'echo ok'], { K8PSH_CONFIG: 'k8psh.conf' });
+    t.same([relative.code, relative.out], [0, 'ok\n'], 'a relative K8PSH_CONFIG: the same key from the base');
+    const fromSub = await native(
+      'sh',
+      ['-c', 'echo ok'],
+      { K8PSH_CONFIG: '../k8psh.conf' },
+      path.join(dir, 'sub'),
+    );
+    t.match(fromSub.err, new RegExp(`no table at .*${tableName(id, `${dir}/sub/../k8psh.conf`)}`));
+    writeOurTable();
   });
 
   /** A fake server on the local socket: records each request, then answers with reply(socket). */
@@ -350,6 +362,12 @@ bare sh
       [[], {}, dir],
       [['-c', 'x y', '', 'ünï', '--flag', '=', 'a=b'], { B: 'bee', A: 'mine' }, path.join(dir, 'sub')],
       [['spaces  in  it', '\t'], { B: '', TERM: 'vt100' }, path.join(work, 'linked-sub')],
+      // Larger than a socket buffer: the descriptors go with the first bytes, the rest follows.
+      [
+        [...Array.from({ length: 6 }, (_, i) => String(i).repeat(100 * 1024)), 'ü'.repeat(50 * 1024)],
+        { A: 'a'.repeat(100 * 1024) },
+        dir,
+      ],
     ];
     for (const [args, extra, cwd] of cases) {
       fake.requests.length = 0;
