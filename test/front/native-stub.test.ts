@@ -292,6 +292,11 @@ bare sh
     writeOurTable();
     fs.chmodSync(file, 0o620);
     await check('group-writable', /not valid \(not ours alone\)/);
+    if (process.getuid?.() === 0) {
+      fs.chmodSync(file, 0o600);
+      fs.chownSync(file, 65534, 65534);
+      await check('owned by another user', /not valid \(not ours alone\)/);
+    }
     fs.rmSync(file);
     fs.symlinkSync(writeTable(path.join(work, 'elsewhere'), id, config, good), file);
     await check('a symlink', /cannot be opened|not a regular file/);
