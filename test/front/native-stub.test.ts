@@ -409,6 +409,9 @@ bare sh
         cwd: dir,
         stdio: 'ignore',
       });
+      t.teardown(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
       const exited = new Promise<[number | null, string | null]>((resolve) =>
         child.on('exit', (c, s) => resolve([c, s])),
       );
@@ -424,6 +427,9 @@ bare sh
     const child = spawn(path.join(bin, 'sh'), ['-c', script], {
       env: { ...baseEnv, K8PSH_NATIVE: '1' },
       cwd: dir,
+    });
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -499,6 +505,9 @@ bare sh
       env: { ...baseEnv, K8PSH_NATIVE: '1' },
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
     let err = '';
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
