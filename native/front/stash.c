@@ -27,16 +27,21 @@ static char *concat(const char *first, const char *second) {
   return result;
 }
 
-char **stash_environment(char *const envp[], const char *self) {
+char **stash_environment(char *const envp[], const char *self, const char *stub_cache) {
   size_t count = 0;
   while (envp && envp[count]) count++;
-  char **result = calloc(count + 2, sizeof *result);
+  char **result = calloc(count + 3, sizeof *result);
   if (!result) return NULL;
   size_t out = 0;
+  const size_t cache_length = strlen(STUB_CACHE_VARIABLE);
   for (size_t i = 0; i < count; i++) {
+    if (strncmp(envp[i], STUB_CACHE_VARIABLE, cache_length) == 0 &&
+        (envp[i][cache_length] == '=' || envp[i][cache_length] == '\0'))
+      continue;
     result[out] = stash_wanted(envp[i]) ? concat(STASH_PREFIX, envp[i]) : envp[i];
     if (!result[out++]) return NULL;
   }
-  if (!(result[out] = concat(SELF_VARIABLE "=", self))) return NULL;
+  if (!(result[out++] = concat(SELF_VARIABLE "=", self))) return NULL;
+  if (stub_cache && !(result[out] = concat(STUB_CACHE_VARIABLE "=", stub_cache))) return NULL;
   return result;
 }
