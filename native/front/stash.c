@@ -4,10 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const PREFIXES[] = {"NODE_", "UV_", "OPENSSL_", "LD_", STASH_PREFIX};
+/*
+ * LC_* and LANG too: Node's ICU dies by SIGSEGV at start-up on a locale name it cannot parse
+ * (LC_ALL=aaaaaaaaaaaaaaa); k8psh itself needs no locale, and commands get the caller's through
+ * their env specs (restored in the TypeScript view).
+ */
+static const char *const PREFIXES[] = {"NODE_", "UV_", "OPENSSL_", "LD_", "LC_", STASH_PREFIX};
 /* Node's documented variables outside NODE_*: colours of its own output, OpenSSL's CA store. */
 static const char *const NAMES[] = {"GLIBC_TUNABLES", "FORCE_COLOR", "SSL_CERT_DIR", "SSL_CERT_FILE",
-                                    SELF_VARIABLE};
+                                    "LANG", "LANGUAGE", SELF_VARIABLE};
 
 int stash_wanted(const char *entry) {
   size_t length = strcspn(entry, "=");
