@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -23,5 +23,18 @@ export function makeDirectories(dir: string, mode = 0o777): void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
+  }
+}
+
+/** A directory we own with no group/other access; tightens one of ours, refuses anything else. */
+export function ensurePrivateDirectory(dir: string): void {
+  let stat = lstatSync(dir);
+  if (!stat.isDirectory()) throw new Error(`${dir}: not a directory`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) throw new Error(`${dir}: owned by uid ${stat.uid}, not ${uid}`);
+  if ((stat.mode & 0o077) !== 0) {
+    chmodSync(dir, 0o700);
+    stat = lstatSync(dir);
+    if ((stat.mode & 0o077) !== 0) throw new Error(`${dir}: cannot make it private`);
   }
 }

@@ -10,11 +10,12 @@
 #include <stddef.h>
 
 /*
- * Candidate `index` (0, 1, ...) as a directory path in out, created if needed and made private:
- * ours, a real directory (not a symlink), mode 0700. Returns 1 when out is such a directory, 0 when
- * this candidate is not set or unusable (errno says why, or is untouched when not set), -1 past the
- * last candidate.
+ * Candidate `index` (0, 1, ...) as a directory path in out, made private: ours, a real directory
+ * (not a symlink), mode 0700. A missing one is created when `create` is set; without it, a missing
+ * one that mkdir -p could make counts as found and is left for the writer to make (a stub call
+ * writes nothing). Returns 1 when out is such a directory, 0 when this candidate is not set or
+ * unusable (errno says why, or is untouched when not set), -1 past the last candidate.
  */
-int cache_directory(int index, char *out, size_t size);
+int cache_directory(int index, char *out, size_t size, int create);
 
 #endif

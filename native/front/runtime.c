@@ -137,7 +137,7 @@ int runtime_create(const char *dir, const struct payload *payload, const char *s
 
 int runtime_cached(int index, const struct payload *payload, char *out, size_t size) {
   char base[PATH_MAX];
-  int found = cache_directory(index, base, sizeof base);
+  int found = cache_directory(index, base, sizeof base, 1);
   if (found <= 0) return found;
   if (runtime_path(base, payload, out, size) != 0) return 0;
   return runtime_create(out, payload, NULL) == 0;

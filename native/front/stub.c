@@ -176,7 +176,7 @@ static const char *load(const struct payload *payload, const char *key, char *ca
   char dir[PATH_MAX];
   int found = 0;
   for (int i = 0; found == 0; i++) {
-    found = cache_directory(i, dir, sizeof dir);
+    found = cache_directory(i, dir, sizeof dir, 0);
     if (found < 0) return "no private cache directory";
   }
   int length = snprintf(cache, size, "%s/native-%s-%016llx", dir, payload->trailer.id,

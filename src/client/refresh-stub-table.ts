@@ -5,10 +5,11 @@
  * line, and a temporary file is never left behind.
  */
 import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, isAbsolute } from 'node:path';
+import { basename, dirname, isAbsolute } from 'node:path';
 import type { Config } from '../config/model.js';
 import type { EnvRecording } from '../config/env-recorder.js';
 import { clientDebug } from '../debug.js';
+import { ensurePrivateDirectory, makeDirectories } from '../mkdirp.js';
 import { fnv1a64Hex } from './fnv1a64.js';
 import { encodeStubTable } from './stub-table.js';
 
@@ -84,6 +85,9 @@ export function refreshStubTable(target: string, loaded: LoadedForTable): void {
     const table = tableFor(target, loaded);
     if (typeof table === 'string') clientDebug('Main', `no compiled table: ${table}`);
     else {
+      // The front reads without writing: a candidate directory that is still missing is made here.
+      makeDirectories(dirname(target), 0o700);
+      ensurePrivateDirectory(dirname(target));
       writeAtomically(target, table);
       clientDebug('Main', `compiled table written to ${target} (${table.length} bytes)`);
     }

@@ -19,7 +19,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeDirectories } from '../mkdirp.js';
+import { ensurePrivateDirectory, makeDirectories } from '../mkdirp.js';
 import { memoryAddon } from '../runtime/memory-fds.js';
 import { runtimeDirectory } from '../runtime/self.js';
 
@@ -137,19 +137,6 @@ export function materialiseInCache(
   }
   if (!cachedFileMatches(file, data)) throw new Error(`${file}: content changed right after writing it`);
   return { file, reused: false };
-}
-
-/** A directory we own with no group/other access; tightens one of ours, refuses anything else. */
-function ensurePrivateDirectory(dir: string): void {
-  let stat = fs.lstatSync(dir);
-  if (!stat.isDirectory()) throw new Error(`${dir}: not a directory`);
-  const uid = process.getuid?.();
-  if (uid !== undefined && stat.uid !== uid) throw new Error(`${dir}: owned by uid ${stat.uid}, not ${uid}`);
-  if ((stat.mode & 0o077) !== 0) {
-    fs.chmodSync(dir, 0o700);
-    stat = fs.lstatSync(dir);
-    if ((stat.mode & 0o077) !== 0) throw new Error(`${dir}: cannot make it private`);
-  }
 }
 
 /** True when `file` is a regular file of ours holding exactly `data`; false when absent or different. */

@@ -8,7 +8,7 @@
  * hold whether the front passes the caller's K8PSH_STUB_CACHE on or sets its own.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { decodeStubTable, tableFileName } from '../lib/stub-table.mjs';
@@ -139,5 +139,76 @@ t.test(
   { skip: SKIP_UNBUILT || (isRoot ? false : 'mounting a small tmpfs needs root') },
   async (t) => {
     await unwritable(t, 'size=8k', () => {});
+  },
+);
+
+/** The caller's environment with only `cache` variables choosing the cache directory. */
+function cacheEnv(env: NodeJS.ProcessEnv, cache: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const result = { ...env };
+  for (const name of [
+    'K8PSH_CACHE_DIR',
+    'XDG_CACHE_HOME',
+    'HOME',
+    'TMPDIR',
+    'K8PSH_STUB_CACHE',
+    'K8PSH_NATIVE',
+  ])
+    delete result[name];
+  return { ...result, ...cache };
+}
+
+t.test(
+  'a missing cache directory: the stub makes none, the TypeScript writer makes it private',
+  { skip: SKIP_UNBUILT },
+  async (t) => {
+    const { ws, env } = await setup(t, (port) => `[ srv:${port} ]\necho /bin/echo\n`);
+    const home = join(ws.dir, 'home');
+    mkdirSync(home);
+    const only = cacheEnv(env, { HOME: home, TMPDIR: join(ws.dir, 'tmp') });
+    const refused = await run(join(ws.bin, 'echo'), ['x'], {
+      env: { ...only, K8PSH_NATIVE: '1' },
+      cwd: ws.dir,
+    });
+    t.equal(refused.code, 125, 'K8PSH_NATIVE=1 without a table: not native');
+    t.match(refused.err, /^k8psh: not native: no table at .*\/home\/\.cache\/k8psh\/native-/);
+    t.same(readdirSync(home), [], 'a stub that writes no table makes no directory');
+
+    const first = await run(join(ws.bin, 'echo'), ['one'], { env: only, cwd: ws.dir });
+    t.equal(first.out, 'one\n', first.err);
+    const cache = join(home, '.cache', 'k8psh');
+    t.same(readdirSync(cache), [tableFileName(buildId, ws.config)], 'the table, in $HOME/.cache/k8psh');
+    t.equal(statSync(join(home, '.cache')).mode & 0o777, 0o700);
+    t.equal(statSync(cache).mode & 0o777, 0o700);
+    const native = await run(join(ws.bin, 'echo'), ['two'], {
+      env: { ...only, K8PSH_NATIVE: '1' },
+      cwd: ws.dir,
+    });
+    t.equal(native.code, 0, native.err);
+    t.equal(native.out, 'two\n', 'the next call is native');
+  },
+);
+
+t.test(
+  'a candidate that cannot be made is passed over for the next one',
+  { skip: SKIP_UNBUILT || (isRoot ? false : 'mounting a read-only tmpfs needs root') },
+  async (t) => {
+    const { ws, env } = await setup(t, (port) => `[ srv:${port} ]\necho /bin/echo\n`);
+    const home = join(ws.dir, 'home');
+    const tmp = join(ws.dir, 'tmp');
+    mkdirSync(home);
+    mkdirSync(tmp);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', home]);
+    t.teardown(() => execFileSync('umount', ['-l', home]));
+    const only = cacheEnv(env, { HOME: home, TMPDIR: tmp });
+    const first = await run(join(ws.bin, 'echo'), ['one'], { env: only, cwd: ws.dir });
+    t.equal(first.out, 'one\n', first.err);
+    const cache = join(tmp, `k8psh-${process.getuid?.()}`);
+    t.same(readdirSync(cache), [tableFileName(buildId, ws.config)], 'the table, in $TMPDIR/k8psh-UID');
+    const native = await run(join(ws.bin, 'echo'), ['two'], {
+      env: { ...only, K8PSH_NATIVE: '1' },
+      cwd: ws.dir,
+    });
+    t.equal(native.code, 0, native.err);
+    t.equal(native.out, 'two\n');
   },
 );
