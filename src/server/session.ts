@@ -115,7 +115,8 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       this.session.features,
       this.passedFds?.length ?? 0,
       callerEnv(),
-      this.passedFds?.some((fd) => isatty(fd)) ?? false,
+      // Only a TERM sent along makes a passed terminal matter (./plan.ts): no isatty otherwise.
+      request.environment.has('TERM') && (this.passedFds?.some((fd) => isatty(fd)) ?? false),
     );
     if ('refusal' in plan) return this.refuse(plan.refusal, plan.code);
     if ('protocolError' in plan) return this.onProtocolError(plan.protocolError);
@@ -215,8 +216,22 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     this.finish(encodeExit(code, signal, this.session.modern));
   }
 
-  /** One chunk of the client's bytes; a command accepted in it starts once the whole chunk is decoded. */
+  /**
+   * One chunk of the client's bytes; a command accepted in it starts once the whole chunk is
+   * decoded. What it makes us send (the HELLO reply) is held until then: the command is started
+   * first and the write happens while it runs, not before.
+   */
   private receive(chunk: Buffer): void {
+    this.socket.cork();
+    try {
+      this.receiveCorked(chunk);
+    } finally {
+      // end() (a refusal) has uncorked already: uncork() then does nothing.
+      this.socket.uncork();
+    }
+  }
+
+  private receiveCorked(chunk: Buffer): void {
     const budget = this.context.requestBudget;
     if (!this.session.started && !this.closed) {
       this.requestBytes += chunk.length;
