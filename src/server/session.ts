@@ -217,21 +217,12 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   }
 
   /**
-   * One chunk of the client's bytes; a command accepted in it starts once the whole chunk is
-   * decoded. What it makes us send (the HELLO reply) is held until then: the command is started
-   * first and the write happens while it runs, not before.
+   * One chunk of the client's bytes; a command accepted in it starts once the whole chunk is decoded.
+   * The HELLO reply is not held back until the command has started (it would save a write before
+   * spawning): a client that sees no byte at all concludes that nothing ran and runs the command
+   * again over TCP (src/client/direct.ts), so a server killed in between would run it twice.
    */
   private receive(chunk: Buffer): void {
-    this.socket.cork();
-    try {
-      this.receiveCorked(chunk);
-    } finally {
-      // end() (a refusal) has uncorked already: uncork() then does nothing.
-      this.socket.uncork();
-    }
-  }
-
-  private receiveCorked(chunk: Buffer): void {
     const budget = this.context.requestBudget;
     if (!this.session.started && !this.closed) {
       this.requestBytes += chunk.length;
