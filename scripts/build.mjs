@@ -59,7 +59,7 @@ const RUNTIME_NODE = runtimeNode();
 const nativeDigests = {};
 /**
  * Code a stub call never runs is bundled apart (see lazyPlugin): the server, the front end, the TOML
- * parser. Each is its own bundle, carried as a SEA asset with its V8 code cache, and compiled only
+ * parser, the writer of the native stubs' compiled table. Each is its own bundle, carried as a SEA asset with its V8 code cache, and compiled only
  * when its `import()` runs. The main script every stub call compiles is then a twentieth of the whole
  * (about 10 ms less per stub call here: docs/benchmarks.md).
  */
@@ -67,6 +67,7 @@ const LAZY_MODULES = [
   { importer: 'src/main.ts', specifier: './server/main.js', name: 'server' },
   { importer: 'src/main.ts', specifier: './client/frontend.js', name: 'frontend' },
   { importer: 'src/config/load.ts', specifier: './toml.js', name: 'toml' },
+  { importer: 'src/client/run-command.ts', specifier: './refresh-stub-table.js', name: 'stub-table' },
 ];
 /**
  * Packages that several lazy bundles import (statically): bundled once, as a lazy bundle of their

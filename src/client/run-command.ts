@@ -15,6 +15,7 @@ import { relayWantsPty, ttyChoice, ttyRequest } from './terminal.js';
 import { restoreTerminalModes, saveTerminalModes } from './terminal-modes.js';
 import { relativeWorkingDirectory } from './workdir.js';
 import { callerEnv } from '../runtime/caller-env.js';
+import { stubCacheTarget } from '../runtime/stub-cache-target.js';
 
 export interface RunOptions {
   configFile?: string | undefined;
@@ -31,11 +32,27 @@ export async function runCommand(
   args: readonly string[],
   options: RunOptions = {},
 ): Promise<Outcome> {
-  const { file, config } = await loadChosenConfig(
+  // The front asks a stub (never `k8psh --config`) to refresh the native stubs' compiled table.
+  const tablePath = options.frontend || options.configFile !== undefined ? undefined : stubCacheTarget();
+  const table = tablePath === undefined ? undefined : await import('./refresh-stub-table.js');
+  const recording = table?.recordEnv(callerEnv());
+  const { file, config, content } = await loadChosenConfig(
     options.configFile,
-    { env: callerEnv(), warn: (m: string) => clientDebug('Configuration', m) },
+    {
+      env: recording?.env ?? callerEnv(),
+      warn: (m: string) => clientDebug('Configuration', m),
+      keepContent: table !== undefined,
+    },
     options.frontend ? NAME_IT_WITH_OPTION : NAME_IT_WITH_VARIABLE,
   );
+  if (table && recording && tablePath !== undefined)
+    table.refreshStubTable(tablePath, {
+      file,
+      config,
+      content,
+      recording,
+      k8pshConfig: callerEnv().K8PSH_CONFIG,
+    });
   const command = config.commands.get(name);
   if (!command) throw new CommandNotFoundError(`${name}: command not found in ${resolve(file)}`);
   const host = config.hosts.get(command.host)!;

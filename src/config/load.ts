@@ -9,6 +9,14 @@ export interface LoadOptions {
   /** Load-time substitution environment; default the caller's (src/runtime/caller-env.ts). */
   env?: NodeJS.ProcessEnv;
   warn?: (message: string) => void;
+  /** Keep the bytes parsed (the compiled table for native stubs records them: docs/native-stubs.md). */
+  keepContent?: boolean;
+}
+
+/** A loaded configuration and, when asked for (LoadOptions.keepContent), the exact bytes it came from. */
+export interface Loaded {
+  config: Config;
+  content: Buffer | undefined;
 }
 
 /** The configuration file (SPEC A1): `--config`, else `$K8PSH_CONFIG`, else `./k8psh.conf`. */
@@ -26,20 +34,29 @@ export function isTomlFile(file: string): boolean {
  * call comes through here.
  */
 export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<Config> {
+  return (await loadConfigFile(file, opts)).config;
+}
+
+/** loadConfig, with the file's bytes when `keepContent` (read once: the bytes are what was parsed). */
+export async function loadConfigFile(file: string, opts: LoadOptions = {}): Promise<Loaded> {
   let text: string;
+  let content: Buffer | undefined;
   try {
     // Synchronous on purpose: node:fs is loaded at start-up anyway, node:fs/promises (and what it
     // pulls in) would cost every stub call a few milliseconds.
-    text = readFileSync(file, 'utf8');
+    if (opts.keepContent) {
+      content = readFileSync(file);
+      text = content.toString('utf8'); // the same decoding as readFileSync(file, 'utf8')
+    } else text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new ConfigFileError(file, error);
   }
   const parseOptions = { env: opts.env ?? callerEnv(), warn: opts.warn };
   if (isTomlFile(file)) {
     const { parseToml } = await import('./toml.js');
-    return parseToml(text, file, parseOptions);
+    return { config: parseToml(text, file, parseOptions), content };
   }
-  return parseConf(text, file, parseOptions);
+  return { config: parseConf(text, file, parseOptions), content };
 }
 
 /** How a program names its configuration: stubs take no options, only the variable. */
@@ -54,11 +71,11 @@ export async function loadChosenConfig(
   explicit: string | undefined,
   options: LoadOptions,
   how: string,
-): Promise<{ file: string; config: Config }> {
+): Promise<Loaded & { file: string }> {
   const env = options.env ?? callerEnv();
   const file = configPath(explicit, env);
   try {
-    return { file, config: await loadConfig(file, options) };
+    return { file, ...(await loadConfigFile(file, options)) };
   } catch (error) {
     if (
       error instanceof ConfigFileError &&

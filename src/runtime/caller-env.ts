@@ -11,9 +11,11 @@
  * sources), the view is process.env itself.
  */
 import './memory-fds.js'; // takes K8PSH_FDS out of process.env first
+import './stub-cache-target.js'; // takes K8PSH_STUB_CACHE out of process.env first
 
 const STASH_PREFIX = 'K8PSH_STASH_';
 const SELF_VARIABLE = 'K8PSH_SELF';
+const STUB_CACHE_VARIABLE = 'K8PSH_STUB_CACHE';
 
 /** The front executable that started us (its real path), or undefined when none did. */
 export const frontExecutable: string | undefined = process.env[SELF_VARIABLE] || undefined;
@@ -24,13 +26,13 @@ let view: NodeJS.ProcessEnv | undefined;
 
 /**
  * The caller's variables from an environment the front prepared: `K8PSH_STASH_<NAME>` is `<NAME>`
- * again and `K8PSH_SELF` (ours) is gone.
+ * again and `K8PSH_SELF` and `K8PSH_STUB_CACHE` (ours) are gone.
  */
 export function restore(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const result: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(env)) {
     if (name.startsWith(STASH_PREFIX)) result[name.slice(STASH_PREFIX.length)] = value;
-    else if (name !== SELF_VARIABLE) result[name] = value;
+    else if (name !== SELF_VARIABLE && name !== STUB_CACHE_VARIABLE) result[name] = value;
   }
   return result;
 }

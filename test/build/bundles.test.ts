@@ -49,3 +49,21 @@ t.test('yargs is in its own bundle only', async (t) => {
   t.ok(inputs('server').includes('k8psh-lazy:yargs'), 'the server loads it');
   t.ok(inputs('frontend').includes('k8psh-lazy:yargs'), 'the front end loads it');
 });
+
+t.test(
+  "the native stubs' table writer is a lazy bundle: a stub call that writes none compiles none",
+  async (t) => {
+    const writer = [
+      'src/client/refresh-stub-table.ts',
+      'src/client/stub-table.ts',
+      'src/config/env-recorder.ts',
+    ];
+    t.same(
+      inputs('main').filter((input) => writer.includes(input)),
+      [],
+      'not in the main bundle',
+    );
+    for (const input of writer) t.ok(inputs('stub-table').includes(input), input);
+    t.ok(inputs('main').includes('k8psh-lazy:stub-table'), 'the stub path loads it');
+  },
+);

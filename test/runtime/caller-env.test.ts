@@ -18,23 +18,27 @@ import {
   writeFile,
 } from '../e2e/harness.js';
 
-t.test('restore() gives back the names the front stashed, without K8PSH_SELF', async (t) => {
-  t.same(
-    restore({
-      K8PSH_SELF: '/k8psh/bin/k8pshd',
-      K8PSH_STASH_NODE_OPTIONS: '--require x',
-      K8PSH_STASH_K8PSH_STASH_A: 'b',
-      K8PSH_STASH_K8PSH_SELF: 'the caller had one',
-      PATH: '/bin',
-    }),
-    {
-      NODE_OPTIONS: '--require x',
-      K8PSH_STASH_A: 'b',
-      K8PSH_SELF: 'the caller had one',
-      PATH: '/bin',
-    },
-  );
-});
+t.test(
+  'restore() gives back the names the front stashed, without K8PSH_SELF and K8PSH_STUB_CACHE',
+  async (t) => {
+    t.same(
+      restore({
+        K8PSH_SELF: '/k8psh/bin/k8pshd',
+        K8PSH_STASH_NODE_OPTIONS: '--require x',
+        K8PSH_STASH_K8PSH_STASH_A: 'b',
+        K8PSH_STASH_K8PSH_SELF: 'the caller had one',
+        K8PSH_STUB_CACHE: '/c/native-id-0123456789abcdef',
+        PATH: '/bin',
+      }),
+      {
+        NODE_OPTIONS: '--require x',
+        K8PSH_STASH_A: 'b',
+        K8PSH_SELF: 'the caller had one',
+        PATH: '/bin',
+      },
+    );
+  },
+);
 
 t.test(
   "through the executable: specs get the caller's values, k8psh obeys none",
