@@ -63,6 +63,7 @@ export function parseOptions(argv, env) {
         sequential: 20,
         warmUp: 5,
         cUnits: 3,
+        buildRounds: 1,
         probes: 5,
         rounds: 1,
       }
@@ -76,6 +77,7 @@ export function parseOptions(argv, env) {
         sequential: 2000,
         warmUp: 200,
         cUnits: 60,
+        buildRounds: 5,
         probes: 300,
         rounds: 3,
       };
