@@ -62,12 +62,15 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   private passedFds: number[] | null = null;
   readonly done: Promise<void>;
   private markDone!: () => void;
+  /** Debug lines are built only when they are written (K8PSH_DEBUG=Process): not on every session. */
+  private readonly debugging: boolean;
 
   constructor(
     private readonly socket: Socket,
     private readonly context: SessionContext,
   ) {
     this.session = new ServerSession(this, context.limits);
+    this.debugging = context.log.isLevelEnabled('debug');
     this.done = new Promise((resolve) => (this.markDone = resolve));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -102,7 +105,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   }
 
   onHello(version: number, features: number): void {
-    this.context.log.debug({ version, features }, 'client hello');
+    if (this.debugging) this.context.log.debug({ version, features }, 'client hello');
     this.send(encodeHelloReply(version, ALL_FEATURES));
   }
 
@@ -121,17 +124,18 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     if ('refusal' in plan) return this.refuse(plan.refusal, plan.code);
     if ('protocolError' in plan) return this.onProtocolError(plan.protocolError);
     const spec = plan.spawn;
-    this.context.log.debug(
-      {
-        command: request.command,
-        file: spec.file,
-        args: spec.args,
-        cwd: spec.cwd,
-        tty: !!spec.tty,
-        direct: (this.session.features & Feature.PASSED_STDIO) !== 0,
-      },
-      'starting',
-    );
+    if (this.debugging)
+      this.context.log.debug(
+        {
+          command: request.command,
+          file: spec.file,
+          args: spec.args,
+          cwd: spec.cwd,
+          tty: !!spec.tty,
+          direct: (this.session.features & Feature.PASSED_STDIO) !== 0,
+        },
+        'starting',
+      );
     // Not yet: a protocol error later in the same chunk (a second START_COMMAND, ...) refuses the
     // client before anything runs.
     this.pendingSpawn = spec;
@@ -212,7 +216,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
 
   onExit(code: number | null, signal: number | null): void {
     this.exited = true;
-    this.context.log.debug({ code, signal }, 'command ended');
+    if (this.debugging) this.context.log.debug({ code, signal }, 'command ended');
     this.finish(encodeExit(code, signal, this.session.modern));
   }
 
