@@ -13,8 +13,8 @@
  * Run it with `env -u NODE_EXTRA_CA_CERTS` (NOTES.md) and Node 24 (`npx node`), whose servers bind
  * the abstract name Node 24's way.
  */
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -106,7 +106,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'k8psh-turnaround-'));
 const targets = [];
 try {
   for (const { name, binary } of servers) targets.push(await startTarget(name, binary, scratch, 500));
-  if (values.client === 'c') measureWithC(targets);
+  if (values.client === 'c') await measureWithC(targets);
   else await measureWithNode(targets);
 } finally {
   for (const target of targets) await target.stop();
@@ -135,30 +135,70 @@ async function measureWithNode(list) {
     );
 }
 
-/** Each gap in turn, the servers interleaved inside scripts/turnaround.c. */
-function measureWithC(list) {
+/**
+ * Each gap in turn, the servers interleaved inside scripts/turnaround.c; with perf installed, also
+ * each server's own CPU time per session (`perf stat -i -e task-clock -p PID`: its threads, not
+ * the commands it starts), far steadier than wall time on a shared machine.
+ */
+async function measureWithC(list) {
   const client = join(scratch, 'turnaround');
   const source = new URL('./turnaround.c', import.meta.url).pathname;
   const built = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', client, source], {
     stdio: 'inherit',
   });
   if (built.status !== 0) throw new Error('cannot compile scripts/turnaround.c');
+  const perf = ['/usr/bin/perf', '/usr/local/bin/perf'].find((file) => existsSync(file));
   console.log(
-    `send → EXIT_CODE of a direct \`true\`, ms (${rounds} interleaved rounds, C client): median / p90`,
+    `send → EXIT_CODE of a direct \`true\`, ms (${rounds} interleaved rounds, C client): median / p90` +
+      (perf ? '; server CPU ms per session' : ''),
   );
   console.log(['gap ms', ...list.map((target) => target.name)].join('\t'));
   for (const gap of gaps) {
+    const counters = perf
+      ? list.map((target, i) => {
+          const file = join(scratch, `perf-${i}`);
+          const counter = spawn(
+            perf,
+            ['stat', '-i', '-x,', '-e', 'task-clock', '-o', file, '-p', String(target.pid)],
+            {
+              stdio: 'ignore',
+            },
+          );
+          return { file, exited: new Promise((resolve) => counter.once('exit', resolve)), counter };
+        })
+      : [];
+    await new Promise((resolve) => setTimeout(resolve, 300)); // perf attached
     const ports = list.map((target) => String(target.port));
-    const result = spawnSync(client, [String(rounds), String(Math.round(gap * 1000)), ...ports], {
-      encoding: 'utf8',
+    const result = await new Promise((resolve) => {
+      const child = spawn(client, [String(rounds), String(Math.round(gap * 1000)), ...ports]);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => (stdout += chunk));
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      child.once('close', (status) => resolve({ status, stdout, stderr }));
     });
+    for (const { counter } of counters) counter.kill('SIGINT');
+    await Promise.all(counters.map(({ exited }) => exited));
     if (result.status !== 0) throw new Error(`turnaround: ${result.stderr.trim()}`);
     const rows = result.stdout
       .trim()
       .split('\n')
       .map((line) => line.split(' ').map(Number));
+    const cpu = counters.map(({ file }) => {
+      const line = readFileSync(file, 'utf8')
+        .split('\n')
+        .find((l) => l.includes('task-clock'));
+      // Three warm-up rounds run too.
+      return Number(line?.split(',')[0]) / (rounds + 3);
+    });
     console.log(
-      [gap, ...rows.map(([, median, p90]) => `${median.toFixed(2)} / ${p90.toFixed(2)}`)].join('\t'),
+      [
+        gap,
+        ...rows.map(
+          ([, median, p90], i) =>
+            `${median.toFixed(2)} / ${p90.toFixed(2)}` + (perf ? `; cpu ${cpu[i].toFixed(3)}` : ''),
+        ),
+      ].join('\t'),
     );
   }
 }
