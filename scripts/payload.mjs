@@ -17,17 +17,21 @@ export const RUNTIME_PREFIX = '.k8psh-runtime-';
 const FRONT_FLAGS = ['-static', '-Wall', '-Wextra', '-Werror', '-O2', '-s'];
 
 /**
- * Compiles native/front statically: with musl-gcc (Debian's musl-tools), else with $CC or gcc and
- * static glibc. Either runs with no libc in the image.
+ * Compiles native/front statically with the first of compilers that works (scripts/targets.mjs:
+ * musl-gcc from Debian's musl-tools, else $CC or gcc with static glibc; a cross gcc with static glibc
+ * for another architecture). Either runs with no libc in the image.
  */
-export function compileFront(root, output) {
+export function compileFront(
+  root,
+  output,
+  compilers = process.env.CC ? [process.env.CC] : ['musl-gcc', 'gcc'],
+) {
   const dir = path.join(root, 'native/front');
   const sources = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.c'))
     .sort()
     .map((f) => path.join(dir, f));
-  const compilers = process.env.CC ? [process.env.CC] : ['musl-gcc', 'gcc'];
   const failures = [];
   for (const compiler of compilers) {
     const result = spawnSync(compiler, [...FRONT_FLAGS, '-o', output, ...sources], { encoding: 'utf8' });
@@ -39,17 +43,20 @@ export function compileFront(root, output) {
 
 /**
  * The shared objects the given ELF files need, glibc loader included, as `ldd` of this (glibc)
- * build machine resolves them: [{ name: 'libc.so.6', file: '/lib/x86_64-linux-gnu/libc.so.6' }].
+ * build machine resolves them, or listed by lddCommand (file) => [command, ...args] (another
+ * architecture's loader): [{ name: 'libc.so.6', file: '/lib/x86_64-linux-gnu/libc.so.6' }].
  */
-export function sharedLibraries(files) {
+export function sharedLibraries(files, lddCommand = (file) => ['ldd', file]) {
   const found = new Map();
   for (const file of files) {
-    const result = spawnSync('ldd', [file], { encoding: 'utf8' });
+    const [command, ...args] = lddCommand(file);
+    const result = spawnSync(command, args, { encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`ldd ${file} failed: ${result.error?.message ?? result.stderr}`);
     for (const line of result.stdout.split('\n')) {
       const linked = /^\s*(\S+) => (\/\S+) \(/.exec(line);
       const loader = /^\s*(\/\S*\/(ld-linux[^/\s]*)) \(/.exec(line);
-      if (linked) found.set(linked[1], linked[2]);
+      // A foreign loader lists itself as `/lib/ld-linux-aarch64.so.1 => /usr/aarch64-linux-gnu/lib/…`.
+      if (linked) found.set(path.basename(linked[1]), linked[2]);
       else if (loader) found.set(loader[2], loader[1]);
       else if (/=> not found/.test(line)) throw new Error(`ldd ${file}: ${line.trim()}`);
     }

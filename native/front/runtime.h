@@ -10,7 +10,14 @@
 #include "payload.h"
 
 #define RUNTIME_PREFIX ".k8psh-runtime-"
+/* The glibc loader bundled for the architecture the front is compiled for (scripts/targets.mjs). */
+#if defined(__x86_64__)
 #define RUNTIME_LOADER "ld-linux-x86-64.so.2"
+#elif defined(__aarch64__)
+#define RUNTIME_LOADER "ld-linux-aarch64.so.1"
+#else
+#error "no glibc loader name for this architecture (scripts/targets.mjs lists the targets)"
+#endif
 #define RUNTIME_NODE "node"
 
 /* out = dir/.k8psh-runtime-<id>; 0, or -1 (ENAMETOOLONG). */
@@ -36,7 +43,7 @@ int runtime_create(const char *dir, const struct payload *payload, const char *s
 int runtime_cached(int index, const struct payload *payload, char *out, size_t size);
 
 /*
- * Runs node through the bundled loader: RT/ld-linux-x86-64.so.2 --library-path RT --argv0 ARGV0
+ * Runs node through the bundled loader: RT/RUNTIME_LOADER --library-path RT --argv0 ARGV0
  * RT/node ARGS..., with env. Returns only when execve fails (errno set).
  */
 void runtime_exec(const char *dir, const char *argv0, int argc, char **argv, char **env);

@@ -84,7 +84,8 @@ t.test('the build stage runs the npm steps CI runs', async (t) => {
     'copied before npm ci',
   );
   t.ok(at('RUN npm ci') < at('COPY . .'), 'then the sources');
-  t.ok(at('COPY . .') < at('RUN npm run build'), 'then npm run build');
+  const buildStep = steps.findIndex((s) => s.startsWith('RUN npm run build'));
+  t.ok(at('COPY . .') < buildStep, 'then npm run build');
 
   // The same commands as CI: .ci/run installs with `npm ci`; `npm test` (CI) builds with `npm run build`.
   const ci = readFileSync(path.join(ROOT, '.ci/run'), 'utf8');
@@ -95,6 +96,44 @@ t.test('the build stage runs the npm steps CI runs', async (t) => {
   t.same(npmRuns, ['build']);
   for (const script of npmRuns) t.ok(packageJson.scripts[script], `package.json has the script ${script}`);
   t.ok(existsSync(path.join(ROOT, 'package-lock.json')), 'npm ci has a lockfile');
+});
+
+t.test('multi-platform: the build stage on $BUILDPLATFORM cross-compiles for $TARGETARCH', async (t) => {
+  const build = stage('build');
+  t.equal(build.platform, '$BUILDPLATFORM', 'FROM --platform=$BUILDPLATFORM: never emulated');
+  t.equal(stage('runtime').platform, undefined, 'the final stage is the target platform');
+  const args = build.instructions.filter((i) => i.keyword === 'ARG').map((i) => i.rest);
+  t.same(args, ['TARGETARCH'], 'TARGETARCH brought into the build stage (buildx sets it)');
+  const step = build.instructions.find((i) => i.keyword === 'RUN' && i.rest.startsWith('npm run build'));
+  t.equal(
+    step?.rest,
+    'npm run build -- --arch "${TARGETARCH:-amd64}" --out dist',
+    'dist/k8psh built for the target (amd64 when a plain docker build sets no TARGETARCH)',
+  );
+  const arg = build.instructions.findIndex((i) => i.keyword === 'ARG');
+  t.ok(arg >= 0 && arg < build.instructions.indexOf(step!), 'declared before it');
+  // Every platform the header's buildx command names is a target of scripts/targets.mjs.
+  const platforms = /--platform (\S+)/.exec(dockerfile)?.[1]?.split(',') ?? [];
+  t.same(platforms, ['linux/amd64', 'linux/arm64'], 'the buildx command in the header');
+  const { TARGETS } = await import('../../scripts/targets.mjs');
+  for (const platform of platforms)
+    t.ok(Object.hasOwn(TARGETS, platform.replace('linux/', '')), `${platform} is a build target`);
+  // The cross toolchain and qemu-user: the same packages as CI's.
+  const apt = build.instructions.find((i) => i.keyword === 'RUN' && i.rest.includes('apt-get install'))?.rest;
+  const ci = readFileSync(path.join(ROOT, '.ci/run'), 'utf8');
+  for (const pkg of [
+    'qemu-user-static',
+    'gcc-aarch64-linux-gnu',
+    'g++-aarch64-linux-gnu',
+    'libc6-dev-arm64-cross',
+    'libc6-arm64-cross',
+    'libstdc++6-arm64-cross',
+    'libgcc-s1-arm64-cross',
+  ]) {
+    const word = new RegExp(`\\s${pkg.replace(/\+/g, '\\+')}(\\s|$)`);
+    t.match(apt ?? '', word, `the build stage installs ${pkg}`);
+    t.match(ci, word, `and so does .ci/run`);
+  }
 });
 
 t.test('the final image: FROM scratch, the executable and its k8pshd link, not root', async (t) => {
@@ -130,7 +169,7 @@ t.test(
     if (step === undefined) return;
     t.ok(
       stage('build').instructions.indexOf(step) >
-        stage('build').instructions.findIndex((i) => i.rest === 'npm run build'),
+        stage('build').instructions.findIndex((i) => i.rest.startsWith('npm run build')),
       'after the build',
     );
 

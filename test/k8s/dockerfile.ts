@@ -18,6 +18,8 @@ export interface Instruction {
 
 export interface Stage {
   image: string;
+  /** FROM's --platform, e.g. `$BUILDPLATFORM`. */
+  platform: string | undefined;
   name: string | undefined;
   instructions: Instruction[];
 }
@@ -49,9 +51,16 @@ export function stages(list: Instruction[]): Stage[] {
   const result: Stage[] = [];
   for (const instruction of list) {
     if (instruction.keyword === 'FROM') {
-      const words = instruction.rest.split(/\s+/).filter((w) => !w.startsWith('--'));
+      const all = instruction.rest.split(/\s+/);
+      const words = all.filter((w) => !w.startsWith('--'));
       const as = words.findIndex((w) => w.toUpperCase() === 'AS');
-      result.push({ image: words[0] ?? '', name: as >= 0 ? words[as + 1] : undefined, instructions: [] });
+      const platform = all.find((w) => w.startsWith('--platform='))?.slice('--platform='.length);
+      result.push({
+        image: words[0] ?? '',
+        platform,
+        name: as >= 0 ? words[as + 1] : undefined,
+        instructions: [],
+      });
     } else {
       const current = result.at(-1);
       if (current === undefined)
@@ -100,9 +109,13 @@ export function layoutStep(): Instruction | undefined {
 
 /**
  * Runs the layout step in this checkout (after `npm run build`, as in the build stage) with /out
- * redirected to `out`: `out/bin` is then what the image's /bin holds.
+ * redirected to `out`: `out/bin` is then what the image's /bin holds. cwd: the directory whose
+ * dist/ the step copies from (for the arm64 image, one whose dist is this checkout's dist/arm64).
  */
-export function runLayoutStep(out: string): {
+export function runLayoutStep(
+  out: string,
+  cwd = ROOT,
+): {
   status: number | null;
   stdout: string;
   stderr: string;
@@ -111,6 +124,6 @@ export function runLayoutStep(out: string): {
   const step = layoutStep();
   if (step === undefined) throw new Error('Dockerfile: no RUN step lays out /out/bin');
   const command = step.rest.replaceAll('/out/', `${out}/`);
-  const result = spawnSync('/bin/sh', ['-ec', command], { cwd: ROOT, encoding: 'utf8' });
+  const result = spawnSync('/bin/sh', ['-ec', command], { cwd, encoding: 'utf8' });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, command };
 }

@@ -10,6 +10,9 @@
  * 3. Scratch-like roots (static busybox only, no libc anywhere) running a server and a client, with
  *    the emptyDir mounted read-only at /opt/k8psh instead of the init container's /k8psh/bin.
  * Nothing is written into the emptyDir after the install, nor into the server roots.
+ *
+ * With K8PSH_TEST_ARCH=arm64 (test/arm64/images.test.ts) the image is the linux/arm64 one: the same
+ * roots (amd64 busybox and musl: binfmt's F flag runs our arm64 executable inside them under qemu).
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -26,6 +29,7 @@ import { join, relative } from 'node:path';
 import t, { type Test } from 'tap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { ROOT, SKIP_UNBUILT } from '../e2e/harness.js';
+import { ARM64_DIST, arm64Unavailable } from '../arm64/emulation.js';
 import { finalImage, runLayoutStep } from '../k8s/dockerfile.js';
 import { container, loadManifests, podSpecOf } from '../k8s/manifests.js';
 import { interpreterOf } from './elf.js';
@@ -48,8 +52,11 @@ const INSTALLED_MAX = 120 * 2 ** 20;
 /** The PATH of the alpine and ubuntu images' config (`docker inspect`). */
 const IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+const ARM64 = process.env.K8PSH_TEST_ARCH === 'arm64';
+
 function skipReason(): string | false {
-  if (SKIP_UNBUILT) return SKIP_UNBUILT;
+  const unbuilt = ARM64 ? arm64Unavailable() : SKIP_UNBUILT;
+  if (unbuilt) return unbuilt;
   const unsupported = podUnsupported();
   if (unsupported) return unsupported;
   if (!which('busybox')) return 'busybox is missing (apt-get install busybox-static)';
@@ -176,7 +183,8 @@ function expectOk(t: Test, result: { code: number | null; out: string; err: stri
 
 t.test(
   'the one executable in scratch, Alpine and glibc containers',
-  { skip: skipReason(), timeout: 180000 },
+  // Under qemu every start of our Node costs about a second.
+  { skip: skipReason(), timeout: ARM64 ? 300000 : 180000 },
   async (t) => {
     const started = Date.now();
     const pod = await Pod.create();
@@ -194,7 +202,14 @@ t.test(
     // The image's root: its /bin made by the Dockerfile's own layout step, and nothing else.
     const image = finalImage();
     const initRoot = scratchRoot(join(pod.dir, 'roots/init'));
-    const layout = runLayoutStep(initRoot);
+    // The step copies dist/k8psh: for arm64, from a directory whose dist is dist/arm64.
+    let layoutFrom = ROOT;
+    if (ARM64) {
+      layoutFrom = join(pod.dir, 'arm64-checkout');
+      mkdirSync(layoutFrom);
+      symlinkSync(ARM64_DIST, join(layoutFrom, 'dist'));
+    }
+    const layout = runLayoutStep(initRoot, layoutFrom);
     t.equal(layout.status, 0, `the Dockerfile's /out/bin step: ${layout.stderr}`);
     t.match(
       tree(initRoot, ['/proc', '/dev']),
