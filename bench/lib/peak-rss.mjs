@@ -1,8 +1,9 @@
 /**
- * Peak RSS of one process, exactly as the kernel counted it: wait4's ru_maxrss, read by a tiny C
- * helper (peak-rss.c) that the benchmark compiles into its scratch directory. Static and small
- * (musl-gcc when present), so that what the kernel folds in at execve (the helper's own image) is
- * next to nothing: `peak-rss /bin/true` shows the floor beside every figure.
+ * Peak RSS of one process, by a tiny C helper (peak-rss.c) that the benchmark compiles into its
+ * scratch directory: the larger of wait4's ru_maxrss (approximate for a small process since Linux
+ * 6.2's per-CPU counters) and the exact RSS at its exit (traced, stopped at exit, smaps_rollup).
+ * Static and small (musl-gcc when present), so that what the kernel folds in at execve (the
+ * helper's own image) is next to nothing: `peak-rss /bin/true` shows the floor beside every figure.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
