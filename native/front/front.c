@@ -9,7 +9,9 @@
  *    (runtime.h), else, with nowhere to write, one copied into memory files (memory.h). Node runs through the bundled glibc loader, with the caller's Node variables
  *    stashed (stash.h) and K8PSH_SELF telling the TypeScript side our real path. The invoked name
  *    (argv[0]) goes through unchanged: it chooses the mode (SPEC A1), in TypeScript.
- * A mode served without Node (a native stub) would be decided here, between steps 2 and 3.
+ * Between 2 and 3, a stub (any name but k8psh, k8pshd) may run natively, without Node (stub.h,
+ * docs/native-stubs.md); it comes back here only to hand over to the TypeScript client, which gets
+ * K8PSH_STUB_CACHE when the compiled table is to be (re)written.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include "payload.h"
 #include "runtime.h"
 #include "stash.h"
+#include "stub.h"
 
 /* One line on stderr, then exit: no stack trace, an exit status a shell would give. */
 __attribute__((noreturn, format(printf, 2, 3))) static void fail(int status, const char *format, ...) {
@@ -37,7 +40,14 @@ __attribute__((noreturn, format(printf, 2, 3))) static void fail(int status, con
   exit(status);
 }
 
+/* As Node does first thing: a closed fd 0-2 becomes /dev/null, never a file we open (or pass) later. */
+static void open_standard_descriptors(void) {
+  for (int fd = 0; fd < 3; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd) exit(127);
+}
+
 int main(int argc, char **argv, char **envp) {
+  open_standard_descriptors();
   char self[PATH_MAX];
   ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
   if (length < 0) fail(127, "cannot find its own executable (/proc/self/exe): %s", strerror(errno));
@@ -59,7 +69,14 @@ int main(int argc, char **argv, char **envp) {
     return 0;
   }
 
-  char **env = stash_environment(envp, self);
+  char stub_cache[PATH_MAX] = "";
+  if (stub_name(name)) {
+    const char *why = stub_run(&payload, name, argc, argv, envp, stub_cache, sizeof stub_cache);
+    /* K8PSH_NATIVE=1: never hand over, say why (docs/native-stubs.md). */
+    const char *native = getenv("K8PSH_NATIVE");
+    if (native && strcmp(native, "1") == 0) fail(125, "not native: %s", why);
+  }
+  char **env = stash_environment(envp, self, *stub_cache ? stub_cache : NULL);
   if (!env) fail(127, "out of memory");
   char dir[PATH_MAX], runtime[PATH_MAX] = "";
   snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(self, '/') - self), self);

@@ -1,6 +1,7 @@
 /* Finding, unpacking and starting the runtime directory (runtime.h). */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "cache.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -134,66 +135,11 @@ int runtime_create(const char *dir, const struct payload *payload, const char *s
   return -1;
 }
 
-/* mkdir -p, new directories private (0700). */
-static int make_directories(char *path) {
-  for (char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-    *slash = '\0';
-    int result = mkdir(path, 0700);
-    *slash = '/';
-    if (result != 0 && errno != EEXIST) return -1;
-  }
-  if (mkdir(path, 0700) != 0 && errno != EEXIST) return -1;
-  return 0;
-}
-
-/* A cache directory only we can write: ours, a real directory (not a symlink), mode 0700. */
-static int private_directory(char *path) {
-  if (path[0] != '/' || make_directories(path) != 0) return 0;
-  struct stat status;
-  if (lstat(path, &status) != 0) return 0;
-  if (!S_ISDIR(status.st_mode) || status.st_uid != geteuid()) {
-    errno = EPERM;
-    return 0;
-  }
-  if ((status.st_mode & 077) != 0 && chmod(path, 0700) != 0) return 0;
-  return 1;
-}
-
-/* Candidate index of runtime.h as a directory path in out; 0 when it is not set, -1 past the last. */
-static int candidate(int index, char *out, size_t size) {
-  const char *value;
-  int length = 0;
-  switch (index) {
-  case 0:
-    value = getenv("K8PSH_CACHE_DIR");
-    if (value && *value) length = snprintf(out, size, "%s", value);
-    break;
-  case 1:
-    value = getenv("XDG_CACHE_HOME");
-    if (value && *value) length = snprintf(out, size, "%s/k8psh", value);
-    break;
-  case 2:
-    value = getenv("HOME");
-    if (value && *value) length = snprintf(out, size, "%s/.cache/k8psh", value);
-    break;
-  case 3:
-    value = getenv("TMPDIR");
-    if (value && *value) length = snprintf(out, size, "%s/k8psh-%ld", value, (long)geteuid());
-    break;
-  case 4:
-    length = snprintf(out, size, "/tmp/k8psh-%ld", (long)geteuid());
-    break;
-  default:
-    return -1;
-  }
-  return length > 0 && (size_t)length < size;
-}
-
 int runtime_cached(int index, const struct payload *payload, char *out, size_t size) {
   char base[PATH_MAX];
-  int found = candidate(index, base, sizeof base);
+  int found = cache_directory(index, base, sizeof base);
   if (found <= 0) return found;
-  if (!private_directory(base) || runtime_path(base, payload, out, size) != 0) return 0;
+  if (runtime_path(base, payload, out, size) != 0) return 0;
   return runtime_create(out, payload, NULL) == 0;
 }
 

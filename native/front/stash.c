@@ -4,10 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const PREFIXES[] = {"NODE_", "UV_", "OPENSSL_", "LD_", STASH_PREFIX};
+/*
+ * LC_* and LANG too: Node's ICU dies by SIGSEGV at start-up on a locale name it cannot parse
+ * (LC_ALL=aaaaaaaaaaaaaaa); k8psh itself needs no locale, and commands get the caller's through
+ * their env specs (restored in the TypeScript view).
+ */
+static const char *const PREFIXES[] = {"NODE_", "UV_", "OPENSSL_", "LD_", "LC_", STASH_PREFIX};
 /* Node's documented variables outside NODE_*: colours of its own output, OpenSSL's CA store. */
 static const char *const NAMES[] = {"GLIBC_TUNABLES", "FORCE_COLOR", "SSL_CERT_DIR", "SSL_CERT_FILE",
-                                    SELF_VARIABLE};
+                                    "LANG", "LANGUAGE", SELF_VARIABLE};
 
 int stash_wanted(const char *entry) {
   size_t length = strcspn(entry, "=");
@@ -27,16 +32,21 @@ static char *concat(const char *first, const char *second) {
   return result;
 }
 
-char **stash_environment(char *const envp[], const char *self) {
+char **stash_environment(char *const envp[], const char *self, const char *stub_cache) {
   size_t count = 0;
   while (envp && envp[count]) count++;
-  char **result = calloc(count + 2, sizeof *result);
+  char **result = calloc(count + 3, sizeof *result);
   if (!result) return NULL;
   size_t out = 0;
+  const size_t cache_length = strlen(STUB_CACHE_VARIABLE);
   for (size_t i = 0; i < count; i++) {
+    if (strncmp(envp[i], STUB_CACHE_VARIABLE, cache_length) == 0 &&
+        (envp[i][cache_length] == '=' || envp[i][cache_length] == '\0'))
+      continue;
     result[out] = stash_wanted(envp[i]) ? concat(STASH_PREFIX, envp[i]) : envp[i];
     if (!result[out++]) return NULL;
   }
-  if (!(result[out] = concat(SELF_VARIABLE "=", self))) return NULL;
+  if (!(result[out++] = concat(SELF_VARIABLE "=", self))) return NULL;
+  if (stub_cache && !(result[out] = concat(STUB_CACHE_VARIABLE "=", stub_cache))) return NULL;
   return result;
 }

@@ -12,11 +12,16 @@
 
 #define STASH_PREFIX "K8PSH_STASH_"
 #define SELF_VARIABLE "K8PSH_SELF"
+#define STUB_CACHE_VARIABLE "K8PSH_STUB_CACHE"
 
 /* Whether the variable "NAME=value" (or "NAME") is one the runtime must not see under its name. */
 int stash_wanted(const char *entry);
 
-/* A new environment: envp with the wanted variables renamed, then K8PSH_SELF=self. NULL: no memory. */
-char **stash_environment(char *const envp[], const char *self);
+/*
+ * A new environment: envp with the wanted variables renamed and any K8PSH_STUB_CACHE left out (only
+ * the front says where the stub table goes, docs/native-stubs.md), then K8PSH_SELF=self, then
+ * K8PSH_STUB_CACHE=stub_cache when stub_cache is not NULL. NULL: no memory.
+ */
+char **stash_environment(char *const envp[], const char *self, const char *stub_cache);
 
 #endif

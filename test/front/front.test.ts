@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { assemble, RUNTIME_PREFIX } from '../../scripts/payload.mjs';
+import { encodeTable, tableFileName, writeTable, type StubTable } from '../lib/stub-table.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const sources = fs
@@ -192,6 +193,68 @@ t.test(
         t.equal(result.env.get('K8PSH_SELF'), bundle, 'our real path');
         t.equal(result.env.get('NODEX'), 'not ours');
         t.equal(result.env.get('KEEP'), 'a=b');
+      },
+    );
+
+    t.test(
+      'a stub hands over with K8PSH_STUB_CACHE only when its table is missing or not valid',
+      async (t) => {
+        const cacheDir = path.join(work, 'stub-cache');
+        const config = path.join(work, 'stub.conf');
+        fs.writeFileSync(config, '[ srv:1 ]\ngcc\n');
+        const file = path.join(cacheDir, tableFileName(id, config));
+        const env = { K8PSH_CACHE_DIR: cacheDir, K8PSH_CONFIG: config, K8PSH_STUB_CACHE: '/from/the/caller' };
+        const stub = (extra: Record<string, string> = {}): Run =>
+          run(bundle, ['-c', 'x'], { ...env, ...extra }, 'gcc');
+        const passed = (r: Run): string[] =>
+          r.stdout.split('\n').filter((line) => line.startsWith('env K8PSH_STUB_CACHE='));
+
+        const missing = stub();
+        t.equal(missing.status, 0, missing.stderr);
+        t.same(passed(missing), [`env K8PSH_STUB_CACHE=${file}`], "where to write it; the caller's is gone");
+        t.same(missing.args.slice(-2), ['-c', 'x'], 'argv as it was');
+        t.equal(missing.args[4], 'gcc', 'the invoked name as it was');
+        const refused = stub({ K8PSH_NATIVE: '1' });
+        t.same([refused.status, refused.stdout], [125, '']);
+        t.equal(refused.stderr, `k8psh: not native: no table at ${file}\n`);
+
+        fs.writeFileSync(file, 'K8PSHNS1 and not much else', { mode: 0o600 });
+        const damaged = stub();
+        t.same(passed(damaged), [`env K8PSH_STUB_CACHE=${file}`], 'a damaged table is rewritten');
+        t.match(
+          stub({ K8PSH_NATIVE: '1' }).stderr,
+          /^k8psh: not native: the table at .* is not valid \(bad header\)\n$/,
+        );
+
+        const valid = (commands: StubTable['commands']): void => {
+          writeTable(
+            cacheDir,
+            id,
+            config,
+            encodeTable({
+              buildId: id,
+              key: config,
+              configVariable: config,
+              config: fs.readFileSync(config),
+              variables: [],
+              baseDirectory: '/',
+              commands,
+            }),
+          );
+        };
+        valid([{ name: 'cc', host: 'srv', port: 1, names: [] }]);
+        t.same(passed(stub()), [], 'a valid table: nothing to write (not a command of it: handed over)');
+        t.equal(stub({ K8PSH_NATIVE: '1' }).stderr, 'k8psh: not native: gcc is not a command of the table\n');
+        valid([{ name: 'gcc', host: 'srv', port: 1, names: [] }]);
+        const noServer = stub();
+        t.equal(noServer.status, 0, noServer.stderr);
+        t.same(passed(noServer), [], 'no server: handed over, nothing to write');
+        t.match(
+          stub({ K8PSH_NATIVE: '1' }).stderr,
+          /^k8psh: not native: no local socket for port 1 \(Connection refused\)\n$/,
+        );
+        t.same(passed(stub({ K8PSH_NATIVE: '0' })), [], 'K8PSH_NATIVE=0: decided before the table');
+        t.same(passed(run(bundle, [], env)), [], "not a stub: a caller's K8PSH_STUB_CACHE is removed");
       },
     );
 

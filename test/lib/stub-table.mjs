@@ -1,9 +1,13 @@
 /**
- * The native stubs' compiled table, version 1, read as docs/native-stubs.md ("Format", "Valid
- * when") lays it out. Written from the document, not from src/client/stub-table.ts, so that the
- * writer is never checked against itself; FNV-1a 64 in BigInt arithmetic here, on 32-bit halves
- * there. Plain JavaScript (typed by stub-table.d.mts), like frames.mjs.
+ * The native stubs' compiled table, version 1, written and read as docs/native-stubs.md ("Format",
+ * "Valid when") lays it out. Written from the document, not from src/client/stub-table.ts, so that
+ * neither the TypeScript writer nor the C reader is ever checked against itself: the decoder checks
+ * what the writer made, the encoder makes valid and damaged tables for the native stub's tests.
+ * FNV-1a 64 in BigInt arithmetic here (on 32-bit halves in src, in C in native/front/fnv.h).
+ * Plain JavaScript (typed by stub-table.d.mts), like frames.mjs.
  */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const MAGIC = 'K8PSHNS1';
 export const HEADER_SIZE = 24;
@@ -76,4 +80,68 @@ export function decodeStubTable(file) {
   }
   if (at !== body.length) throw new Error(`${body.length - at} trailing bytes`);
   return table;
+}
+
+/** The build id in the 48-byte trailer at the end of a front executable. */
+export function buildIdOf(frontBytes) {
+  const trailer = frontBytes.subarray(-48);
+  return trailer.subarray(8, 32).toString('latin1').replace(/\0+$/, '');
+}
+
+const u32 = (n) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+};
+const str = (s) => {
+  const bytes = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
+  return Buffer.concat([u32(bytes.length), bytes]);
+};
+const opt = (s) => (s === undefined ? Buffer.from([0]) : Buffer.concat([Buffer.from([1]), str(s)]));
+
+/**
+ * The body: { buildId, key, configVariable, config (string or Buffer), variables: [[name, value or
+ * undefined]], baseDirectory, connectTimeoutMs, commands: [{ name, host, port, names }] }.
+ */
+export function encodeBody(table) {
+  const timeout = Buffer.alloc(8);
+  timeout.writeBigInt64LE(BigInt(table.connectTimeoutMs ?? 30000));
+  return Buffer.concat([
+    str(table.buildId),
+    str(table.key),
+    opt(table.configVariable),
+    str(table.config),
+    u32(table.variables.length),
+    ...table.variables.flatMap(([name, value]) => [str(name), opt(value)]),
+    str(table.baseDirectory),
+    timeout,
+    u32(table.commands.length),
+    ...table.commands.flatMap((c) => [
+      str(c.name),
+      str(c.host),
+      u32(c.port),
+      u32(c.names.length),
+      ...c.names.map(str),
+    ]),
+  ]);
+}
+
+/** Header + body; `body` may be given raw (to damage it), `header` fields overridden. */
+export function encodeTable(table, { body = encodeBody(table), length, reserved = 0, checksum } = {}) {
+  const header = Buffer.alloc(HEADER_SIZE);
+  header.write(MAGIC, 0, 'latin1');
+  header.writeUInt32LE(length ?? body.length, 8);
+  header.writeUInt32LE(reserved, 12);
+  header.writeBigUInt64LE(checksum ?? fnv1a64(body), 16);
+  return Buffer.concat([header, body]);
+}
+
+/** Writes bytes as the table for (buildId, key) in dir (made 0700), atomically; returns its path. */
+export function writeTable(dir, buildId, key, bytes, mode = 0o600) {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, tableFileName(buildId, key));
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, bytes, { mode });
+  renameSync(temporary, file);
+  return file;
 }

@@ -1,0 +1,250 @@
+/* The native stub's decision and request (stub.h). Every check mirrors src/client/run-command.ts. */
+#define _GNU_SOURCE
+#include "stub.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "fnv.h"
+#include "frames.h"
+#include "modes.h"
+#include "request.h"
+#include "session.h"
+#include "table.h"
+#include "utf8.h"
+
+/* Kept reachable until the process ends (a native call exits from inside session_run). */
+static struct table table;
+static struct request request;
+static char *const *environment;
+static char reason[PATH_MAX + 128];
+
+int stub_name(const char *name) {
+  static const char *const suffixes[] = {".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"};
+  if (strcmp(name, "k8psh") == 0 || strcmp(name, "k8pshd") == 0 || strcmp(name, "main") == 0) return 0;
+  size_t length = strlen(name);
+  for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+    size_t suffix = strlen(suffixes[i]);
+    if (length > suffix && strcmp(name + length - suffix, suffixes[i]) == 0) return 0;
+  }
+  return 1;
+}
+
+/*
+ * The caller's variable, as the TypeScript client's view has it (src/runtime/caller-env.ts): the
+ * first entry of that name; K8PSH_STUB_CACHE and K8PSH_FDS are taken out of that view, and
+ * `__proto__` cannot be a property of it.
+ */
+static const char *lookup(const char *name, size_t size) {
+  static const char *const hidden[] = {"K8PSH_STUB_CACHE", "K8PSH_FDS", "__proto__"};
+  for (size_t i = 0; i < sizeof hidden / sizeof *hidden; i++)
+    if (strlen(hidden[i]) == size && memcmp(hidden[i], name, size) == 0) return NULL;
+  for (char *const *entry = environment; entry && *entry; entry++)
+    if (strncmp(*entry, name, size) == 0 && (*entry)[size] == '=') return *entry + size + 1;
+  return NULL;
+}
+
+static const char *variable(const char *name) { return lookup(name, strlen(name)); }
+
+/* A reason with details, in the static buffer. */
+__attribute__((format(printf, 1, 2))) static const char *because(const char *format, ...) {
+  va_list arguments;
+  va_start(arguments, format);
+  vsnprintf(reason, sizeof reason, format, arguments);
+  va_end(arguments);
+  return reason;
+}
+
+/* The relative working directory (src/client/workdir.ts), or NULL when cwd is outside base. */
+static const char *relative(const char *cwd, const struct table_string *configured) {
+  char base[PATH_MAX], physical[PATH_MAX];
+  if (configured->size >= sizeof base) return NULL;
+  memcpy(base, configured->bytes, configured->size);
+  base[configured->size] = '\0';
+  /* Physical paths on both sides: getcwd() resolves symlinks, the configured base may not. */
+  const char *root = realpath(base, physical) ? physical : base;
+  size_t length = strlen(root);
+  if (strcmp(root, "/") == 0) return cwd + 1;
+  if (strncmp(cwd, root, length) != 0) return NULL;
+  if (cwd[length] == '\0') return cwd + length;
+  return cwd[length] == '/' ? cwd + length + 1 : NULL;
+}
+
+/* The server's local socket: an abstract name, exact length (Node 24), then padded (Node 20). -errno. */
+static int connect_to(const struct sockaddr_un *address, socklen_t size) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int result;
+  do result = connect(fd, (const struct sockaddr *)address, size);
+  while (result < 0 && errno == EINTR);
+  if (result == 0) return fd;
+  int error = errno;
+  close(fd);
+  return -error;
+}
+
+static int connect_local(uint32_t port) {
+  struct sockaddr_un address;
+  memset(&address, 0, sizeof address);
+  address.sun_family = AF_UNIX;
+  int length = snprintf(address.sun_path + 1, sizeof address.sun_path - 1, "k8psh-%u", (unsigned)port);
+  int fd = connect_to(&address, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)length));
+  if (fd == -ECONNREFUSED) fd = connect_to(&address, sizeof address);
+  return fd;
+}
+
+/* The request with the three descriptors on its first bytes; 0, or an errno. */
+static int send_request(int sock, const int fds[3]) {
+  union {
+    char buffer[CMSG_SPACE(sizeof(int) * 3)];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct iovec iov = {request.data, request.size};
+  struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
+                           .msg_controllen = sizeof control.buffer};
+  struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int) * 3);
+  memcpy(CMSG_DATA(header), fds, sizeof(int) * 3);
+  ssize_t sent;
+  do sent = sendmsg(sock, &message, MSG_NOSIGNAL);
+  while (sent < 0 && errno == EINTR);
+  if (sent < 0) return errno;
+  /* The descriptors went with the first byte; the rest follows on the blocking socket. */
+  for (size_t offset = (size_t)sent; offset < request.size;) {
+    ssize_t more = send(sock, request.data + offset, request.size - offset, MSG_NOSIGNAL);
+    if (more < 0 && errno == EINTR) continue;
+    if (more <= 0) return more < 0 ? errno : EPIPE;
+    offset += (size_t)more;
+  }
+  return 0;
+}
+
+static int valid(const char *text) { return utf8_valid((const unsigned char *)text, strlen(text)); }
+
+/* The request of direct.ts: NULL when built, else why the TypeScript client must run. */
+static const char *build(const struct table_command *command, const char *name, const char *workdir, int argc,
+                         char **argv, int terminal) {
+  request_hello(&request);
+  request_string(&request, FRAME_WORKING_DIRECTORY, workdir, strlen(workdir));
+  for (int i = 1; i < argc; i++) {
+    if (!valid(argv[i])) return "an argument is not valid UTF-8 (Node would change it)";
+    request_string(&request, FRAME_COMMAND_ARGUMENT, argv[i], strlen(argv[i]));
+  }
+  int term_sent = 0;
+  for (uint32_t i = 0; i < command->variables; i++) {
+    struct table_string spec = table_variable(command, i);
+    const char *value = lookup((const char *)spec.bytes, spec.size);
+    if (!value) continue; /* unset: not sent */
+    if (!valid(value)) return "a variable to send is not valid UTF-8 (Node would change it)";
+    request_variable(&request, spec.bytes, spec.size, value);
+    if (spec.size == 4 && memcmp(spec.bytes, "TERM", 4) == 0) term_sent = 1;
+  }
+  /* A passed terminal takes our TERM along (direct.ts withTerm). */
+  const char *term = variable("TERM");
+  if (terminal && term && !term_sent) {
+    if (!valid(term)) return "TERM is not valid UTF-8 (Node would change it)";
+    request_variable(&request, "TERM", 4, term);
+  }
+  request_string(&request, FRAME_START_COMMAND, name, strlen(name));
+  return request.failed ? "out of memory for the request" : NULL;
+}
+
+/* The key (docs/native-stubs.md): the configuration path as the stub would load it. */
+static const char *make_key(const char *cwd, char *key, size_t size) {
+  const char *config = variable("K8PSH_CONFIG");
+  if (config && !*config) return "K8PSH_CONFIG is set and empty";
+  if (!config) config = "k8psh.conf";
+  int length = config[0] == '/' ? snprintf(key, size, "%s", config) : snprintf(key, size, "%s/%s", cwd, config);
+  return length < 0 || (size_t)length >= size ? "the configuration path is too long" : NULL;
+}
+
+/* Loads the table into the static one; NULL, or why not (cache set when it should be rewritten). */
+static const char *load(const struct payload *payload, const char *key, char *cache, size_t size) {
+  char dir[PATH_MAX];
+  int found = 0;
+  for (int i = 0; found == 0; i++) {
+    found = cache_directory(i, dir, sizeof dir);
+    if (found < 0) return "no private cache directory";
+  }
+  int length = snprintf(cache, size, "%s/native-%s-%016llx", dir, payload->trailer.id,
+                        (unsigned long long)fnv1a64(key, strlen(key)));
+  if (length < 0 || (size_t)length >= size) {
+    cache[0] = '\0';
+    return "the table's path is too long";
+  }
+  const char *why;
+  if (table_load(cache, payload->trailer.id, key, variable("K8PSH_CONFIG"), lookup, &table, &why) != 0)
+    return strcmp(why, "missing") == 0 ? because("no table at %s", cache)
+                                        : because("the table at %s is not valid (%s)", cache, why);
+  cache[0] = '\0';
+  return NULL;
+}
+
+const char *stub_run(const struct payload *payload, const char *name, int argc, char **argv, char **envp,
+                     char *cache, size_t size) {
+  environment = envp;
+  cache[0] = '\0';
+  const char *setting = variable("K8PSH_NATIVE");
+  if (setting && strcmp(setting, "0") == 0) return "K8PSH_NATIVE=0";
+  setting = variable("K8PSH_DEBUG");
+  if (setting && *setting) return "K8PSH_DEBUG is set";
+  setting = variable("K8PSH_TTY");
+  if (setting && (strcmp(setting, "1") == 0 || strcmp(setting, "true") == 0))
+    return "K8PSH_TTY asks for a pseudo-terminal";
+  setting = variable("K8PSH_DIRECT_STDIO");
+  if (setting && strcmp(setting, "0") == 0) return "K8PSH_DIRECT_STDIO=0";
+  const char *stdin_setting = variable("K8PSH_STDIN");
+  int null_stdin = stdin_setting && strcmp(stdin_setting, "null") == 0;
+  if (stdin_setting && *stdin_setting && !null_stdin) return "K8PSH_STDIN is set and not \"null\"";
+
+  char cwd[PATH_MAX], key[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd) || cwd[0] != '/') return "getcwd() failed";
+  const char *why = make_key(cwd, key, sizeof key);
+  if (why) return why;
+  if ((why = load(payload, key, cache, size))) return why;
+
+  struct table_command command;
+  if (!table_command(&table, name, strlen(name), &command)) return because("%s is not a command of the table", name);
+  const char *workdir = relative(cwd, &table.base);
+  if (!workdir) return "the current directory is outside the base directory";
+  if (!valid(cwd)) return "the current directory is not valid UTF-8 (Node would change it)";
+
+  int devnull = null_stdin ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
+  if (null_stdin && devnull < 0) return "/dev/null cannot be opened";
+  const int fds[3] = {null_stdin ? devnull : 0, 1, 2};
+  int terminal = isatty(fds[0]) || isatty(fds[1]) || isatty(fds[2]);
+  why = build(&command, name, workdir, argc, argv, terminal);
+  /* Whatever the command does to a terminal it shares with us, we leave it as we found it. */
+  modes_save();
+  if (!why && session_prepare(terminal) != 0) why = because("no signalfd (%s)", strerror(errno));
+  int sock = -1;
+  if (!why && (sock = connect_local(command.port)) < 0)
+    why = because("no local socket for port %u (%s)", (unsigned)command.port, strerror(-sock));
+  int error = !why ? send_request(sock, fds) : 0;
+  if (error) why = because("sending the request with the descriptors failed (%s)", strerror(error));
+  /* The server holds its own copy now. */
+  if (devnull >= 0) close(devnull);
+  if (!why) {
+    session_run(sock); /* returns only when the server closed without a byte */
+    why = "the server closed the connection without a byte";
+    sock = -1;
+  }
+  if (sock >= 0) close(sock);
+  session_unprepare();
+  request_free(&request);
+  table_free(&table);
+  return why;
+}
