@@ -61,7 +61,7 @@ async function main() {
       ? await startTarget('original', options.reference, scratch, options.settleMs)
       : null;
     if (reference) targets.push(reference);
-    const ctx = { ours, reference, options };
+    const ctx = { ours, reference, options: { ...options, scratch } };
     for (const [name, measure] of Object.entries(FIGURES)) {
       if (options.only && !options.only.includes(name)) continue;
       const started = Date.now();

@@ -11,6 +11,8 @@ import { debugEnabled } from './debug.js';
 export type LogFormat = 'json' | 'pretty' | 'auto';
 
 let root: Logger | undefined;
+/** One child per component: the server asks for one per session, and pino's child() is not free. */
+const children = new Map<string, Logger>();
 
 export function initLogger(
   format: LogFormat = 'auto',
@@ -29,10 +31,16 @@ export function initLogger(
       ? pino.destination({ dest: 2, sync: true })
       : destination;
   root = pino({ base: { pid: process.pid }, level: 'debug' }, stream);
+  children.clear();
   return root;
 }
 
 export function logger(component: string): Logger {
   root ??= initLogger();
-  return root.child({ component }, { level: debugEnabled(component) ? 'debug' : 'info' });
+  let child = children.get(component);
+  if (!child) {
+    child = root.child({ component }, { level: debugEnabled(component) ? 'debug' : 'info' });
+    children.set(component, child);
+  }
+  return child;
 }

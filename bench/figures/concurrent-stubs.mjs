@@ -37,6 +37,7 @@ export async function concurrentStubs({ ours, reference, options }) {
     ],
     options.sizes.rounds,
   );
+  const seconds = stats[0].s.median / 1000;
   return {
     title: `${n} concurrent stub processes`,
     subtitle: `${n} processes started at once; wall time until all exited; every output checked`,
@@ -44,7 +45,11 @@ export async function concurrentStubs({ ours, reference, options }) {
     better: 'lower',
     processes: n,
     ...shown,
+    targets: [
+      ...shown.targets,
+      { text: 'under 1 s (median wall)', actual: `${seconds.toFixed(2)} s`, met: seconds < 1 },
+    ],
     ratios: { 'vs node floor': round(stats[0].s.median / stats.at(-1).s.median, 3) },
-    note: `with ${cpus().length} CPUs this is dominated by ${n} Node start-ups, hence the Node floor as baseline`,
+    note: `${cpus().length} CPUs; the Node floor is what ${n} TypeScript clients at least cost`,
   };
 }

@@ -2,21 +2,27 @@
  * Every figure, in the order they are measured and shown. Each takes { ours, reference, options,
  * warmRssMiB? } and returns { title, unit, better, bars: [{label, value, role, ratio?}], targets, ... }.
  */
+import { cProject } from './c-project.mjs';
+import { compilerProbes } from './compiler-probes.mjs';
 import { concurrentSessions } from './concurrent-sessions.mjs';
 import { concurrentStubs } from './concurrent-stubs.mjs';
 import { idleRss } from './idle-rss.mjs';
 import { sequentialSessions } from './sequential-sessions.mjs';
 import { slowReaderRss } from './slow-reader-rss.mjs';
 import { stubLatency } from './stub-latency.mjs';
+import { stubPeakRss } from './stub-peak-rss.mjs';
 import { stdinThroughput, stdoutThroughput } from './throughput.mjs';
 
 export const FIGURES = {
   idleRss,
   stubLatency,
+  stubPeakRss,
   stdoutThroughput,
   stdinThroughput,
   concurrentSessions,
   concurrentStubs,
+  cProject,
+  compilerProbes,
   slowReaderRss,
   sequentialSessions,
 };

@@ -62,6 +62,9 @@ export function parseOptions(argv, env) {
         stubs: 4,
         sequential: 20,
         warmUp: 5,
+        cUnits: 3,
+        buildRounds: 1,
+        probes: 5,
         rounds: 1,
       }
     : {
@@ -73,6 +76,9 @@ export function parseOptions(argv, env) {
         stubs: 200,
         sequential: 2000,
         warmUp: 200,
+        cUnits: 60,
+        buildRounds: 5,
+        probes: 300,
         rounds: 3,
       };
   options.settleMs = options.smoke ? 200 : 1500;

@@ -1,6 +1,6 @@
 /**
  * A k8psh under test (ours, or the original): a scratch directory with its configuration (commands
- * true, echo, head and sink), its stubs (outside the working directory: the server looks a command
+ * true, echo, head, sink and gcc), its stubs (outside the working directory: the server looks a command
  * up relative to it first), and its server on a free port. `restart()` starts a fresh server on a
  * new port, for the memory figures.
  */
@@ -18,7 +18,7 @@ export async function startTarget(name, binary, scratch, settleMs) {
   const serverBin = join(dir, 'server-bin');
   const serverStubs = join(dir, 'server-stubs');
   for (const d of [work, bin, serverBin, serverStubs]) mkdirSync(d, { recursive: true });
-  for (const command of ['true', 'echo', 'head', 'sink']) symlinkSync(binary, join(bin, command));
+  for (const command of ['true', 'echo', 'head', 'sink', 'gcc']) symlinkSync(binary, join(bin, command));
   symlinkSync(binary, join(serverBin, 'k8pshd'));
   const config = join(dir, 'k8psh.conf');
   const env = { ...process.env, K8PSH_CONFIG: config };
@@ -49,6 +49,8 @@ export async function startTarget(name, binary, scratch, settleMs) {
           'echo',
           'head',
           `sink ${quote(NODE)} ${quote(SINK)}`,
+          // The server's PATH: gcc finds its assembler and linker as it does locally.
+          'gcc =PATH= gcc',
           '',
         ].join('\n'),
       );

@@ -29,9 +29,10 @@ static inline int int32_argument(napi_env env, napi_callback_info info, int32_t 
          napi_get_value_int32(env, argv[0], value) == napi_ok;
 }
 
-/* spawn.c: spawn(file, argv, env, cwd, fds) and reap(pid). */
+/* spawn.c: spawn(file, argv, env, cwd, fds), reap(pid) and pidfd(pid). */
 napi_value spawn_on(napi_env env, napi_callback_info info);
 napi_value reap(napi_env env, napi_callback_info info);
+napi_value pidfd(napi_env env, napi_callback_info info);
 
 /* watch.c: watch(fd, callback) and unwatch(handle), readiness without reading. */
 napi_value watch_fd(napi_env env, napi_callback_info info);

@@ -7,7 +7,7 @@
  *   isatty(fd) -> boolean
  *   send(socketFd, data: Buffer, fds: number[]) -> bytes sent, or -errno
  *   receive(socketFd, buffer: Buffer) -> [bytes, fds], null (nothing to read yet), or -errno
- *   spawn, reap: see spawn.c; getmodes, setmodes, rawoutput: see termios.c
+ *   spawn, reap, pidfd: see spawn.c; getmodes, setmodes, rawoutput: see termios.c
  *   setname(name) -> undefined: the calling thread's name (the `comm` of ps for the main thread)
  *   watch, unwatch: see watch.c
  *
@@ -242,6 +242,7 @@ NAPI_MODULE_INIT() {
       {"receive", NULL, receive_fds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawn", NULL, spawn_on, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reap", NULL, reap, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pidfd", NULL, pidfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setname", NULL, set_name, NULL, NULL, NULL, napi_enumerable, NULL},
       {"watch", NULL, watch_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -3,6 +3,7 @@
  *
  *   spawn(file, argv: string[], env: string[], cwd, fds: number[3]) -> pid, or -errno
  *   reap(pid) -> null (running), status (0-255 exit code, 256 + N killed by signal N), or -errno
+ *   pidfd(pid) -> a close-on-exec descriptor that turns readable when pid exits (pidfd_open), or -errno
  *
  * spawn is deliberately not posix_spawn: it calls clone(CLONE_VM | CLONE_VFORK) itself, as glibc's
  * posix_spawn does inside, so that its cost does not grow with the server's memory, where libuv's
@@ -10,7 +11,8 @@
  * 1 ms). posix_spawn itself would leave glibc's two internal signals (32, 33) ignored in the command.
  * The child gets a new session (its own process group, as libuv's `detached`), every signal at its
  * default (Node ignores SIGPIPE), an empty signal mask, the working directory and the three
- * descriptors as 0, 1, 2. Node's libuv does not reap it: the caller calls reap() on SIGCHLD.
+ * descriptors as 0, 1, 2. Node's libuv does not reap it: the caller watches its pidfd (watch.c) and
+ * calls reap() when it turns readable, or (a kernel before 5.3: ENOSYS) calls reap() on SIGCHLD.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,12 +109,23 @@ failed:
   _exit(127);
 }
 
+/*
+ * The child's stack, made once per calling thread and kept: CLONE_VFORK returns only once the child
+ * has exec'd or exited, so the next spawn of this thread finds it free. Unmapping it after every
+ * spawn cost a TLB shoot-down on the CPUs of Node's other threads, on every command.
+ */
+static __thread char *child_stack;
+
 /* Starts the request's child; the pid, or -errno with no child left behind. */
 static int start_child(struct spawn_request *request) {
-  char *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-                     -1, 0);
-  /* No memory for the child's stack: nothing was started. */
-  if (stack == MAP_FAILED) return -errno;
+  if (!child_stack) {
+    char *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    /* No memory for the child's stack: nothing was started (the next call tries again). */
+    if (stack == MAP_FAILED) return -errno;
+    child_stack = stack;
+  }
+  char *stack = child_stack;
   sigset_t all, previous;
   sigfillset(&all);
   /* sigprocmask: the calling thread's mask on Linux, as pthread_sigmask, which needs glibc 2.32. */
@@ -121,7 +135,6 @@ static int start_child(struct spawn_request *request) {
   /* CLONE_VFORK: we run again only once the child has exec'd or exited, so request->error is final. */
   int error = pid < 0 ? errno : request->error;
   sigprocmask(SIG_SETMASK, &previous, NULL);
-  munmap(stack, CHILD_STACK_SIZE);
   /* execve failed: the child is gone already; reap it here, nobody else knows it. */
   if (pid > 0 && error) waitpid(pid, NULL, 0);
   /* clone itself failed (EAGAIN, ENOMEM, ...) or the child did: -errno; else the running child. */
@@ -206,4 +219,21 @@ napi_value reap(napi_env env, napi_callback_info info) {
   /* Exited: its code; killed: 256 + the signal. */
   napi_create_int32(env, WIFEXITED(status) ? WEXITSTATUS(status) : 256 + WTERMSIG(status), &result);
   return result;
+}
+
+napi_value pidfd(napi_env env, napi_callback_info info) {
+  int32_t pid;
+  /* Not one positive pid: a misuse. */
+  if (!int32_argument(env, info, &pid) || pid <= 0) return fail(env, "pidfd(pid)");
+#ifdef SYS_pidfd_open
+  /* Close-on-exec by the kernel; it works on a zombie too, so a child that has exited already is
+     seen at once. No glibc wrapper before 2.36: the system call itself. */
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  napi_value result;
+  if (fd < 0) return negative_errno(env, errno);
+  napi_create_int32(env, (int32_t)fd, &result);
+  return result;
+#else
+  return negative_errno(env, ENOSYS);
+#endif
 }

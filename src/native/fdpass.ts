@@ -28,6 +28,7 @@ interface Addon {
   receive(socketFd: number, buffer: Buffer): [number, number[]] | number | null;
   spawn(file: string, argv: string[], env: string[], cwd: string, fds: number[]): number;
   reap(pid: number): number | null;
+  pidfd(pid: number): number;
   setname(name: string): void;
   getmodes(fd: number): Buffer | number;
   setmodes(fd: number, modes: Buffer): number;
@@ -64,6 +65,11 @@ export interface FdPass {
   spawn(file: string, argv: string[], env: string[], cwd: string, fds: readonly number[]): number;
   /** waitpid(pid, WNOHANG): null while it runs. */
   reap(pid: number): Ending | null;
+  /**
+   * pidfd_open(pid): a close-on-exec descriptor that turns readable once the process has exited
+   * (watch it); throws (ENOSYS before Linux 5.3, ESRCH).
+   */
+  pidfd(pid: number): number;
   /**
    * Calls `onReady` once, from the event loop, when `fd` (a socket or pipe) has something to read
    * or its peer hung up, without reading it (native/fdpass/watch.c); the watch holds a duplicate of
@@ -148,6 +154,11 @@ function wrap(addon: Addon): FdPass {
       if (status === null) return null;
       if (status < 0) throw systemError(status, 'waitpid');
       return status < 256 ? { code: status, signal: null } : { code: null, signal: status - 256 };
+    },
+    pidfd(pid) {
+      const fd = addon.pidfd(pid);
+      if (fd < 0) throw systemError(fd, 'pidfd_open');
+      return fd;
     },
     watch(fd, onReady) {
       const handle = addon.watch(fd, (events) =>

@@ -31,7 +31,11 @@ export function findExecutable(name: string, workingDirectory: string, searchPat
 
 function check(path: string): 'ok' | 'denied' | 'missing' {
   try {
-    if (statSync(path).isDirectory()) return 'denied';
+    // The first candidate (relative to the working directory) is usually missing: no exception for
+    // that, building one costs more than the stat.
+    const stats = statSync(path, { throwIfNoEntry: false });
+    if (!stats) return 'missing';
+    if (stats.isDirectory()) return 'denied';
     accessSync(path, constants.X_OK);
     return 'ok';
   } catch (error) {

@@ -79,6 +79,10 @@ function readFirst(
 ): void {
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return done(null);
+  // Usually the bytes are there at accept (a stub sends right after connecting): then no timer, no
+  // close listener and no watch are made for this connection at all.
+  const now = tryReceive(native, fd);
+  if (now !== undefined) return done(now);
   let cancel: (() => boolean) | null = null;
   let finished = false;
   const finish = (first: FirstMessage | null): void => {
@@ -94,23 +98,38 @@ function readFirst(
   const closed = (): void => finish(null);
   const timer = setTimeout(() => finish(null), timeoutMs);
   socket.once('close', closed);
-  const attempt = (readiness?: Readiness): void => {
-    cancel = null;
-    if (socket.destroyed || readiness?.error) return finish(null);
-    let first: { bytes: number; fds: number[] } | null;
+  const wait = (): void => {
     try {
-      first = native.receive(fd, firstRead);
-      // Nothing yet (at accept, or a spurious wake-up): wait for the next readiness.
-      if (first === null) cancel = native.watch(fd, attempt);
+      cancel = native.watch(fd, (readiness: Readiness) => {
+        cancel = null;
+        if (socket.destroyed || readiness.error) return finish(null);
+        const first = tryReceive(native, fd);
+        // Nothing yet (a spurious wake-up): wait for the next readiness.
+        if (first === undefined) wait();
+        else finish(first);
+      });
     } catch {
-      return finish(null);
+      finish(null);
     }
-    if (first === null) return;
-    if (first.bytes === 0) {
-      closeDescriptors(first.fds);
-      return finish(null);
-    }
-    finish({ bytes: Buffer.from(firstRead.subarray(0, first.bytes)), fds: first.fds });
   };
-  attempt();
+  wait();
+}
+
+/**
+ * One recvmsg: the first bytes and descriptors; null when the peer left (closing what it sent) or
+ * recvmsg failed; undefined when nothing has arrived yet.
+ */
+function tryReceive(native: FdPass, fd: number): FirstMessage | null | undefined {
+  let first: { bytes: number; fds: number[] } | null;
+  try {
+    first = native.receive(fd, firstRead);
+  } catch {
+    return null;
+  }
+  if (first === null) return undefined;
+  if (first.bytes === 0) {
+    closeDescriptors(first.fds);
+    return null;
+  }
+  return { bytes: Buffer.from(firstRead.subarray(0, first.bytes)), fds: first.fds };
 }

@@ -62,12 +62,15 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   private passedFds: number[] | null = null;
   readonly done: Promise<void>;
   private markDone!: () => void;
+  /** Debug lines are built only when they are written (K8PSH_DEBUG=Process): not on every session. */
+  private readonly debugging: boolean;
 
   constructor(
     private readonly socket: Socket,
     private readonly context: SessionContext,
   ) {
     this.session = new ServerSession(this, context.limits);
+    this.debugging = context.log.isLevelEnabled('debug');
     this.done = new Promise((resolve) => (this.markDone = resolve));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -102,7 +105,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   }
 
   onHello(version: number, features: number): void {
-    this.context.log.debug({ version, features }, 'client hello');
+    if (this.debugging) this.context.log.debug({ version, features }, 'client hello');
     this.send(encodeHelloReply(version, ALL_FEATURES));
   }
 
@@ -115,22 +118,24 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       this.session.features,
       this.passedFds?.length ?? 0,
       callerEnv(),
-      this.passedFds?.some((fd) => isatty(fd)) ?? false,
+      // Only a TERM sent along makes a passed terminal matter (./plan.ts): no isatty otherwise.
+      request.environment.has('TERM') && (this.passedFds?.some((fd) => isatty(fd)) ?? false),
     );
     if ('refusal' in plan) return this.refuse(plan.refusal, plan.code);
     if ('protocolError' in plan) return this.onProtocolError(plan.protocolError);
     const spec = plan.spawn;
-    this.context.log.debug(
-      {
-        command: request.command,
-        file: spec.file,
-        args: spec.args,
-        cwd: spec.cwd,
-        tty: !!spec.tty,
-        direct: (this.session.features & Feature.PASSED_STDIO) !== 0,
-      },
-      'starting',
-    );
+    if (this.debugging)
+      this.context.log.debug(
+        {
+          command: request.command,
+          file: spec.file,
+          args: spec.args,
+          cwd: spec.cwd,
+          tty: !!spec.tty,
+          direct: (this.session.features & Feature.PASSED_STDIO) !== 0,
+        },
+        'starting',
+      );
     // Not yet: a protocol error later in the same chunk (a second START_COMMAND, ...) refuses the
     // client before anything runs.
     this.pendingSpawn = spec;
@@ -211,11 +216,16 @@ export class Connection implements ServerSessionHandler, ChildEvents {
 
   onExit(code: number | null, signal: number | null): void {
     this.exited = true;
-    this.context.log.debug({ code, signal }, 'command ended');
+    if (this.debugging) this.context.log.debug({ code, signal }, 'command ended');
     this.finish(encodeExit(code, signal, this.session.modern));
   }
 
-  /** One chunk of the client's bytes; a command accepted in it starts once the whole chunk is decoded. */
+  /**
+   * One chunk of the client's bytes; a command accepted in it starts once the whole chunk is decoded.
+   * The HELLO reply is not held back until the command has started (it would save a write before
+   * spawning): a client that sees no byte at all concludes that nothing ran and runs the command
+   * again over TCP (src/client/direct.ts), so a server killed in between would run it twice.
+   */
   private receive(chunk: Buffer): void {
     const budget = this.context.requestBudget;
     if (!this.session.started && !this.closed) {

@@ -16,10 +16,13 @@ const binary = process.env.K8PSH_BIN ?? join(root, 'dist/k8psh');
 const FIGURES = [
   'idleRss',
   'stubLatency',
+  'stubPeakRss',
   'stdoutThroughput',
   'stdinThroughput',
   'concurrentSessions',
   'concurrentStubs',
+  'cProject',
+  'compilerProbes',
   'slowReaderRss',
   'sequentialSessions',
 ];

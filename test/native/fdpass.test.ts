@@ -342,8 +342,37 @@ t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure
     t.throws(() => addon.reap(999999999), { code: 'ECHILD' }, 'not our child');
   });
 
+  t.test('pidfd() turns readable when the child exits, not before', async (t) => {
+    const { fds } = stdio();
+    const pid = addon.spawn('/bin/sh', ['sh', '-c', 'sleep 0.3; exit 3'], [], dir, fds);
+    for (const fd of fds) closeSync(fd);
+    const pidfd = addon.pidfd(pid);
+    const started = Date.now();
+    const woke = new Promise<number>((resolve) => addon.watch(pidfd, () => resolve(Date.now() - started)));
+    closeSync(pidfd);
+    t.equal(addon.reap(pid), null, 'running');
+    const after = await woke;
+    t.ok(after >= 250, `woken when it exited (${after} ms), not before`);
+    t.same(addon.reap(pid), { code: 3, signal: null }, 'reapable when woken');
+  });
+
+  t.test('pidfd() of a child that has exited already is readable at once', async (t) => {
+    const { fds } = stdio();
+    const pid = addon.spawn('/bin/true', ['true'], [], dir, fds);
+    for (const fd of fds) closeSync(fd);
+    // A zombie until reaped: wait for it to exit without reaping it.
+    const deadline = Date.now() + 5000;
+    while (!/^\d+ \([^)]*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    const pidfd = addon.pidfd(pid);
+    await new Promise<void>((resolve) => addon.watch(pidfd, () => resolve()));
+    closeSync(pidfd);
+    t.same(addon.reap(pid), { code: 0, signal: null });
+    t.throws(() => addon.pidfd(999999999), { code: 'ESRCH' }, 'no such process');
+  });
+
   t.test('bad arguments throw TypeError', async (t) => {
-    const loose = addon as unknown as Record<'spawn' | 'reap', (...args: unknown[]) => unknown>;
+    const loose = addon as unknown as Record<'spawn' | 'reap' | 'pidfd', (...args: unknown[]) => unknown>;
     t.throws(
       () => loose.spawn('/bin/true', ['true'], [], dir, [0, 1, 2]),
       TypeError,
@@ -353,6 +382,8 @@ t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure
     t.throws(() => loose.spawn('/bin/true', ['true', 1], [], dir, [3, 4, 5]), TypeError, 'argv not strings');
     t.throws(() => loose.spawn('/bin/true', ['true'], [], dir, [3, 4]), TypeError, 'two descriptors');
     t.throws(() => loose.reap(0), TypeError, 'pid 0');
+    t.throws(() => loose.pidfd(0), TypeError, 'pidfd of pid 0');
+    t.throws(() => loose.pidfd('1'), TypeError, 'pidfd of a string');
   });
 });
 

@@ -1,0 +1,67 @@
+/**
+ * How the server learns that a command on passed descriptors ended (src/server/direct-child.ts): from
+ * the child's pidfd, each child on its own, not from SIGCHLD (libuv's signal pipe, then a listener
+ * asking every running child). Many direct commands at once, each ending with its own exit code at
+ * its own time, are all reported right; and a server that ran only direct commands has no SIGCHLD
+ * handler at all (SigCgt in /proc/PID/status), so the pidfd is what told it.
+ */
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import t from 'tap';
+import { fdpass, fdpassFailure } from '../../src/native/fdpass.js';
+import { encodeRequest } from '../../src/protocol/client-session.js';
+import { CLIENT_FEATURES, Feature, localSocketPath } from '../../src/protocol/constants.js';
+import { cleanup, freePort } from '../e2e/harness.js';
+import { converse, makeWorkspace, SKIP_UNBUILT, startServer, T } from './harness.js';
+
+const native = fdpass();
+const SKIP = SKIP_UNBUILT || (native ? false : `no fdpass addon: ${fdpassFailure()}`);
+const SIGCHLD = 17;
+
+function handlesSignal(pid: number, signal: number): boolean {
+  const match = /^SigCgt:\s+([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return ((BigInt(`0x${match![1]}`) >> BigInt(signal - 1)) & 1n) === 1n;
+}
+
+t.test('direct commands: every exit seen, no SIGCHLD handler', { skip: SKIP }, async (t) => {
+  const port = await freePort();
+  const ws = await makeWorkspace(`[ srv:${port} ]\nexiting /bin/sh -c 'sleep "0.$1"; exit "$1"' sh\n`);
+  const server = await startServer(['--name', 'srv'], port, { env: ws.env, cwd: ws.dir });
+  const pid = server.process.pid!;
+  t.teardown(async () => {
+    await server.stop();
+    cleanup(ws.dir);
+  });
+  const devNull = [openSync('/dev/null', 'r'), openSync('/dev/null', 'w'), openSync('/dev/null', 'w')];
+  t.teardown(() => devNull.forEach((fd) => closeSync(fd)));
+  const codes = Array.from({ length: 40 }, (_, i) => (i * 7) % 10);
+  const results = await Promise.all(
+    codes.map((code) =>
+      converse(
+        port,
+        encodeRequest({
+          hello: true,
+          features: CLIENT_FEATURES | Feature.PASSED_STDIO,
+          tty: null,
+          workingDirectory: '',
+          arguments: [String(code)],
+          environment: [],
+          command: 'exiting',
+        }),
+        {
+          path: localSocketPath(port),
+          sendFirst: (socket: Socket, bytes: Buffer) => {
+            const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+            native!.send(fd, bytes, devNull);
+          },
+        },
+      ),
+    ),
+  );
+  t.same(
+    results.map((r) => r.frames.find((frame) => frame.type === T.EXIT_CODE)?.value),
+    codes,
+    'each its own exit code',
+  );
+  t.notOk(handlesSignal(pid, SIGCHLD), 'no SIGCHLD handler in the server');
+});
