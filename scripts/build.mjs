@@ -179,10 +179,20 @@ function buildVersion() {
   return described ? `${pkg.version} (${described})` : pkg.version;
 }
 
+/** The fdpass addon, rebuilt first when a source is newer (`npm ci` built it; a pull may change it). */
 function fdpassAddonPath() {
-  const file = path.join(root, 'native/fdpass/build/Release/fdpass.node');
-  if (!fs.existsSync(file)) {
-    throw new Error(`${file} is missing: the addon was not built (npm run build:native)`);
+  const dir = path.join(root, 'native/fdpass');
+  const file = path.join(dir, 'build/Release/fdpass.node');
+  const built = fs.existsSync(file) ? fs.statSync(file).mtimeMs : 0;
+  const stale = fs
+    .readdirSync(dir)
+    .filter((name) => /\.(c|h|gyp)$/.test(name))
+    .some((name) => fs.statSync(path.join(dir, name)).mtimeMs > built);
+  if (stale) {
+    const result = spawnSync('npm', ['run', '--silent', 'build:native'], { cwd: root, encoding: 'utf8' });
+    if (result.status !== 0) {
+      throw new Error(`the fdpass addon did not build (npm run build:native):\n${result.stdout}${result.stderr}`);
+    }
   }
   return file;
 }

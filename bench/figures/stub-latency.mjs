@@ -6,50 +6,12 @@
 import { medianBars } from '../lib/bars.mjs';
 import { interleave } from '../lib/interleave.mjs';
 import { spawnSync } from 'node:child_process';
-import { NODE, cpuTime, perf, wallTime } from '../lib/process.mjs';
+import { cpuTime, perf, wallTime } from '../lib/process.mjs';
 import { round, summary } from '../lib/stats.mjs';
+import { trueCases } from '../lib/true-cases.mjs';
 
 export async function stubLatency({ ours, reference, options }) {
-  const cases = [
-    {
-      label: 'k8psh stub → true',
-      role: 'ours',
-      file: ours.stub('true'),
-      args: [],
-      env: ours.env,
-      cwd: ours.work,
-    },
-    ...(reference
-      ? [
-          {
-            label: 'original k8psh stub',
-            role: 'reference',
-            file: reference.stub('true'),
-            args: [],
-            env: reference.env,
-            cwd: reference.work,
-          },
-        ]
-      : []),
-    {
-      label: 'k8psh stub, TypeScript client',
-      role: 'info',
-      file: ours.stub('true'),
-      args: [],
-      env: { ...ours.env, K8PSH_NATIVE: '0' },
-      cwd: ours.work,
-    },
-    {
-      label: 'k8psh stub, relayed',
-      role: 'info',
-      file: ours.stub('true'),
-      args: [],
-      env: { ...ours.env, K8PSH_DIRECT_STDIO: '0' },
-      cwd: ours.work,
-    },
-    { label: '/bin/true', role: 'baseline', file: '/bin/true', args: [], env: ours.env, cwd: ours.work },
-    { label: 'node -e 0', role: 'baseline', file: NODE, args: ['-e', '0'], env: ours.env, cwd: ours.work },
-  ];
+  const cases = trueCases({ ours, reference }, { relayed: true });
   // Wall time, after one warm-up round.
   const wall = await interleave(
     cases,

@@ -5,37 +5,14 @@
 import { medianBars } from '../lib/bars.mjs';
 import { interleave } from '../lib/interleave.mjs';
 import { buildPeakRss, peakRss } from '../lib/peak-rss.mjs';
-import { NODE } from '../lib/process.mjs';
 import { round, summary } from '../lib/stats.mjs';
+import { trueCases } from '../lib/true-cases.mjs';
 
 const GOAL_MIB = 2;
 
 export async function stubPeakRss({ ours, reference, options }) {
   const helper = buildPeakRss(options.scratch);
-  const at = (target, env = {}) => ({ env: { ...target.env, ...env }, cwd: target.work });
-  const cases = [
-    { label: 'k8psh stub → true', role: 'ours', file: ours.stub('true'), args: [], ...at(ours) },
-    ...(reference
-      ? [
-          {
-            label: 'original k8psh stub',
-            role: 'reference',
-            file: reference.stub('true'),
-            args: [],
-            ...at(reference),
-          },
-        ]
-      : []),
-    {
-      label: 'k8psh stub, TypeScript client',
-      role: 'info',
-      file: ours.stub('true'),
-      args: [],
-      ...at(ours, { K8PSH_NATIVE: '0' }),
-    },
-    { label: '/bin/true', role: 'baseline', file: '/bin/true', args: [], ...at(ours) },
-    { label: 'node -e 0', role: 'baseline', file: NODE, args: ['-e', '0'], ...at(ours) },
-  ];
+  const cases = trueCases({ ours, reference });
   const runs = Math.max(3, Math.ceil(options.runs / 3));
   const peaks = await interleave(
     cases,

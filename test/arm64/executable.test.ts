@@ -4,8 +4,7 @@
  * session (-t: a pseudo-terminal from the arm64 node-pty). Everything arm64 here is the cross-built
  * front, Node, addons and glibc of dist/arm64/; only this test's driver runs on amd64.
  */
-import { spawn, type StdioOptions } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import {
@@ -14,7 +13,7 @@ import {
   makeWorkspace,
   run,
   startServer,
-  writeFile,
+  runWithFiles,
   type Server,
   type Workspace,
 } from '../e2e/harness.js';
@@ -78,27 +77,8 @@ uname
   );
 
   /** Runs `sh -c script` through the stub with files as stdin and stdout: how it ended and its stdout. */
-  async function withFiles(script: string, input: string, extra: NodeJS.ProcessEnv = {}) {
-    const tag = Math.random().toString(36).slice(2);
-    const inputFile = writeFile(join(dir, `in-${tag}`), input);
-    const outputFile = writeFile(join(dir, `out-${tag}`), '');
-    const stdin = openSync(inputFile, 'r');
-    const stdout = openSync(outputFile, 'w');
-    const stdio: StdioOptions = [stdin, stdout, 'pipe'];
-    try {
-      const child = spawn(stub('sh'), ['-c', script], { env: { ...env, ...extra }, cwd: dir, stdio });
-      let stderr = '';
-      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const code = await new Promise<number | null>((resolve, reject) => {
-        child.on('error', reject);
-        child.on('exit', (c) => resolve(c));
-      });
-      return { code, stderr, output: readFileSync(outputFile, 'utf8'), inputFile, outputFile };
-    } finally {
-      closeSync(stdin);
-      closeSync(stdout);
-    }
-  }
+  const withFiles = (script: string, input: string, extra: NodeJS.ProcessEnv = {}) =>
+    runWithFiles(stub('sh'), ['-c', script], input, { dir, env: { ...env, ...extra } });
   const script = 'readlink /proc/self/fd/0 /proc/self/fd/1; cat; exit 3';
 
   await t.test('a passed-descriptor session: the command reads and writes the client files', async (t) => {

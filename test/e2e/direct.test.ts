@@ -2,7 +2,7 @@
  * Passed descriptors (docs/protocol.md): the remote command runs on the client's own stdin, stdout
  * and stderr, as a local command would; with K8PSH_DIRECT_STDIO=0 the same session is relayed.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -15,6 +15,7 @@ import {
   sleep,
   SKIP_UNBUILT,
   startServer,
+  runWithFiles,
   writeFile,
   type Server,
   type Workspace,
@@ -52,26 +53,8 @@ missing /nonexistent/program
   const dir = realpathSync(ws.dir);
 
   /** Runs a stub with files as its stdin and stdout; resolves with how it ended and its stdout. */
-  async function withFiles(
-    name: string,
-    args: string[],
-    input: string,
-    env: NodeJS.ProcessEnv = ws.env,
-  ): Promise<Ended & { output: string; outputFile: string; inputFile: string }> {
-    const tag = Math.random().toString(36).slice(2);
-    const inputFile = writeFile(join(dir, `in-${tag}`), input);
-    const outputFile = writeFile(join(dir, `out-${tag}`), '');
-    const stdin = openSync(inputFile, 'r');
-    const stdout = openSync(outputFile, 'w');
-    const stdio: StdioOptions = [stdin, stdout, 'pipe'];
-    try {
-      const result = await ended(spawn(stub(name), args, { env, cwd: dir, stdio }));
-      return { ...result, output: readFileSync(outputFile, 'utf8'), outputFile, inputFile };
-    } finally {
-      closeSync(stdin);
-      closeSync(stdout);
-    }
-  }
+  const withFiles = (name: string, args: string[], input: string, env: NodeJS.ProcessEnv = ws.env) =>
+    runWithFiles(stub(name), args, input, { dir, env });
 
   const script = 'readlink /proc/self/fd/0 /proc/self/fd/1; cat';
 

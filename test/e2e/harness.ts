@@ -3,7 +3,16 @@
  * 127.0.0.1, real stubs on disk, real child processes.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +53,49 @@ export interface Result {
   stderr: Buffer;
   out: string;
   err: string;
+}
+
+export interface WithFiles {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  /** What the program wrote into its stdout file. */
+  output: string;
+  inputFile: string;
+  outputFile: string;
+}
+
+/**
+ * Runs `file` with regular files as stdin (holding `input`) and stdout, both made in `dir`, stderr
+ * a pipe: what a stub passes to its server is then a file the test can read back and name.
+ */
+export async function runWithFiles(
+  file: string,
+  args: readonly string[],
+  input: string,
+  options: { dir: string; env?: NodeJS.ProcessEnv },
+): Promise<WithFiles> {
+  const tag = Math.random().toString(36).slice(2);
+  const inputFile = writeFile(join(options.dir, `in-${tag}`), input);
+  const outputFile = writeFile(join(options.dir, `out-${tag}`), '');
+  const stdin = openSync(inputFile, 'r');
+  const stdout = openSync(outputFile, 'w');
+  try {
+    const child = spawn(file, args, { env: options.env, cwd: options.dir, stdio: [stdin, stdout, 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+      (resolve, reject) => {
+        child.on('error', reject);
+        // exit, not close: a background child may hold the passed stderr open after the stub exits.
+        child.on('exit', (c, s) => resolve({ code: c, signal: s }));
+      },
+    );
+    return { code, signal, stderr, output: readFileSync(outputFile, 'utf8'), inputFile, outputFile };
+  } finally {
+    closeSync(stdin);
+    closeSync(stdout);
+  }
 }
 
 export interface RunOptions extends SpawnOptions {

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { assemble, RUNTIME_PREFIX } from '../../scripts/payload.mjs';
+import { compileSanitized } from '../lib/sanitized.js';
 import { encodeTable, tableFileName, writeTable, type StubTable } from '../lib/stub-table.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -23,22 +24,7 @@ const work = fs.mkdtempSync('/tmp/k8psh-front-test-');
 t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
 
 const front = path.join(work, 'front-asan');
-const compiled = spawnSync(
-  'gcc',
-  [
-    '-Wall',
-    '-Wextra',
-    '-Werror',
-    '-O1',
-    '-g',
-    '-fsanitize=address,undefined',
-    '-fno-sanitize-recover=all',
-    '-o',
-    front,
-    ...sources,
-  ],
-  { encoding: 'utf8' },
-);
+const compiled = compileSanitized(front, sources);
 
 /** The fake runtime: the "loader" prints its arguments and environment, one per line. */
 const staged = path.join(work, 'staged');

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { ClientSession } from '../../src/protocol/client-session.js';
 import { stringFrame, valueFrame } from '../lib/frames.mjs';
+import { compileSanitized } from '../lib/sanitized.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const work = fs.mkdtempSync('/tmp/k8psh-native-frames-');
@@ -25,20 +26,9 @@ const sources = [
   'native/test/frames-harness.c',
   ...['frames', 'session', 'modes', 'utf8'].map((f) => `native/front/${f}.c`),
 ];
-const compiled = spawnSync(
-  'gcc',
-  [
-    '-Wall',
-    '-Wextra',
-    '-Werror',
-    '-O1',
-    '-g',
-    '-fsanitize=address,undefined',
-    '-fno-sanitize-recover=all',
-    '-o',
-    harness,
-  ].concat(sources.map((s) => path.join(root, s))),
-  { encoding: 'utf8' },
+const compiled = compileSanitized(
+  harness,
+  sources.map((s) => path.join(root, s)),
 );
 const env = {
   ...process.env,

@@ -7,13 +7,14 @@
  * K8PSH_NATIVE=0 forces the TypeScript client, and the two must give the same requests (recorded by
  * a fake server, byte for byte) and the same outcomes.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import t from 'tap';
 import { freePorts, run, ROOT, sleep, SKIP_UNBUILT, startServer, type Result } from '../e2e/harness.js';
 import { parseFrames, stringFrame, valueFrame } from '../lib/frames.mjs';
+import { compileSanitized } from '../lib/sanitized.js';
 import { buildIdOf, encodeTable, tableFileName, writeTable, type StubTable } from '../lib/stub-table.mjs';
 
 const work = fs.realpathSync(fs.mkdtempSync('/tmp/k8psh-native-stub-'));
@@ -38,16 +39,7 @@ function buildAsanFront(id: string): { front: string; error: string } {
     .readdirSync(path.join(ROOT, 'native/front'))
     .filter((f) => f.endsWith('.c'))
     .map((f) => path.join(ROOT, 'native/front', f));
-  const flags = [
-    '-Wall',
-    '-Wextra',
-    '-Werror',
-    '-O1',
-    '-g',
-    '-fsanitize=address,undefined',
-    '-fno-sanitize-recover=all',
-  ];
-  const compiled = spawnSync('gcc', [...flags, '-o', binary, ...sources], { encoding: 'utf8' });
+  const compiled = compileSanitized(binary, sources);
   if (compiled.status !== 0) return { front: '', error: compiled.stderr };
   const bytes = fs.readFileSync(binary);
   const trailer = Buffer.alloc(48);
