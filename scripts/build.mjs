@@ -191,7 +191,9 @@ function fdpassAddonPath() {
   if (stale) {
     const result = spawnSync('npm', ['run', '--silent', 'build:native'], { cwd: root, encoding: 'utf8' });
     if (result.status !== 0) {
-      throw new Error(`the fdpass addon did not build (npm run build:native):\n${result.stdout}${result.stderr}`);
+      throw new Error(
+        `the fdpass addon did not build (npm run build:native):\n${result.stdout}${result.stderr}`,
+      );
     }
   }
   return file;
