@@ -28,7 +28,10 @@ export function encodeString(type: number, payload: string | Uint8Array): Buffer
 export interface FrameHandler {
   /** A frame whose value is not a length (TERMINATE_COMMAND, EXIT_CODE, SIGNAL, ...). */
   onValue(type: number, value: number): void;
-  /** A whole control string frame. */
+  /**
+   * A whole control string frame. The payload is a view into the input or into the decoder's
+   * buffer, which the next frame reuses: valid only during the call (copy or decode it to keep it).
+   */
   onString(type: number, payload: Buffer): void;
   /** A piece of a data frame (STDIN/STDOUT/STDERR); a view into the input, valid only during the call. */
   onData(type: number, chunk: Buffer): void;
@@ -49,8 +52,17 @@ export class FrameDecoder {
   private type = 0;
   /** Payload bytes still to come for the current frame; 0 while reading a header. */
   private remaining = 0;
+  /** Whether the current frame is a control frame, gathered whole before it is delivered. */
+  private collecting = false;
+  /** Its bytes so far, when they came in more than one chunk. */
   private collected: Buffer | null = null;
   private collectedFill = 0;
+  /**
+   * The buffer of the last frame gathered, reused by the next one: a request of megabytes of
+   * arguments allocated every frame's buffer anew (64 KiB, 256 KiB, 1 MiB), garbage the server's
+   * V8 let pile up to its external-memory limit. At most one frame's size; `release()` drops it.
+   */
+  private spare: Buffer | null = null;
   private failed = false;
   /** Set by `expectEnd`: the message for any byte that follows. */
   private trailing: string | null = null;
@@ -64,9 +76,14 @@ export class FrameDecoder {
     return this.failed;
   }
 
-  /** Bytes currently allocated for a control frame being collected (never more than maxFramePayload). */
+  /** Bytes held for control frames: the one being gathered and the spare (each at most maxFramePayload). */
   get bufferedBytes(): number {
-    return this.collected?.length ?? 0;
+    return (this.collected?.length ?? 0) + (this.spare?.length ?? 0);
+  }
+
+  /** No more control frames are expected for a while (the request is complete): drop the spare. */
+  release(): void {
+    this.spare = null;
   }
 
   /** True between frames: a connection closed here ended cleanly. */
@@ -106,7 +123,9 @@ export class FrameDecoder {
   fail(message: string): void {
     if (this.failed) return;
     this.failed = true;
+    this.collecting = false;
     this.collected = null;
+    this.spare = null;
     this.handler.onError(message);
   }
 
@@ -126,32 +145,53 @@ export class FrameDecoder {
     if (value === 0) return this.handler.onString(type, Buffer.alloc(0));
     this.type = type;
     this.remaining = value;
-    // Grows with what actually arrives, not with what the header announced.
-    this.collected = Buffer.allocUnsafe(Math.min(value, 64 * 1024));
+    this.collecting = true;
     this.collectedFill = 0;
+  }
+
+  /**
+   * A buffer of at least `size` bytes for the frame being gathered: the spare when it is large
+   * enough, else a new one (and a spare too small is dropped: one buffer held at a time).
+   */
+  private buffer(size: number): Buffer {
+    const spare = this.spare;
+    this.spare = null;
+    return spare !== null && spare.length >= size ? spare : Buffer.allocUnsafe(size);
   }
 
   private payload(chunk: Buffer, offset: number): number {
     const take = Math.min(this.remaining, chunk.length - offset);
     const end = offset + take;
     this.remaining -= take;
-    if (this.collected === null) {
+    if (!this.collecting) {
       this.handler.onData(this.type, chunk.subarray(offset, end));
       return end;
     }
-    if (this.collectedFill + take > this.collected.length) {
+    if (this.collected === null && this.remaining === 0) {
+      // The whole payload is in this chunk: delivered as a view, nothing copied or allocated.
+      this.collecting = false;
+      this.handler.onString(this.type, chunk.subarray(offset, end));
+      return end;
+    }
+    if (this.collected === null) {
+      // Grows with what actually arrives, not with what the header announced.
+      this.collected = this.buffer(Math.min(take + this.remaining, Math.max(take, 64 * 1024)));
+    } else if (this.collectedFill + take > this.collected.length) {
       const needed = this.collectedFill + take;
       const total = needed + this.remaining;
-      const grown = Buffer.allocUnsafe(Math.max(needed, Math.min(total, this.collected.length * 4)));
+      const grown = this.buffer(Math.max(needed, Math.min(total, this.collected.length * 4)));
       this.collected.copy(grown, 0, 0, this.collectedFill);
       this.collected = grown;
     }
     chunk.copy(this.collected, this.collectedFill, offset, end);
     this.collectedFill += take;
     if (this.remaining === 0) {
-      const payload = this.collected.subarray(0, this.collectedFill);
+      const collected = this.collected;
+      this.collecting = false;
       this.collected = null;
-      this.handler.onString(this.type, payload);
+      // Kept for the next frame, unless the handler fails the stream or releases it meanwhile.
+      if (this.spare === null || this.spare.length < collected.length) this.spare = collected;
+      this.handler.onString(this.type, collected.subarray(0, this.collectedFill));
     }
     return end;
   }

@@ -183,6 +183,8 @@ export class ServerSession implements FrameHandler {
 
   private start(command: string): void {
     this.phase = 'running';
+    // Only data and value frames follow: the buffer kept for control frames can go.
+    this.decoder.release();
     this.handler.onStart({
       workingDirectory: this.workingDirectory ?? '',
       environment: this.environment,

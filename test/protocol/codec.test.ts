@@ -285,7 +285,9 @@ t.test('control frames are capped', async (t) => {
     }
     t.ok(peak <= announced, 'never more than the frame');
     t.ok(largest <= announced, 'no allocation over the frame size');
-    t.equal(decoder.bufferedBytes, 0, 'released once delivered');
+    t.ok(decoder.bufferedBytes <= announced, 'once delivered, at most the spare of one frame is kept');
+    decoder.release();
+    t.equal(decoder.bufferedBytes, 0, 'released');
     t.equal(recorder.events.length, 1);
     t.equal((recorder.events[0]![2] as string).length, announced * 2);
   });
@@ -367,4 +369,66 @@ t.test('decoding does not depend on the chunking (fast-check)', async (t) => {
     { numRuns: 200 },
   );
   t.pass('200 frame sequences, each whole, split and byte by byte');
+});
+
+t.test('control frames: no copy when whole in one chunk, one buffer reused across frames', async (t) => {
+  t.test('a frame whole in the chunk is delivered as a view of it, nothing allocated', async (t) => {
+    const seen: Buffer[] = [];
+    const input = Buffer.concat([
+      stringFrame(FrameType.COMMAND_ARGUMENT, 'abc'),
+      stringFrame(FrameType.START_COMMAND, 'x'),
+    ]);
+    const decoder = new FrameDecoder(
+      {
+        onValue: () => t.fail('value'),
+        onString: (_type, payload) => void seen.push(payload),
+        onData: () => t.fail('data'),
+        onDataEnd: () => t.fail('end'),
+        onError: (m) => void t.fail(m),
+      },
+      DEFAULT_LIMITS,
+    );
+    const largest = largestAllocation(() => decoder.push(input));
+    t.equal(largest, 0, 'no allocation');
+    t.same(
+      seen.map((b) => b.toString()),
+      ['abc', 'x'],
+    );
+    t.equal(seen[0]!.buffer, input.buffer, 'same memory');
+  });
+
+  t.test('frames split across chunks share one buffer; release() drops it', async (t) => {
+    const megabyte = Buffer.alloc(DEFAULT_LIMITS.maxFramePayload, 'm');
+    const recorder = new FrameRecorder();
+    const decoder = new FrameDecoder(recorder, DEFAULT_LIMITS);
+    const feed = (wire: Buffer) => {
+      for (let at = 0; at < wire.length; at += 64 * 1024) decoder.push(wire.subarray(at, at + 64 * 1024));
+    };
+    feed(stringFrame(FrameType.COMMAND_ARGUMENT, megabyte));
+    t.equal(decoder.bufferedBytes, megabyte.length, 'the first frame’s buffer is kept');
+    const again = largestAllocation(() => {
+      for (let i = 0; i < 3; i++) feed(stringFrame(FrameType.COMMAND_ARGUMENT, megabyte));
+    });
+    t.equal(again, 0, 'the next frames of that size allocate nothing');
+    t.equal(decoder.bufferedBytes, megabyte.length, 'one buffer held, not one per frame');
+    t.equal(recorder.events.length, 4);
+    t.ok(
+      recorder.events.every((e) => e[0] === 'string' && e[2] === megabyte.toString('hex')),
+      'every payload whole and right',
+    );
+    decoder.release();
+    t.equal(decoder.bufferedBytes, 0);
+  });
+
+  t.test('a failed stream keeps nothing', async (t) => {
+    const recorder = new FrameRecorder();
+    const decoder = new FrameDecoder(recorder, small);
+    const wire = stringFrame(FrameType.COMMAND_ARGUMENT, Buffer.alloc(100, 'a'));
+    decoder.push(wire.subarray(0, 50));
+    decoder.push(wire.subarray(50));
+    t.ok(decoder.bufferedBytes > 0);
+    decoder.push(valueFrame(0xff, 0));
+    t.ok(decoder.broken);
+    t.equal(decoder.bufferedBytes, 0);
+  });
 });
