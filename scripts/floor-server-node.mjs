@@ -1,0 +1,42 @@
+/**
+ * The floor of a Node server for a direct `true` (docs/benchmarks.md, beside scripts/floor-server.c):
+ * Node's net server on the local socket and our addon, nothing else: first bytes and descriptors
+ * with recvmsg (waiting for them with a watch when they are not there yet), HELLO, the addon's spawn
+ * of /bin/true on the descriptors, its pidfd watched, EXIT_CODE. No checks: an experiment, never a
+ * server. How much of k8pshd's turnaround is Node itself rather than k8psh's session code.
+ *
+ *   env -u NODE_EXTRA_CA_CERTS npx node scripts/floor-server-node.mjs PORT
+ */
+import { closeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+
+const native = createRequire(import.meta.url)('../native/fdpass/build/Release/fdpass.node');
+const port = process.argv[2];
+const buffer = Buffer.allocUnsafe(64 * 1024);
+/** HELLO: magic "k8p2", protocol 1, features ERRORS | SIGNALS | TTY | PASSED_STDIO. */
+const hello = Buffer.from([0x40, 10, 0, 0, 0, 0x6b, 0x38, 0x70, 0x32, 1, 0, 15, 0, 0, 0]);
+
+function run(socket, fds) {
+  socket.write(hello);
+  const pid = native.spawn('/bin/true', ['true'], [], process.cwd(), fds);
+  for (const fd of fds) closeSync(fd);
+  const pidfd = native.pidfd(pid);
+  native.watch(pidfd, () => {
+    // The raw addon's answer: the exit code, 256 + a signal, or -errno.
+    const status = native.reap(pid);
+    socket.end(Buffer.from([8, status >= 0 && status < 256 ? status : 255, 0, 0, 0]));
+  });
+  closeSync(pidfd);
+}
+
+createServer({ pauseOnConnect: true }, (socket) => {
+  const fd = socket._handle.fd;
+  const attempt = () => {
+    const first = native.receive(fd, buffer);
+    if (first === null) return void native.watch(fd, attempt);
+    if (!Array.isArray(first) || first[0] === 0) return void socket.destroy();
+    run(socket, first[1]);
+  };
+  attempt();
+}).listen({ path: `\0k8psh-${port}` });
