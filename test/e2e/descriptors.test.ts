@@ -89,8 +89,10 @@ ish PS1='remote> ' /bin/sh -i
   });
 
   t.test('the relayed path reads ahead, and K8PSH_STDIN=null (ssh -n) keeps the loop whole', async (t) => {
+    // The remote command lingers so that the relay has surely read its stdin before EXIT_CODE comes:
+    // a command ending at once can win that race, and then nothing was read ahead.
     const loop = (stdin: string): string =>
-      `printf 'a\\nb\\nc\\n' | while read x; do K8PSH_DIRECT_STDIO=0 K8PSH_STDIN=${stdin} "${sh}" -c "echo got $x"; done`;
+      `printf 'a\\nb\\nc\\n' | while read x; do K8PSH_DIRECT_STDIO=0 K8PSH_STDIN=${stdin} "${sh}" -c "sleep 0.3; echo got $x"; done`;
     const swallowed = shell(loop(''), env, ws.dir);
     await swallowed.exit;
     t.equal(swallowed.output(), 'got a\r\n', 'documented: the relay sends what it read ahead');
