@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <string.h>
 #include <termios.h>
-#include <unistd.h>
 
 static struct {
   int saved;
@@ -18,9 +17,12 @@ static int same(const struct termios *a, const struct termios *b) {
          cfgetispeed(a) == cfgetispeed(b) && cfgetospeed(a) == cfgetospeed(b);
 }
 
-void modes_save(void) {
+int modes_save(void) {
+  int mask = 0;
+  /* tcgetattr succeeds on a terminal only: it is the isatty test too (glibc's isatty is this call). */
   for (int fd = 0; fd < 3; fd++)
-    terminals[fd].saved = isatty(fd) && tcgetattr(fd, &terminals[fd].modes) == 0;
+    if ((terminals[fd].saved = tcgetattr(fd, &terminals[fd].modes) == 0)) mask |= 1 << fd;
+  return mask;
 }
 
 void modes_restore(void) {

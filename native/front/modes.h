@@ -7,7 +7,8 @@
 #ifndef K8PSH_MODES_H
 #define K8PSH_MODES_H
 
-void modes_save(void);
+/* Saves the modes of the terminals among fd 0-2; which they are, as a mask (bit fd). */
+int modes_save(void);
 void modes_restore(void);
 
 #endif

@@ -225,10 +225,10 @@ const char *stub_run(const struct payload *payload, const char *name, int argc, 
   int devnull = null_stdin ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
   if (null_stdin && devnull < 0) return "/dev/null cannot be opened";
   const int fds[3] = {null_stdin ? devnull : 0, 1, 2};
-  int terminal = isatty(fds[0]) || isatty(fds[1]) || isatty(fds[2]);
+  /* Whatever the command does to a terminal it shares with us, we leave it as we found it. Among
+     what we pass, /dev/null in place of stdin is no terminal. */
+  int terminal = (modes_save() & (null_stdin ? 06 : 07)) != 0;
   why = build(&command, name, workdir, argc, argv, terminal);
-  /* Whatever the command does to a terminal it shares with us, we leave it as we found it. */
-  modes_save();
   if (!why && session_prepare(terminal) != 0) why = because("no signalfd (%s)", strerror(errno));
   int sock = -1;
   if (!why && (sock = connect_local(command.port)) < 0)

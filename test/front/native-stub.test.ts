@@ -147,20 +147,13 @@ bare sh
     cwd = dir,
     input?: string,
   ): Promise<Result> => run(path.join(bin, name), args, { env: { ...baseEnv, ...extra }, cwd, input });
-  const native = (
-    name: string,
-    args: string[],
-    extra: NodeJS.ProcessEnv = {},
-    cwd?: string,
-    input?: string,
-  ) => stub(name, args, { ...extra, K8PSH_NATIVE: '1' }, cwd, input);
-  const typescript = (
-    name: string,
-    args: string[],
-    extra: NodeJS.ProcessEnv = {},
-    cwd?: string,
-    input?: string,
-  ) => stub(name, args, { ...extra, K8PSH_NATIVE: '0' }, cwd, input);
+  /** The stub with K8PSH_NATIVE set: '1' proves the native path ran, '0' forces the TypeScript client. */
+  const forced =
+    (setting: '0' | '1') =>
+    (name: string, args: string[], extra: NodeJS.ProcessEnv = {}, cwd?: string, input?: string) =>
+      stub(name, args, { ...extra, K8PSH_NATIVE: setting }, cwd, input);
+  const native = forced('1');
+  const typescript = forced('0');
   const outcome = (r: Result) => ({ code: r.code, signal: r.signal, out: r.out, err: r.err });
 
   t.test('runs natively: output, exit code, environment, working directory', async (t) => {
