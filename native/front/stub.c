@@ -144,8 +144,9 @@ static const char *build(const struct table_command *command, const char *name, 
     request_string(&request, FRAME_COMMAND_ARGUMENT, argv[i], strlen(argv[i]));
   }
   int term_sent = 0;
+  const unsigned char *names = command->names;
   for (uint32_t i = 0; i < command->variables; i++) {
-    struct table_string spec = table_variable(command, i);
+    struct table_string spec = table_next_variable(command, &names);
     const char *value = lookup((const char *)spec.bytes, spec.size);
     if (!value) continue; /* unset: not sent */
     if (!valid(value)) return "a variable to send is not valid UTF-8 (Node would change it)";

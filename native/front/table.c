@@ -198,10 +198,10 @@ int table_command(const struct table *table, const char *name, size_t size, stru
   return 0;
 }
 
-struct table_string table_variable(const struct table_command *command, uint32_t index) {
-  /* Records checked at load: index is within them. */
-  struct cursor cursor = {command->names, command->end, 0};
-  struct table_string string = {NULL, 0};
-  for (uint32_t i = 0; i <= index; i++) string = read_str(&cursor);
+struct table_string table_next_variable(const struct table_command *command, const unsigned char **at) {
+  /* Records checked at load: the names are within them. */
+  struct cursor cursor = {*at, command->end, 0};
+  struct table_string string = read_str(&cursor);
+  *at = cursor.at;
   return string;
 }

@@ -55,7 +55,10 @@ void table_free(struct table *table);
 /* The command called name (size bytes): 1 and *command filled, or 0. */
 int table_command(const struct table *table, const char *name, size_t size, struct table_command *command);
 
-/* The index-th name of command's variables to send (index < command->variables). */
-struct table_string table_variable(const struct table_command *command, uint32_t index);
+/*
+ * The next name of command's variables to send, in order: *at starts at command->names and moves
+ * past the name returned; call it command->variables times.
+ */
+struct table_string table_next_variable(const struct table_command *command, const unsigned char **at);
 
 #endif
