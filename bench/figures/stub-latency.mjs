@@ -1,17 +1,35 @@
 /**
  * Stub latency: a stub running `true` remotely, beside /bin/true started the same way (the goal's
  * baseline), `node -e 0` (the floor of the TypeScript client) and the original. The stub forced
- * through the TypeScript client (K8PSH_NATIVE=0) and relayed (K8PSH_DIRECT_STDIO=0) are shown too.
+ * through the TypeScript client (K8PSH_NATIVE=0) and relayed (K8PSH_DIRECT_STDIO=0) are shown too,
+ * and the same stub answered by the floor servers (../lib/floor.mjs): the least a server costs, in C
+ * and in Node.
  */
 import { medianBars } from '../lib/bars.mjs';
 import { interleave } from '../lib/interleave.mjs';
 import { spawnSync } from 'node:child_process';
 import { cpuTime, perf, wallTime } from '../lib/process.mjs';
 import { round, summary } from '../lib/stats.mjs';
+import { startFloor } from '../lib/floor.mjs';
 import { trueCases } from '../lib/true-cases.mjs';
 
 export async function stubLatency({ ours, reference, options }) {
+  const floors = [];
+  try {
+    for (const kind of ['c', 'node'])
+      floors.push({ kind, ...(await startFloor(kind, ours, options.scratch)) });
+    return await measure({ ours, reference, options }, floors);
+  } finally {
+    for (const floor of floors) floor.stop?.();
+  }
+}
+
+const FLOOR_LABELS = { c: 'k8psh stub → true, C floor server', node: 'k8psh stub → true, Node floor server' };
+
+async function measure({ ours, reference, options }, floors) {
   const cases = trueCases({ ours, reference }, { relayed: true });
+  for (const floor of floors)
+    if (floor.env) cases.push({ ...cases[0], label: FLOOR_LABELS[floor.kind], role: 'info', env: floor.env });
   // Wall time, after one warm-up round.
   const wall = await interleave(
     cases,
@@ -38,6 +56,10 @@ export async function stubLatency({ ours, reference, options }) {
   const node = stats.find((c) => c.label === 'node -e 0');
   const binTrue = stats.find((c) => c.label === '/bin/true');
   const typescript = stats.find((c) => c.label === 'k8psh stub, TypeScript client');
+  const floorRatios = floors
+    .map((floor) => [floor, stats.find((c) => c.label === FLOOR_LABELS[floor.kind])])
+    .filter(([, c]) => c)
+    .map(([floor, c]) => [floor.kind, round(c.wallStats.median / binTrue.wallStats.median, 3)]);
   const ratio = oursStats.wallStats.median / binTrue.wallStats.median;
   const tsRatio = typescript.wallStats.median / node.wallStats.median;
   const cpuRatio =
@@ -62,6 +84,9 @@ export async function stubLatency({ ours, reference, options }) {
       ...(reference
         ? { 'wall vs original': round(oursStats.wallStats.median / stats[1].wallStats.median, 2) }
         : {}),
+      ...Object.fromEntries(
+        floorRatios.map(([kind, ratio]) => [`${kind} floor server, wall vs /bin/true`, ratio]),
+      ),
     },
     native: nativeCheck(cases[0]),
     targets: [
@@ -73,8 +98,15 @@ export async function stubLatency({ ours, reference, options }) {
       },
     ],
   };
+  const notes = [];
   if (cpuRatio)
-    figure.note = `CPU time (perf stat task-clock, median of ${stats[0].cpuStats.runs}): ours ${cpuRatio.toFixed(3)} × node -e 0`;
+    notes.push(
+      `CPU time (perf stat task-clock, median of ${stats[0].cpuStats.runs}): ours ${cpuRatio.toFixed(3)} × node -e 0`,
+    );
+  for (const [kind, ratio] of floorRatios)
+    notes.push(`answered by the ${kind} floor server: ${ratio.toFixed(3)} × /bin/true`);
+  for (const floor of floors) if (floor.missing) notes.push(`no ${floor.kind} floor: ${floor.missing}`);
+  figure.note = notes.join('; ');
   return figure;
 }
 

@@ -88,6 +88,20 @@ if (!existsSync(binary)) {
       'concurrent sessions: no wrong output',
     );
     t.equal(results.figures.concurrentStubs!.targets[0]!.met, true, 'concurrent stubs: no wrong output');
+    // The floors answer the same stub (bench/lib/floor.mjs): each a bar and a ratio beside ours.
+    const latency = results.figures.stubLatency!;
+    for (const kind of ['c', 'node'] as const) {
+      if (kind === 'c' && spawnSync('cc', ['--version']).status !== 0) continue;
+      const label = `k8psh stub → true, ${kind === 'c' ? 'C' : 'Node'} floor server`;
+      t.ok(
+        latency.bars.some((bar) => bar.label === label),
+        `stub latency: ${label}`,
+      );
+      t.ok(
+        latency.ratios[`${kind} floor server, wall vs /bin/true`]! > 0,
+        `stub latency: the ${kind} floor's ratio`,
+      );
+    }
     t.match(result.stdout, /stub latency/i, 'the table is printed');
     const svg = readFileSync(join(out, 'results.svg'), 'utf8');
     t.match(svg, /^<svg /);
