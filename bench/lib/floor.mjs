@@ -10,7 +10,7 @@
  * is slow or noisy. A floor that cannot start (no compiler, no addon) says why and is not shown.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -18,6 +18,12 @@ import { fileURLToPath } from 'node:url';
 import { freePort, sleep } from '../../test/lib/net.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Floors still running: killed when the bench exits, however it exits (a signal, a failed figure). */
+const running = new Set();
+process.on('exit', () => {
+  for (const server of running) server.kill('SIGKILL');
+});
 
 /** The command that serves `port`, or { missing }. */
 function command(kind, dir) {
@@ -61,8 +67,12 @@ export async function startFloor(kind, ours, scratch) {
     stdio: 'ignore',
     env: { PATH: process.env.PATH },
   });
+  running.add(server);
   let dead = false;
-  server.on('exit', () => (dead = true));
+  server.on('exit', () => {
+    dead = true;
+    running.delete(server);
+  });
   const stop = () => {
     if (!dead) server.kill('SIGKILL');
   };
@@ -77,14 +87,35 @@ export async function startFloor(kind, ours, scratch) {
   return { env: { ...ours.env, K8PSH_CONFIG: config }, stop };
 }
 
-/** Whether the local socket of `port` accepts now (the connection is closed at once, unanswered). */
-function listening(port) {
+/**
+ * Whether the local socket of `port` accepts now (the connection is closed at once, unanswered).
+ * Through the addon, which connects to the exact abstract name as the stub does: Node 20's `net`
+ * pads the name, so `node bench/run.mjs` on the toolchain's Node 20 would never see the floors.
+ */
+async function listening(port) {
+  const path = `\0k8psh-${port}`;
+  const native = addon();
+  if (native) {
+    const fd = native.connect(path);
+    if (fd < 0) return false;
+    closeSync(fd);
+    return true;
+  }
   return new Promise((resolveListening) => {
-    const socket = connect({ path: `\0k8psh-${port}` });
+    const socket = connect({ path });
     socket.once('connect', () => {
       socket.destroy();
       resolveListening(true);
     });
     socket.once('error', () => resolveListening(false));
   });
+}
+
+/** The fdpass addon of the source tree (`npm ci` builds it), or null. */
+function addon() {
+  try {
+    return createRequire(import.meta.url)('../../native/fdpass/build/Release/fdpass.node');
+  } catch {
+    return null;
+  }
 }
