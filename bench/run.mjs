@@ -35,8 +35,14 @@ async function main() {
     for (const target of targets) await target.stop();
     if (!options.keep) rmSync(scratch, { recursive: true, force: true });
   };
+  // Interrupted: everything goes at once (a figure's blocking runs would hold up an orderly stop);
+  // lib/floor.mjs kills its servers on exit.
   for (const signal of ['SIGINT', 'SIGTERM'])
-    process.once(signal, () => void stopAll().then(() => process.exit(130)));
+    process.once(signal, () => {
+      for (const target of targets) target.kill();
+      if (!options.keep) rmSync(scratch, { recursive: true, force: true });
+      process.exit(130);
+    });
   const results = {
     meta: {
       date: new Date().toISOString(),

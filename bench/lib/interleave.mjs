@@ -16,6 +16,9 @@ export async function interleave(cases, rounds, measure, { warmUp = 0, keepGoing
       const value = await measure(c);
       if (round >= warmUp) values[index].push(value);
     }
+    // A turn of the event loop between rounds: most measurements block (spawnSync), and without it
+    // a SIGINT or SIGTERM would wait for the whole figure before the servers are stopped.
+    await new Promise((resolveTurn) => setImmediate(resolveTurn));
   }
   return values;
 }

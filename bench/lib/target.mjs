@@ -71,6 +71,10 @@ export async function startTarget(name, binary, scratch, settleMs) {
       target.pid = server.pid;
       target.idleRssMiB = rssMiB(server.pid);
     },
+    /** At once, for a bench interrupted by a signal: no waiting on an event loop that may be blocked. */
+    kill() {
+      if (!dead && server) server.kill('SIGKILL');
+    },
     async stop() {
       if (dead || !server) return;
       const child = server;

@@ -45,3 +45,18 @@ t.test('a failing measurement rejects', async (t) => {
     /bad failed/,
   );
 });
+
+t.test(
+  'the event loop gets a turn between rounds (a signal is not held up by a blocking figure)',
+  async (t) => {
+    const seen: number[] = [];
+    let round = 0;
+    const ticker = setImmediate(() => seen.push(round));
+    await interleave([1], 3, () => {
+      round++;
+      return round;
+    });
+    clearImmediate(ticker);
+    t.same(seen, [1], 'a macrotask queued before the first round ran right after it');
+  },
+);
