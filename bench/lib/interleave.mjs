@@ -3,6 +3,7 @@
  * (one run of each, then again), so that a change of load on this shared machine hits ours and the
  * baselines alike.
  */
+import { setImmediate } from 'node:timers';
 
 /**
  * Calls `measure(case)` for every case, round after round; returns, per case (in order), what it
