@@ -13,18 +13,20 @@ export type Lookup = { path: string } | { error: string; code: number };
 
 export function findExecutable(name: string, workingDirectory: string, searchPath = DEFAULT_PATH): Lookup {
   if (name === '') return { error: 'empty executable name', code: ExitCode.NOT_FOUND };
-  const candidates = isAbsolute(name) || name.includes('/') ? [resolve(workingDirectory, name)] : [];
-  if (candidates.length === 0) {
-    candidates.push(resolve(workingDirectory, name));
-    for (const dir of searchPath.split(':'))
-      candidates.push(join(resolve(workingDirectory, dir || '.'), name));
-  }
   let denied: string | undefined;
-  for (const candidate of candidates) {
+  // Candidates are made one at a time: the first that is executable ends the search.
+  const executable = (candidate: string): boolean => {
     const verdict = check(candidate);
-    if (verdict === 'ok') return { path: candidate };
     if (verdict === 'denied') denied ??= candidate;
-  }
+    return verdict === 'ok';
+  };
+  const relative = resolve(workingDirectory, name);
+  if (executable(relative)) return { path: relative };
+  if (!isAbsolute(name) && !name.includes('/'))
+    for (const dir of searchPath.split(':')) {
+      const candidate = join(resolve(workingDirectory, dir || '.'), name);
+      if (executable(candidate)) return { path: candidate };
+    }
   if (denied) return { error: `${name}: Permission denied`, code: ExitCode.NOT_EXECUTABLE };
   return { error: `${name}: command not found`, code: ExitCode.NOT_FOUND };
 }

@@ -137,28 +137,29 @@ async function serve(
     }
     return true;
   };
+  // One context for every session: nothing in it belongs to one connection.
+  const sessionContext = {
+    serverName: name,
+    baseDirectory: config.baseDirectory,
+    commands,
+    limits: options.limits,
+    requestTimeoutMs: options.requestTimeoutMs,
+    requestBudget,
+    killGraceMs: KILL_GRACE_MS,
+    log: logger('Process'),
+    onStarted: () => {
+      started++;
+      if (options.maxConnections >= 0 && started >= options.maxConnections)
+        void shutdown('max-connections reached');
+    },
+  };
   const startSession = (socket: Socket, first?: FirstMessage): void => {
     // A local connection may have waited for its first bytes: the server may be stopping now.
     if (stopping) {
       if (first) closeDescriptors(first.fds);
       return void socket.destroy();
     }
-    const context = {
-      serverName: name,
-      baseDirectory: config.baseDirectory,
-      commands,
-      limits: options.limits,
-      requestTimeoutMs: options.requestTimeoutMs,
-      requestBudget,
-      killGraceMs: KILL_GRACE_MS,
-      log: logger('Process'),
-      onStarted: () => {
-        started++;
-        if (options.maxConnections >= 0 && started >= options.maxConnections)
-          void shutdown('max-connections reached');
-      },
-    };
-    const connection = new Connection(socket, context);
+    const connection = new Connection(socket, sessionContext);
     connections.add(connection);
     void connection.done.then(() => {
       connections.delete(connection);
@@ -166,6 +167,7 @@ async function serve(
     });
     // Counted first: this request may be the one that reaches --max-connections.
     if (first) connection.receiveFirst(first);
+    else connection.awaitRequest();
   };
   const server = createServer({ noDelay: true, pauseOnConnect: false }, (socket: Socket) => {
     if (admit(socket)) startSession(socket);

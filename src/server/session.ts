@@ -54,7 +54,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   private pendingStdin: Buffer[] = [];
   private pendingStdinEnd = false;
   private readonly pendingSignals: (NodeJS.Signals | number)[] = [];
-  private requestTimer: NodeJS.Timeout | null;
+  private requestTimer: NodeJS.Timeout | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
   /** This connection's share of the request budget, given back at START_COMMAND or when it closes. */
   private requestBytes = 0;
@@ -79,10 +79,11 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     );
     socket.on('close', () => this.onClientGone());
     socket.on('drain', () => this.onSocketDrain());
-    this.requestTimer = setTimeout(
-      () => this.refuse('request not completed in time', ExitCode.FAILURE),
-      context.requestTimeoutMs,
-    );
+  }
+
+  /** A TCP connection: its request is still to come, and must come in time. */
+  awaitRequest(): void {
+    this.armRequestTimer();
   }
 
   /** The first bytes of a local connection, read with its descriptors (./local.ts). */
@@ -91,6 +92,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     // Accepted paused (pauseOnConnect): from here on Node reads it, unless receive() pauses it again.
     this.socket.resume();
     this.receive(first.bytes);
+    this.armRequestTimer();
   }
 
   /** Server shutdown: a client still sending its request is refused (running commands are drained). */
@@ -351,6 +353,19 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   private releasePassedFds(): void {
     if (this.passedFds) closeDescriptors(this.passedFds);
     this.passedFds = null;
+  }
+
+  /**
+   * A request not complete by `requestTimeoutMs` is refused. A stub's request is nearly always
+   * complete in its first bytes: it then needs no timer at all (one less to make and clear on the
+   * stub's path).
+   */
+  private armRequestTimer(): void {
+    if (this.session.started || this.closed || this.requestTimer) return;
+    this.requestTimer = setTimeout(
+      () => this.refuse('request not completed in time', ExitCode.FAILURE),
+      this.context.requestTimeoutMs,
+    );
   }
 
   private clearRequestTimer(): void {

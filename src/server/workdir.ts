@@ -16,16 +16,17 @@ export function resolveWorkingDirectory(
   baseDirectory: string,
   requested: string,
 ): { path: string } | { error: string } {
-  const shown = printable(requested);
-  if (requested.includes('\0')) return { error: `invalid working directory "${shown}" (contains NUL)` };
+  // Made only for an error: the path as the client should see it.
+  const shown = (): string => printable(requested);
+  if (requested.includes('\0')) return { error: `invalid working directory "${shown()}" (contains NUL)` };
   if (isAbsolute(requested))
     return {
-      error: `invalid working directory "${shown}" (absolute; it must be relative to the base directory)`,
+      error: `invalid working directory "${shown()}" (absolute; it must be relative to the base directory)`,
     };
   const base = realOr(baseDirectory);
   const joined = resolve(base, requested);
   if (!inside(base, joined))
-    return { error: `invalid working directory "${shown}" (outside the base directory)` };
+    return { error: `invalid working directory "${shown()}" (outside the base directory)` };
   let real: string;
   try {
     real = realpathSync.native(joined);
@@ -34,7 +35,7 @@ export function resolveWorkingDirectory(
     return { error: `working directory ${joined} does not exist` };
   }
   if (!inside(base, real))
-    return { error: `invalid working directory "${shown}" (a symlink leads outside the base directory)` };
+    return { error: `invalid working directory "${shown()}" (a symlink leads outside the base directory)` };
   return { path: joined };
 }
 
