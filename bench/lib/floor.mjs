@@ -9,13 +9,14 @@
  * Their ratios to /bin/true are what the stub-latency goal can be judged against when the machine
  * is slow or noisy. A floor that cannot start (no compiler, no addon) says why and is not shown.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, sleep } from '../../test/lib/net.mjs';
+import { compileC } from './compile-c.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -28,19 +29,17 @@ process.on('exit', () => {
 /** The command that serves `port`, or { missing }. */
 function command(kind, dir) {
   if (kind === 'c') {
-    const file = join(dir, 'floor-server');
-    const built = spawnSync(
-      'cc',
-      ['-O2', '-Wall', '-Wextra', '-Werror', '-o', file, join(root, 'scripts/floor-server.c')],
-      {
-        encoding: 'utf8',
-      },
-    );
-    if (built.status !== 0 || !existsSync(file))
-      return {
-        missing: `cannot compile scripts/floor-server.c: ${built.error?.message ?? built.stderr.trim()}`,
-      };
-    return { file, args: [] };
+    try {
+      const built = compileC(
+        join(root, 'scripts/floor-server.c'),
+        join(dir, 'floor-server'),
+        ['-O2'],
+        [['cc', []]],
+      );
+      return { file: built.file, args: [] };
+    } catch (error) {
+      return { missing: error.message };
+    }
   }
   // Node 24 as shipped (it names the abstract socket as our server does), not the toolchain's node.
   let node;

@@ -6,29 +6,24 @@
  * helper's own image) is next to nothing: `peak-rss /bin/true` shows the floor beside every figure.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileC } from './compile-c.mjs';
 
 const SOURCE = fileURLToPath(new URL('./peak-rss.c', import.meta.url));
 
-/** Compiles the helper into `dir`; its path. Throws a one-line reason when no compiler can. */
+/** Compiles the helper into `dir`: { file, compiler }. Throws a one-line reason when no compiler can. */
 export function buildPeakRss(dir) {
-  const output = join(dir, 'peak-rss');
-  const flags = ['-Os', '-Wall', '-Wextra', '-Werror', '-o', output, SOURCE];
-  const attempts = [
-    ['musl-gcc', ['-static', ...flags]],
-    ['gcc', ['-static', ...flags]],
-    ['gcc', flags],
-  ];
-  const errors = [];
-  for (const [compiler, args] of attempts) {
-    const result = spawnSync(compiler, args, { encoding: 'utf8' });
-    if (result.status === 0 && existsSync(output))
-      return { file: output, compiler: `${compiler} ${args[0]}` };
-    errors.push(`${compiler}: ${result.error?.message ?? result.stderr.trim().split('\n')[0]}`);
-  }
-  throw new Error(`cannot compile bench/lib/peak-rss.c (${errors.join('; ')})`);
+  return compileC(
+    SOURCE,
+    join(dir, 'peak-rss'),
+    ['-Os'],
+    [
+      ['musl-gcc', ['-static']],
+      ['gcc', ['-static']],
+      ['gcc', []],
+    ],
+  );
 }
 
 /** The peak RSS (KiB) and wait status of one run of `{ file, args, env, cwd }`, its stdout ignored. */
