@@ -1,7 +1,8 @@
 /*
- * What the three parts of the fdpass addon share: fdpass.c (descriptor passing, the local connect,
- * isatty, and the module's table), spawn.c (starting and reaping commands on passed descriptors)
- * and termios.c (a terminal's modes, saved and restored by the client).
+ * What the parts of the fdpass addon share: fdpass.c (descriptor passing, the local connect,
+ * isatty, socketpair, and the module's table), spawn.c (starting and reaping commands), beneath.c (a
+ * command's working directory, opened beneath the base), watch.c (readiness without reading),
+ * termios.c (a terminal's modes, saved and restored by the client) and strings.c.
  */
 #ifndef K8PSH_FDPASS_ADDON_H
 #define K8PSH_FDPASS_ADDON_H
@@ -29,10 +30,18 @@ static inline int int32_argument(napi_env env, napi_callback_info info, int32_t 
          napi_get_value_int32(env, argv[0], value) == napi_ok;
 }
 
-/* spawn.c: spawn(file, argv, env, cwd, fds), reap(pid) and pidfd(pid). */
+/* strings.c: a JavaScript string (array of strings) as malloc'ed C; NULL on a non-string. */
+char *addon_string(napi_env env, napi_value value);
+char **addon_strings(napi_env env, napi_value array);
+void addon_free_strings(char **strings);
+
+/* spawn.c: spawn(file, argv, env, dirfd, fds), reap(pid) and pidfd(pid). */
 napi_value spawn_on(napi_env env, napi_callback_info info);
 napi_value reap(napi_env env, napi_callback_info info);
 napi_value pidfd(napi_env env, napi_callback_info info);
+
+/* beneath.c: openbeneath(base, relative), a command's working directory as a descriptor. */
+napi_value open_beneath(napi_env env, napi_callback_info info);
 
 /* watch.c: watch(fd, callback) and unwatch(handle), readiness without reading. */
 napi_value watch_fd(napi_env env, napi_callback_info info);

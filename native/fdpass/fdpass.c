@@ -7,7 +7,9 @@
  *   isatty(fd) -> boolean
  *   send(socketFd, data: Buffer, fds: number[]) -> bytes sent, or -errno
  *   receive(socketFd, buffer: Buffer) -> [bytes, fds], null (nothing to read yet), or -errno
- *   spawn, reap, pidfd: see spawn.c; getmodes, setmodes, rawoutput: see termios.c
+ *   socketpair() -> [fd, fd], a connected pair of close-on-exec stream sockets, or -errno
+ *   spawn, reap, pidfd: see spawn.c; openbeneath: see beneath.c; getmodes, setmodes, rawoutput: see
+ *   termios.c
  *   setname(name) -> undefined: the calling thread's name (the `comm` of ps for the main thread)
  *   watch, unwatch: see watch.c
  *
@@ -233,14 +235,36 @@ static napi_value receive_fds(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* The module's table: this file's functions, spawn.c's, watch.c's and termios.c's. */
+/*
+ * A connected pair of stream sockets, both close-on-exec: a relayed command's stdin, stdout or stderr
+ * (one end becomes its 0, 1 or 2 in spawn.c, the other is the server's). Sockets, as libuv makes
+ * them for child_process: the command sees what it saw when Node started it.
+ */
+static napi_value socket_pair(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  napi_value result;
+  /* EMFILE, ENFILE: -errno, the caller refuses the session. */
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) return negative_errno(env, errno);
+  napi_create_array_with_length(env, 2, &result);
+  for (uint32_t i = 0; i < 2; i++) {
+    napi_value fd;
+    napi_create_int32(env, fds[i], &fd);
+    napi_set_element(env, result, i, fd);
+  }
+  return result;
+}
+
+/* The module's table: this file's functions, spawn.c's, beneath.c's, watch.c's and termios.c's. */
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"connect", NULL, connect_local, NULL, NULL, NULL, napi_enumerable, NULL},
       {"isatty", NULL, is_terminal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, send_fds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"receive", NULL, receive_fds, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"socketpair", NULL, socket_pair, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawn", NULL, spawn_on, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openbeneath", NULL, open_beneath, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reap", NULL, reap, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pidfd", NULL, pidfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setname", NULL, set_name, NULL, NULL, NULL, napi_enumerable, NULL},

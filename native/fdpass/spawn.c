@@ -1,7 +1,7 @@
 /*
  * Starting and reaping a command on passed descriptors (the server side of docs/protocol.md).
  *
- *   spawn(file, argv: string[], env: string[], cwd, fds: number[3]) -> pid, or -errno
+ *   spawn(file, argv: string[], env: string[], dirfd, fds: number[3]) -> pid, or -errno
  *   reap(pid) -> null (running), status (0-255 exit code, 256 + N killed by signal N), or -errno
  *   pidfd(pid) -> a close-on-exec descriptor that turns readable when pid exits (pidfd_open), or -errno
  *
@@ -10,8 +10,8 @@
  * fork() copies the page tables of a 60 MB Node process (about 8 ms per command here, against under
  * 1 ms). posix_spawn itself would leave glibc's two internal signals (32, 33) ignored in the command.
  * The child gets a new session (its own process group, as libuv's `detached`), every signal at its
- * default (Node ignores SIGPIPE), an empty signal mask, the working directory and the three
- * descriptors as 0, 1, 2. Node's libuv does not reap it: the caller watches its pidfd (watch.c) and
+ * default (Node ignores SIGPIPE), an empty signal mask, the working directory (fchdir to dirfd, opened
+ * beneath the base by beneath.c: never a path resolved again) and the three descriptors as 0, 1, 2. Node's libuv does not reap it: the caller watches its pidfd (watch.c) and
  * calls reap() when it turns readable, or (a kernel before 5.3: ENOSYS) calls reap() on SIGCHLD.
  */
 #define _GNU_SOURCE
@@ -31,51 +31,11 @@
 /* The child's own stack: it runs in the parent's memory, so it must not use the parent's. */
 #define CHILD_STACK_SIZE (256 * 1024)
 
-/* A JavaScript string as a malloc'ed C string; NULL when it is not a string (or out of memory). */
-static char *c_string(napi_env env, napi_value value) {
-  size_t length;
-  /* Not a string: the caller throws the TypeError. */
-  if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok) return NULL;
-  char *text = malloc(length + 1);
-  /* Out of memory (text NULL) falls through to return NULL; a failed copy frees what it took. */
-  if (text && napi_get_value_string_utf8(env, value, text, length + 1, &length) != napi_ok) {
-    free(text);
-    return NULL;
-  }
-  return text;
-}
-
-/* Frees a NULL-terminated array from c_strings (NULL itself is allowed: nothing was made). */
-static void free_strings(char **strings) {
-  if (!strings) return;
-  for (char **s = strings; *s; s++) free(*s);
-  free(strings);
-}
-
-/* A JavaScript array of strings as a NULL-terminated array; NULL on a non-string. */
-static char **c_strings(napi_env env, napi_value array) {
-  uint32_t count;
-  /* Not an array. */
-  if (napi_get_array_length(env, array, &count) != napi_ok) return NULL;
-  char **strings = calloc(count + 1, sizeof *strings);
-  /* Out of memory. */
-  if (!strings) return NULL;
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value item;
-    /* A hole or a non-string: give back the strings made so far (calloc left the rest NULL). */
-    if (napi_get_element(env, array, i, &item) != napi_ok || !(strings[i] = c_string(env, item))) {
-      free_strings(strings);
-      return NULL;
-    }
-  }
-  return strings;
-}
-
 /* What the parent hands the child; `error` is how the child reports a failure before execve. */
 struct spawn_request {
-  const char *file, *cwd;
+  const char *file;
   char **arguments, **environment;
-  int fds[3];
+  int dirfd, fds[3];
   volatile int error;
 };
 
@@ -93,7 +53,7 @@ static int spawn_child(void *argument) {
      sigaction fails for SIGKILL, SIGSTOP and glibc's internal signals, which is harmless. */
   for (int signal = 1; signal < NSIG; signal++) sigaction(signal, &action, NULL);
   /* A new session, then the working directory: either failing is reported as errno. */
-  if (setsid() < 0 || chdir(request->cwd) < 0) goto failed;
+  if (setsid() < 0 || fchdir(request->dirfd) < 0) goto failed;
   /* The descriptors are above 2 (checked by the parent), so no dup2 overwrites one still to move;
      the originals are close-on-exec or closed by the caller after spawn. */
   for (int i = 0; i < 3; i++)
@@ -166,31 +126,31 @@ napi_value spawn_on(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   /* Not five arguments: a misuse. */
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5)
-    return fail(env, "spawn(file, argv, env, cwd, fds)");
+    return fail(env, "spawn(file, argv, env, dirfd, fds)");
   struct spawn_request request = {.error = 0};
   /* Bad descriptors: read_fds has thrown. */
   if (!read_fds(env, argv[4], request.fds)) return NULL;
-  char *file = c_string(env, argv[0]);
-  char *cwd = c_string(env, argv[3]);
-  char **arguments = c_strings(env, argv[1]);
-  char **environment = c_strings(env, argv[2]);
+  /* The server's own descriptors are above 2 (0-2 are its stdio): anything else is a mix-up. */
+  if (napi_get_value_int32(env, argv[3], &request.dirfd) != napi_ok || request.dirfd < 3)
+    return fail(env, "dirfd must be a descriptor above 2");
+  char *file = addon_string(env, argv[0]);
+  char **arguments = addon_strings(env, argv[1]);
+  char **environment = addon_strings(env, argv[2]);
   napi_value result = NULL;
-  if (!file || !cwd || !arguments || !environment || !arguments[0]) {
+  if (!file || !arguments || !environment || !arguments[0]) {
     /* A non-string anywhere, or an empty argv (execve needs argv[0]): a misuse. */
-    result = fail(env, "file and cwd must be strings, argv and env arrays of strings, argv not empty");
+    result = fail(env, "file must be a string, argv and env arrays of strings, argv not empty");
   } else {
     /* Everything converted: start it; the pid or -errno goes back as one number. */
     request.file = file;
-    request.cwd = cwd;
     request.arguments = arguments;
     request.environment = environment;
     napi_create_int32(env, start_child(&request), &result);
   }
   /* The child has exec'd or exited by now (CLONE_VFORK): nothing of ours is still in use. */
   free(file);
-  free(cwd);
-  free_strings(arguments);
-  free_strings(environment);
+  addon_free_strings(arguments);
+  addon_free_strings(environment);
   return result;
 }
 

@@ -26,7 +26,9 @@ interface Addon {
   isatty(fd: number): boolean;
   send(socketFd: number, data: Buffer, fds: number[]): number;
   receive(socketFd: number, buffer: Buffer): [number, number[]] | number | null;
-  spawn(file: string, argv: string[], env: string[], cwd: string, fds: number[]): number;
+  socketpair(): [number, number] | number;
+  spawn(file: string, argv: string[], env: string[], dirfd: number, fds: number[]): number;
+  openbeneath(base: string, relative: string, walk?: boolean): number;
   reap(pid: number): number | null;
   pidfd(pid: number): number;
   setname(name: string): void;
@@ -58,11 +60,21 @@ export interface FdPass {
   send(socketFd: number, data: Buffer, fds: number[]): number;
   /** One recvmsg into `buffer`: bytes and descriptors, or null when nothing has arrived yet. */
   receive(socketFd: number, buffer: Buffer): { bytes: number; fds: number[] } | null;
+  /** A connected pair of close-on-exec stream sockets (a relayed command's stdio); throws (EMFILE, ...). */
+  socketpair(): [number, number];
   /**
-   * Starts `file` (a vfork-style clone, not posix_spawn: native/fdpass/spawn.c) in `cwd` on `fds`
-   * as its 0, 1, 2, in a new session, signals at their defaults; the pid. Throws as Node's spawn would (code ENOENT, EACCES, ...). Reap it with reap().
+   * Starts `file` (a vfork-style clone, not posix_spawn: native/fdpass/spawn.c) in the directory
+   * `dirfd` (fchdir) on `fds` as its 0, 1, 2, in a new session, signals at their defaults; the pid.
+   * Throws as Node's spawn would (code ENOENT, EACCES, ...). Reap it with reap().
    */
-  spawn(file: string, argv: string[], env: string[], cwd: string, fds: readonly number[]): number;
+  spawn(file: string, argv: string[], env: string[], dirfd: number, fds: readonly number[]): number;
+  /**
+   * `relative` (normalised: no `..`, not absolute; '' for the base itself) opened beneath `base`
+   * with openat2 RESOLVE_BENEATH (native/fdpass/beneath.c): an O_PATH close-on-exec descriptor.
+   * Throws EXDEV (a symlink leads out), ELOOP, ENOENT, ENOTDIR, EACCES, ... `walk`: the fallback of
+   * kernels without openat2 (no symlink at all), for its tests.
+   */
+  openBeneath(base: string, relative: string, walk?: boolean): number;
   /** waitpid(pid, WNOHANG): null while it runs. */
   reap(pid: number): Ending | null;
   /**
@@ -144,10 +156,21 @@ function wrap(addon: Addon): FdPass {
       if (typeof result === 'number') throw systemError(result, 'recvmsg');
       return { bytes: result[0], fds: result[1] };
     },
-    spawn(file, argv, env, cwd, fds) {
-      const pid = addon.spawn(file, argv, env, cwd, [...fds]);
+    socketpair() {
+      const pair = addon.socketpair();
+      if (typeof pair === 'number') throw systemError(pair, 'socketpair');
+      return pair;
+    },
+    spawn(file, argv, env, dirfd, fds) {
+      const pid = addon.spawn(file, argv, env, dirfd, [...fds]);
       if (pid < 0) throw systemError(pid, `spawn ${file}`);
       return pid;
+    },
+    openBeneath(base, relative, walk) {
+      const fd =
+        walk === undefined ? addon.openbeneath(base, relative) : addon.openbeneath(base, relative, walk);
+      if (fd < 0) throw systemError(fd, 'openat2');
+      return fd;
     },
     reap(pid) {
       const status = addon.reap(pid);

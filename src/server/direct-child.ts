@@ -1,44 +1,13 @@
 /**
  * The command on the client's own stdin, stdout and stderr (passed over the local socket): nothing to
- * relay, so the session ends when the command does.
- *
- * Started with the addon's spawn (native/fdpass/spawn.c: clone with CLONE_VM | CLONE_VFORK, not
- * posix_spawn, which would leave glibc's signals 32 and 33 ignored in the command) rather than Node's
- * spawn: libuv forks, which copies the page tables of the whole server and blocks its event loop for
- * ~8 ms per command here (growing with the server's memory); the vfork-style clone takes under 1 ms.
- * libuv does not know these children, so they are reaped here: when the child's pidfd turns readable
- * (a watch on it, native/fdpass/watch.c), or on a kernel without pidfd_open (before 5.3) on SIGCHLD.
- * The pidfd tells of this child alone: SIGCHLD goes through libuv's signal pipe to a JavaScript
- * listener that has to ask every running child whether it is the one (200 at once: 200 waitpid per
- * exit), and comes for libuv's own children too.
+ * relay, so the session ends when the command does. Started and reaped by ./addon-spawn.ts.
  */
-import { closeSync } from 'node:fs';
-import { fdpass, fdpassFailure, type Ending, type FdPass } from '../native/fdpass.js';
 import { signalGroup, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
-
-/** Children reaped on SIGCHLD (no pidfd): their pid and what to call when they end. */
-const running = new Map<number, (ending: Ending) => void>();
-let watching = false;
-/** Whether this kernel has pidfd_open; asked once, at the first spawn. */
-let pidfds: boolean | undefined;
+import { spawnWithAddon } from './addon-spawn.js';
 
 /** Our copies of the descriptors are closed once the child has its own, whatever happens. */
 export function spawnDirect(spec: SpawnSpec, fds: readonly number[], events: ChildEvents): RunningChild {
-  let pid: number;
-  try {
-    const native = fdpass();
-    if (!native) throw new Error(`no addon: ${fdpassFailure()}`);
-    pidfds ??= hasPidfd(native);
-    // Before the child exists: its SIGCHLD must find the listener.
-    if (!pidfds) watchChildren();
-    const env = Object.entries(spec.env).map(([name, value]) => `${name}=${value}`);
-    pid = native.spawn(spec.file, [spec.argv0, ...spec.args], env, spec.cwd, fds);
-  } finally {
-    closeDescriptors(fds);
-  }
-  const ended = (ending: Ending): void => events.onExit(ending.code, ending.signal);
-  if (pidfds) awaitExit(pid, ended);
-  else running.set(pid, ended);
+  const pid = spawnWithAddon(spec, fds, (ending) => events.onExit(ending.code, ending.signal));
   return {
     pid,
     writeStdin: () => true,
@@ -49,83 +18,4 @@ export function spawnDirect(spec: SpawnSpec, fds: readonly number[], events: Chi
     pauseOutput: () => {},
     resumeOutput: () => {},
   };
-}
-
-export function closeDescriptors(fds: readonly number[]): void {
-  for (const fd of fds) {
-    try {
-      closeSync(fd);
-    } catch {
-      // Not ours any more (EBADF): nothing to release.
-    }
-  }
-}
-
-function hasPidfd(native: FdPass): boolean {
-  try {
-    closeSync(native.pidfd(process.pid));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Reaps `pid` once its pidfd turns readable; on any failure it is left to SIGCHLD. */
-function awaitExit(pid: number, ended: (ending: Ending) => void): void {
-  const native = fdpass()!;
-  let fd: number;
-  try {
-    fd = native.pidfd(pid);
-  } catch {
-    return bySignal(pid, ended);
-  }
-  try {
-    // The watch polls a duplicate of its own: ours is not needed past this call.
-    native.watch(fd, () => {
-      let ending: Ending | null;
-      try {
-        ending = native.reap(pid);
-      } catch {
-        // ECHILD: reaped by someone else; how it ended is lost.
-        ending = { code: null, signal: null };
-      }
-      if (ending) ended(ending);
-      // Readable but not reapable (cannot happen for an exited child): SIGCHLD will tell.
-      else bySignal(pid, ended);
-    });
-  } catch {
-    bySignal(pid, ended);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Left to SIGCHLD: listened to from now on, and asked at once in case it has exited already. */
-function bySignal(pid: number, ended: (ending: Ending) => void): void {
-  running.set(pid, ended);
-  watchChildren();
-  reapEnded();
-}
-
-function watchChildren(): void {
-  if (watching) return;
-  watching = true;
-  // SIGCHLD also comes for libuv's own children; signals coalesce, so every one of ours is asked.
-  process.on('SIGCHLD', reapEnded);
-}
-
-function reapEnded(): void {
-  const native = fdpass()!;
-  for (const [pid, ended] of running) {
-    let ending: Ending | null;
-    try {
-      ending = native.reap(pid);
-    } catch {
-      // ECHILD: reaped by someone else; how it ended is lost.
-      ending = { code: null, signal: null };
-    }
-    if (ending === null) continue;
-    running.delete(pid);
-    ended(ending);
-  }
 }

@@ -1,40 +1,49 @@
 /**
- * Finding the executable as SPEC A4 says: first as a path relative to the
- * working directory, then on the PATH of the command's own environment
- * (default /bin:/usr/bin). The failures are reported as a shell would.
+ * Finding the executable as a shell does (docs/configuration.md, "Commands"): a name with a `/` is a
+ * path, relative ones to the working directory; a bare name is looked up on the PATH of the
+ * command's own environment only (default /bin:/usr/bin). The original tried every name relative
+ * to the working directory first, so an executable `cat` that a client planted there ran as the
+ * server (docs/security.md). The failures are reported as a shell would.
+ *
+ * `directory` reaches the opened working directory without resolving its path again
+ * (/proc/self/fd/N: ./workdir.ts). A candidate relative to it is returned relative, with a `/`, so
+ * that exec resolves it in the directory the command starts in, and never searches PATH again.
  */
 import { accessSync, constants, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { posix } from 'node:path';
 import { ExitCode } from '../protocol/constants.js';
 
 export const DEFAULT_PATH = '/bin:/usr/bin';
 
 export type Lookup = { path: string } | { error: string; code: number };
 
-export function findExecutable(name: string, workingDirectory: string, searchPath = DEFAULT_PATH): Lookup {
+export function findExecutable(name: string, directory: string, searchPath = DEFAULT_PATH): Lookup {
   if (name === '') return { error: 'empty executable name', code: ExitCode.NOT_FOUND };
-  let denied: string | undefined;
+  let denied = false;
   // Candidates are made one at a time: the first that is executable ends the search.
-  const executable = (candidate: string): boolean => {
-    const verdict = check(candidate);
-    if (verdict === 'denied') denied ??= candidate;
-    return verdict === 'ok';
+  const executable = (candidate: string): Lookup | null => {
+    const checked = posix.isAbsolute(candidate) ? candidate : `${directory}/${candidate}`;
+    const verdict = check(checked);
+    if (verdict === 'denied') denied = true;
+    return verdict === 'ok' ? { path: candidate } : null;
   };
-  const relative = resolve(workingDirectory, name);
-  if (executable(relative)) return { path: relative };
-  if (!isAbsolute(name) && !name.includes('/'))
+  if (name.includes('/')) {
+    const found = executable(posix.isAbsolute(name) || name.startsWith('./') ? name : `./${name}`);
+    if (found) return found;
+  } else {
     for (const dir of searchPath.split(':')) {
-      const candidate = join(resolve(workingDirectory, dir || '.'), name);
-      if (executable(candidate)) return { path: candidate };
+      // An empty entry is the working directory, as for a shell.
+      const found = executable(`${dir === '' ? '.' : dir.replace(/\/+$/, '')}/${name}`);
+      if (found) return found;
     }
+  }
   if (denied) return { error: `${name}: Permission denied`, code: ExitCode.NOT_EXECUTABLE };
   return { error: `${name}: command not found`, code: ExitCode.NOT_FOUND };
 }
 
 function check(path: string): 'ok' | 'denied' | 'missing' {
   try {
-    // The first candidate (relative to the working directory) is usually missing: no exception for
-    // that, building one costs more than the stat.
+    // Most PATH candidates are missing: no exception for that, building one costs more than the stat.
     const stats = statSync(path, { throwIfNoEntry: false });
     if (!stats) return 'missing';
     if (stats.isDirectory()) return 'denied';

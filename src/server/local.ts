@@ -14,7 +14,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { localSocketPath } from '../protocol/constants.js';
 import { fdpass, fdpassFailure, type FdPass, type Readiness } from '../native/fdpass.js';
-import { closeDescriptors } from './direct-child.js';
+import { closeDescriptors } from './addon-spawn.js';
 import type { FirstMessage } from './session.js';
 
 /** Every first read lands here and is copied out at once: one buffer serves all connections. */

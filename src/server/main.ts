@@ -13,7 +13,7 @@ import { initLogger, logger } from '../log.js';
 import { errorLine, K8pshError, SetupError } from '../errors.js';
 import { ExitCode } from '../protocol/constants.js';
 import { encodeRefusal } from '../protocol/server-frames.js';
-import { closeDescriptors } from './direct-child.js';
+import { closeDescriptors } from './addon-spawn.js';
 import { daemonChildReady, daemonize, isDaemonChild } from './daemon.js';
 import { IdleMemoryReducer } from './idle-memory.js';
 import { parseServerOptions, type ServerOptions } from './options.js';

@@ -1,14 +1,16 @@
 /**
  * The server's admission policy for one request (SPEC A4): which command, where, with what
- * environment and executable, or why not. It decides only; ./session.ts acts on the answer.
+ * environment and executable, or why not. It decides only; ./session.ts acts on the answer, and owns
+ * the working directory's descriptor of a spawn plan (closed once the command started, or not).
  */
+import { closeSync } from 'node:fs';
 import { commandEnvironment } from '../config/environment.js';
 import type { CommandConfig } from '../config/model.js';
 import { ExitCode } from '../protocol/constants.js';
 import { checkPassedDescriptors, type SessionRequest } from '../protocol/server-session.js';
 import type { SpawnSpec } from './child.js';
 import { DEFAULT_PATH, findExecutable } from './executable.js';
-import { resolveWorkingDirectory } from './workdir.js';
+import { descriptorPath, openWorkingDirectory } from './workdir.js';
 
 export interface PlanContext {
   serverName: string;
@@ -44,18 +46,21 @@ export function planCommand(
     };
   const mismatch = checkPassedDescriptors(features, passedFds, request.tty !== null);
   if (mismatch !== null) return { protocolError: mismatch };
-  const directory = resolveWorkingDirectory(context.baseDirectory, request.workingDirectory);
+  const directory = openWorkingDirectory(context.baseDirectory, request.workingDirectory);
   if ('error' in directory) return { refusal: directory.error, code: ExitCode.FAILURE };
   const env = commandEnvironment(command.environment, request.environment, serverEnv);
   const [executable = command.name, ...fixed] = command.argv;
-  const found = findExecutable(executable, directory.path, env.PATH ?? DEFAULT_PATH);
-  if ('error' in found) return { refusal: found.error, code: found.code };
+  const found = findExecutable(executable, descriptorPath(directory.fd), env.PATH ?? DEFAULT_PATH);
+  if ('error' in found) {
+    closeSync(directory.fd);
+    return { refusal: found.error, code: found.code };
+  }
   return {
     spawn: {
       file: found.path,
       argv0: executable,
       args: [...fixed, ...request.arguments],
-      cwd: directory.path,
+      cwd: directory,
       env: request.tty ? { ...env, TERM: request.tty.term } : withTerminalType(env, request, passedTerminal),
       tty: request.tty,
     },

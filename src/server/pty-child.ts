@@ -3,6 +3,7 @@
  * for one. stdout and stderr are one stream, as with ssh -t.
  */
 import { loadPty } from '../native/pty.js';
+import { descriptorPath } from './workdir.js';
 import { signalGroup, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
 
 /** VEOF: what a terminal user types to end input. */
@@ -15,7 +16,8 @@ export async function spawnPty(spec: SpawnSpec, events: ChildEvents): Promise<Ru
     name: tty.term,
     rows: tty.rows,
     cols: tty.cols,
-    cwd: spec.cwd,
+    // The opened working directory itself: node-pty's child chdirs there before exec.
+    cwd: descriptorPath(spec.cwd.fd),
     env: spec.env,
     encoding: null,
   });

@@ -10,10 +10,17 @@ import { ALL_FEATURES, ExitCode, Feature, FrameType, type Limits } from '../prot
 import { STDERR_END, STDIN_END, STDOUT_END, writeData } from '../protocol/data.js';
 import { ServerSession, type ServerSessionHandler, type SessionRequest } from '../protocol/server-session.js';
 import { encodeExit, encodeHelloReply, encodeRefusal } from '../protocol/server-frames.js';
-import { closeDescriptors, spawnDirect } from './direct-child.js';
-import { spawnPiped, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
+import { closeDescriptors } from './addon-spawn.js';
+import { spawnDirect } from './direct-child.js';
+import type { ChildEvents, RunningChild, SpawnSpec } from './child.js';
+import { spawnPiped } from './piped-child.js';
 import { planCommand, type PlanContext } from './plan.js';
 import { callerEnv } from '../runtime/caller-env.js';
+
+/** A spawn plan's working directory is the session's to close, once the command started or not. */
+function closeWorkingDirectory(spec: SpawnSpec): void {
+  closeDescriptors([spec.cwd.fd]);
+}
 
 /** How long a finished session waits for the client to close before dropping it. */
 const LINGER_MS = 5000;
@@ -132,7 +139,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
           command: request.command,
           file: spec.file,
           args: spec.args,
-          cwd: spec.cwd,
+          cwd: spec.cwd.path,
           tty: !!spec.tty,
           direct: (this.session.features & Feature.PASSED_STDIO) !== 0,
         },
@@ -246,7 +253,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     const spec = this.pendingSpawn;
     if (spec === null) return;
     this.pendingSpawn = null;
-    if (this.closed) return;
+    if (this.closed) return closeWorkingDirectory(spec);
     if (spec.tty) return void this.startPty(spec);
     let child: RunningChild;
     const fds = this.passedFds;
@@ -256,6 +263,9 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     } catch (error) {
       // spawn() throws for some failures (E2BIG, EMFILE, ...) instead of emitting 'error'.
       return this.onSpawnError(error as NodeJS.ErrnoException);
+    } finally {
+      // The command has its own working directory now (or none at all).
+      closeWorkingDirectory(spec);
     }
     this.attach(child);
   }
@@ -266,6 +276,8 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       this.attach(await spawnPty(spec, this));
     } catch (error) {
       this.refuse(`cannot start a terminal: ${(error as Error).message}`, ExitCode.NOT_EXECUTABLE);
+    } finally {
+      closeWorkingDirectory(spec);
     }
   }
 

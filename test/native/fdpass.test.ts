@@ -10,13 +10,17 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   closeSync,
+  constants,
   fstatSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
   readSync,
   rmSync,
+  statSync,
+  symlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -284,7 +288,12 @@ t.test('descriptor passing', { skip: native ? false : `no addon: ${fdpassFailure
 t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure()}` }, async (t) => {
   const addon = native!;
   const dir = mkdtempSync(join(tmpdir(), 'k8psh-spawn-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // The working directory goes as a descriptor (the server opens it beneath its base).
+  const dirfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  t.teardown(() => {
+    closeSync(dirfd);
+    rmSync(dir, { recursive: true, force: true });
+  });
   /** Three descriptors above 2 for the child: stdin from /dev/null, stdout and stderr to files. */
   const stdio = (): { fds: number[]; out: string; err: string } => {
     const out = join(dir, `out-${Math.random()}`);
@@ -306,7 +315,7 @@ t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure
       '/bin/sh',
       ['sh', '-c', 'pwd; echo "$A|$B"; echo oops >&2; exit 7'],
       ['A=1', 'B=two words'],
-      dir,
+      dirfd,
       fds,
     );
     for (const fd of fds) closeSync(fd);
@@ -318,7 +327,7 @@ t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure
 
   t.test('a death by signal is reported as the signal', async (t) => {
     const { fds } = stdio();
-    const pid = addon.spawn('/bin/sh', ['sh', '-c', 'kill -TERM $$'], [], dir, fds);
+    const pid = addon.spawn('/bin/sh', ['sh', '-c', 'kill -TERM $$'], [], dirfd, fds);
     for (const fd of fds) closeSync(fd);
     t.same(await ended(pid), { code: null, signal: 15 });
   });
@@ -326,15 +335,13 @@ t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure
   t.test('failures are thrown with their code, and leave no child behind', async (t) => {
     const { fds } = stdio();
     const missing = join(dir, 'missing');
-    t.throws(() => addon.spawn(missing, ['missing'], [], dir, fds), { code: 'ENOENT' }, 'no such program');
-    t.throws(
-      () => addon.spawn('/bin/true', ['true'], [], missing, fds),
-      { code: 'ENOENT' },
-      'no such directory',
-    );
+    t.throws(() => addon.spawn(missing, ['missing'], [], dirfd, fds), { code: 'ENOENT' }, 'no such program');
     writeFileSync(join(dir, 'plain'), 'not a program');
+    const file = openSync(join(dir, 'plain'), 'r');
+    t.throws(() => addon.spawn('/bin/true', ['true'], [], file, fds), { code: 'ENOTDIR' }, 'not a directory');
+    closeSync(file);
     t.throws(
-      () => addon.spawn(join(dir, 'plain'), ['plain'], [], dir, fds),
+      () => addon.spawn(join(dir, 'plain'), ['plain'], [], dirfd, fds),
       { code: 'EACCES' },
       'not executable',
     );
@@ -344,7 +351,7 @@ t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure
 
   t.test('pidfd() turns readable when the child exits, not before', async (t) => {
     const { fds } = stdio();
-    const pid = addon.spawn('/bin/sh', ['sh', '-c', 'sleep 0.3; exit 3'], [], dir, fds);
+    const pid = addon.spawn('/bin/sh', ['sh', '-c', 'sleep 0.3; exit 3'], [], dirfd, fds);
     for (const fd of fds) closeSync(fd);
     const pidfd = addon.pidfd(pid);
     const started = Date.now();
@@ -358,7 +365,7 @@ t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure
 
   t.test('pidfd() of a child that has exited already is readable at once', async (t) => {
     const { fds } = stdio();
-    const pid = addon.spawn('/bin/true', ['true'], [], dir, fds);
+    const pid = addon.spawn('/bin/true', ['true'], [], dirfd, fds);
     for (const fd of fds) closeSync(fd);
     // A zombie until reaped: wait for it to exit without reaping it.
     const deadline = Date.now() + 5000;
@@ -374,18 +381,91 @@ t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure
   t.test('bad arguments throw TypeError', async (t) => {
     const loose = addon as unknown as Record<'spawn' | 'reap' | 'pidfd', (...args: unknown[]) => unknown>;
     t.throws(
-      () => loose.spawn('/bin/true', ['true'], [], dir, [0, 1, 2]),
+      () => loose.spawn('/bin/true', ['true'], [], dirfd, [0, 1, 2]),
       TypeError,
       'stdio numbers of our own',
     );
-    t.throws(() => loose.spawn('/bin/true', [], [], dir, [3, 4, 5]), TypeError, 'empty argv');
-    t.throws(() => loose.spawn('/bin/true', ['true', 1], [], dir, [3, 4, 5]), TypeError, 'argv not strings');
-    t.throws(() => loose.spawn('/bin/true', ['true'], [], dir, [3, 4]), TypeError, 'two descriptors');
+    t.throws(() => loose.spawn('/bin/true', [], [], dirfd, [3, 4, 5]), TypeError, 'empty argv');
+    t.throws(
+      () => loose.spawn('/bin/true', ['true', 1], [], dirfd, [3, 4, 5]),
+      TypeError,
+      'argv not strings',
+    );
+    t.throws(() => loose.spawn('/bin/true', ['true'], [], dirfd, [3, 4]), TypeError, 'two descriptors');
     t.throws(() => loose.reap(0), TypeError, 'pid 0');
     t.throws(() => loose.pidfd(0), TypeError, 'pidfd of pid 0');
     t.throws(() => loose.pidfd('1'), TypeError, 'pidfd of a string');
   });
 });
+
+t.test(
+  'openBeneath() and socketpair()',
+  { skip: native ? false : `no addon: ${fdpassFailure()}` },
+  async (t) => {
+    const addon = native!;
+    const base = mkdtempSync(join(tmpdir(), 'k8psh-beneath-'));
+    const outside = mkdtempSync(join(tmpdir(), 'k8psh-outside-'));
+    t.teardown(() => {
+      rmSync(base, { recursive: true, force: true });
+      rmSync(outside, { recursive: true, force: true });
+    });
+    mkdirSync(join(base, 'a/b'), { recursive: true });
+    writeFileSync(join(base, 'file'), '');
+    symlinkSync('a', join(base, 'relative-in'));
+    symlinkSync(join(base, 'a'), join(base, 'absolute-in'));
+    symlinkSync(outside, join(base, 'out'));
+    symlinkSync('../..', join(base, 'a/up'));
+    symlinkSync('/proc/self/cwd', join(base, 'magic'));
+    /** The directory a descriptor is, by its device and inode. */
+    const same = (fd: number, path: string): boolean => {
+      const [a, b] = [fstatSync(fd), statSync(path)];
+      closeSync(fd);
+      return a.ino === b.ino && a.dev === b.dev;
+    };
+    t.ok(same(addon.openBeneath(base, ''), base), 'the base itself');
+    t.ok(same(addon.openBeneath(base, 'a/b'), join(base, 'a/b')), 'a directory inside');
+    t.ok(
+      same(addon.openBeneath(base, 'relative-in/b'), join(base, 'a/b')),
+      'a relative symlink that stays inside',
+    );
+    t.throws(() => addon.openBeneath(base, 'absolute-in'), { code: 'EXDEV' }, 'an absolute symlink');
+    t.throws(() => addon.openBeneath(base, 'out'), { code: 'EXDEV' }, 'a symlink leading outside');
+    t.throws(() => addon.openBeneath(base, 'a/up'), { code: 'EXDEV' }, 'a relative symlink climbing out');
+    t.throws(() => addon.openBeneath(base, 'magic'), { code: 'EXDEV' }, 'a /proc link (absolute)');
+    t.throws(() => addon.openBeneath(base, 'nope'), { code: 'ENOENT' });
+    t.throws(() => addon.openBeneath(base, 'file'), { code: 'ENOTDIR' });
+    t.throws(() => addon.openBeneath(join(base, 'nope'), ''), { code: 'ENOENT' }, 'a missing base');
+    const fd = addon.openBeneath(base, 'a');
+    t.equal(fcntlCloseOnExec(fd), true, 'close-on-exec');
+    closeSync(fd);
+    // Kernels without openat2: one component at a time, no symlink at all.
+    t.ok(same(addon.openBeneath(base, 'a/b', true), join(base, 'a/b')), 'walked: a directory inside');
+    t.ok(same(addon.openBeneath(base, '', true), base), 'walked: the base');
+    t.throws(
+      () => addon.openBeneath(base, 'relative-in/b', true),
+      { code: 'ELOOP' },
+      'walked: a symlink inside',
+    );
+    t.throws(() => addon.openBeneath(base, 'out', true), { code: 'ELOOP' }, 'walked: a symlink out');
+    t.throws(() => addon.openBeneath(base, 'a/nope', true), { code: 'ENOENT' });
+    t.throws(() => addon.openBeneath(base, 'file', true), { code: 'ENOTDIR' });
+
+    const [one, two] = addon.socketpair();
+    writeSync(one, 'ping');
+    const buffer = Buffer.alloc(8);
+    t.equal(readSync(two, buffer), 4, 'a connected pair');
+    t.equal(buffer.toString('utf8', 0, 4), 'ping');
+    t.equal(fcntlCloseOnExec(one) && fcntlCloseOnExec(two), true, 'both close-on-exec');
+    closeSync(one);
+    closeSync(two);
+  },
+);
+
+/** Whether fd is close-on-exec (the flags line of /proc/self/fdinfo: O_CLOEXEC is 02000000). */
+function fcntlCloseOnExec(fd: number): boolean {
+  const flags = /^flags:\s+(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!;
+  return (parseInt(flags, 8) & 0o2000000) !== 0;
+}
 
 const objdumpMissing = spawnSync('objdump', ['--version']).status !== 0;
 
