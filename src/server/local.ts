@@ -20,44 +20,47 @@ import type { FirstMessage } from './session.js';
 /** Every first read lands here and is copied out at once: one buffer serves all connections. */
 const firstRead = Buffer.allocUnsafe(64 * 1024);
 
-/** Listening, or why not (logged by the caller once the TCP port is bound: see serve()). */
+/**
+ * Listening, or why not: `taken` when another process holds the name (the caller fails: stubs would
+ * talk to that process), `missing` otherwise (logged by the caller once the TCP port is bound).
+ */
 export type LocalListener =
-  | { server: Server; missing?: undefined }
-  | { server: null; missing: { level: 'info' | 'warn'; detail: Record<string, unknown> } };
+  | { server: Server; missing?: undefined; taken?: undefined }
+  | { server: null; missing: { level: 'info' | 'warn'; detail: Record<string, unknown> }; taken?: undefined }
+  | { server: null; missing?: undefined; taken: string };
 
 /**
- * Listen on the local socket of `port`; `onConnection` gets each admitted connection with its first
- * bytes and descriptors (one that sends nothing in time is dropped). `accept` is told how many
- * admitted connections still wait for their first bytes: they count toward the session cap, or
- * idle connections could pile up without limit. Without a local socket (no addon, name taken) the
- * result says why.
+ * Listen on the local socket of `port`; `onConnection` gets each connection `accept` admitted, with
+ * its first bytes and descriptors (one that sends nothing in time is dropped). Without a local
+ * socket (no addon, name taken) the result says why.
  */
 export async function listenLocal(
   port: number,
   timeoutMs: number,
-  accept: (socket: Socket, waiting: number) => boolean,
+  accept: (socket: Socket) => boolean,
   onConnection: (socket: Socket, first: FirstMessage) => void,
   log: Logger,
 ): Promise<LocalListener> {
   const native = fdpass();
   if (!native) return { server: null, missing: { level: 'info', detail: { reason: fdpassFailure() } } };
   const path = localSocketPath(port);
-  let waiting = 0;
   const server = createServer({ pauseOnConnect: true }, (socket) => {
-    if (!accept(socket, waiting)) return;
-    waiting++;
+    if (!accept(socket)) return;
     readFirst(native, socket, timeoutMs, (first) => {
-      waiting--;
       if (first) onConnection(socket, first);
       else socket.destroy();
     });
   });
   return new Promise((resolve) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      resolve({
-        server: null,
-        missing: { level: 'warn', detail: { path: path.replace('\0', '@'), err: error.code } },
-      }),
+      resolve(
+        error.code === 'EADDRINUSE'
+          ? { server: null, taken: error.code }
+          : {
+              server: null,
+              missing: { level: 'warn', detail: { path: path.replace('\0', '@'), err: error.code } },
+            },
+      ),
     );
     server.listen({ path, exclusive: true }, () => {
       server.removeAllListeners('error');

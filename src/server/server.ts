@@ -1,0 +1,209 @@
+/**
+ * A serving k8pshd (docs/protocol.md): its two listeners — 127.0.0.1:port and the local socket
+ * `\0k8psh-port` — the sessions they admit, the budgets they share, draining and shutdown.
+ *
+ * One admission for both listeners: every connection counts toward --max-sessions and the
+ * descriptor budget from its accept to its close, whichever listener took it and whatever it is
+ * doing (waiting for its first bytes, sending its request, running a command).
+ */
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { CommandConfig, Config } from '../config/model.js';
+import { SetupError } from '../errors.js';
+import { logger } from '../log.js';
+import { ExitCode, localSocketPath } from '../protocol/constants.js';
+import { encodeRefusal } from '../protocol/server-frames.js';
+import { closeDescriptors } from './addon-spawn.js';
+import { CONNECTION_DESCRIPTORS, DescriptorBudget } from './descriptor-budget.js';
+import { IdleMemoryReducer } from './idle-memory.js';
+import { listenLocal } from './local.js';
+import type { ServerOptions } from './options.js';
+import { removePidfile, writePidfile } from './pidfile.js';
+import { Connection, type FirstMessage, type SessionContext } from './session.js';
+import { removeFiles } from './stubs.js';
+
+export const SERVER_HOST = '127.0.0.1';
+const KILL_GRACE_MS = 2000;
+/** A client refused at admission has this long to read the refusal before it is dropped. */
+const REFUSAL_LINGER_MS = 2000;
+
+export interface ServerSettings {
+  config: Config;
+  name: string;
+  port: number;
+  commands: ReadonlyMap<string, CommandConfig>;
+  options: ServerOptions;
+  /** The stubs this server made: removed when it stops (unless --keep-client-executables). */
+  stubs: string[];
+}
+
+export class Server {
+  private readonly connections = new Set<Connection>();
+  /** Connections admitted and not yet closed, on both listeners. */
+  private held = 0;
+  private started = 0;
+  private stopping = false;
+  private readonly tcp: NetServer;
+  private local: NetServer | null = null;
+  private readonly memory = new IdleMemoryReducer({ isIdle: () => this.connections.size === 0 });
+  private descriptors: DescriptorBudget | null = null;
+  private readonly context: SessionContext;
+  private readonly pidfile: string | null;
+
+  constructor(
+    private readonly settings: ServerSettings,
+    private readonly log: Logger,
+  ) {
+    const { options } = settings;
+    this.pidfile = options.background || options.pidfileGiven ? options.pidfile : null;
+    // One context for every session: nothing in it belongs to one connection.
+    this.context = {
+      serverName: settings.name,
+      baseDirectory: settings.config.baseDirectory,
+      commands: settings.commands,
+      limits: options.limits,
+      requestTimeoutMs: options.requestTimeoutMs,
+      requestBudget: { used: 0, limit: options.maxRequestBytes },
+      killGraceMs: KILL_GRACE_MS,
+      log: logger('Process'),
+      onStarted: () => {
+        this.started++;
+        if (options.maxConnections >= 0 && this.started >= options.maxConnections)
+          void this.shutdown('max-connections reached');
+      },
+    };
+    this.tcp = createServer({ noDelay: true, pauseOnConnect: false }, (socket: Socket) => {
+      if (this.admit(socket)) this.startSession(socket);
+    });
+  }
+
+  /**
+   * The local socket first (once the port accepts, a client may pass its stdio), then the port; the
+   * pidfile once both are ours. A name someone else holds is fatal: stubs would talk to it.
+   */
+  async listen(): Promise<void> {
+    const { name, port, options } = this.settings;
+    const local = await listenLocal(
+      port,
+      options.requestTimeoutMs,
+      (socket) => this.admit(socket),
+      (socket, first) => this.startSession(socket, first),
+      logger('Main'),
+    );
+    this.local = local.server;
+    try {
+      // With the name taken, the port is bound all the same: when it is taken too (another k8pshd
+      // serves this port), that is the error to see.
+      await new Promise<void>((resolveListen, rejectListen) => {
+        this.tcp.once('error', (error: NodeJS.ErrnoException) =>
+          rejectListen(
+            new SetupError(
+              error.code === 'EADDRINUSE'
+                ? `port ${port} is already in use (server ${name} on ${SERVER_HOST}:${port})`
+                : `cannot listen on ${SERVER_HOST}:${port}: ${error.message}`,
+            ),
+          ),
+        );
+        this.tcp.listen({ host: SERVER_HOST, port, exclusive: true }, resolveListen);
+      });
+      if (local.taken)
+        throw new SetupError(
+          `the local socket @${localSocketPath(port).slice(1)} of server ${name} is already in use: another process holds it, and stubs would talk to that process`,
+        );
+      if (this.pidfile) writePidfile(this.pidfile);
+    } catch (error) {
+      this.tcp.close();
+      this.local?.close();
+      if (!options.keepClientExecutables) removeFiles(this.settings.stubs);
+      throw error;
+    }
+    this.tcp.on('error', (error) => this.log.error({ err: error.message }, 'server error'));
+    if (local.missing)
+      this.log[local.missing.level](local.missing.detail, 'no local socket: stdio is relayed over TCP');
+    // Counted once both listeners are open: what the server holds before any connection.
+    this.descriptors = new DescriptorBudget();
+    this.log.info(
+      { name, port, local: this.local !== null, commands: [...this.settings.commands.keys()] },
+      'listening',
+    );
+  }
+
+  /** Stops accepting, drains (a second call: hangs up), removes stubs and pidfile, exits 0. */
+  async shutdown(reason: string): Promise<void> {
+    if (this.stopping) {
+      for (const connection of this.connections) connection.hangUp();
+      return;
+    }
+    this.stopping = true;
+    this.log.info({ reason, sessions: this.connections.size }, 'shutting down');
+    this.tcp.close();
+    this.local?.close();
+    // Running commands are drained; a client still sending its request would hold the exit until
+    // its request timeout.
+    for (const connection of this.connections)
+      connection.refuseIfWaiting(`server ${this.settings.name} is shutting down`);
+    if (this.settings.options.noWait) for (const connection of this.connections) connection.hangUp();
+    await Promise.all([...this.connections].map((connection) => connection.done));
+    if (!this.settings.options.keepClientExecutables) removeFiles(this.settings.stubs);
+    if (this.pidfile) removePidfile(this.pidfile);
+    this.log.info('stopped');
+    process.exit(ExitCode.SUCCESS);
+  }
+
+  /** False: the connection was dropped or refused (and is not read). */
+  private admit(socket: Socket): boolean {
+    if (this.stopping) {
+      socket.destroy();
+      return false;
+    }
+    const { name, options } = this.settings;
+    if (this.held >= options.maxSessions) {
+      this.log.warn({ limit: options.maxSessions }, 'connection refused: too many sessions');
+      this.refuse(socket, `server ${name} is busy (${options.maxSessions} sessions)`);
+      return false;
+    }
+    const descriptors = this.descriptors;
+    if (descriptors && !descriptors.take(CONNECTION_DESCRIPTORS)) {
+      this.log.warn({ limit: descriptors.limit }, 'connection refused: out of file descriptors');
+      this.refuse(
+        socket,
+        `server ${name} is out of file descriptors (its limit is ${descriptors.limit}): try again later`,
+      );
+      return false;
+    }
+    this.held++;
+    socket.once('close', () => {
+      this.held--;
+      descriptors?.give(CONNECTION_DESCRIPTORS);
+    });
+    return true;
+  }
+
+  /**
+   * Refused before anything is read: old and new clients both print a STDERR_DATA refusal. Its bytes
+   * are discarded, and a peer that never closes does not keep the descriptor.
+   */
+  private refuse(socket: Socket, message: string): void {
+    socket.on('error', () => {});
+    socket.resume();
+    socket.end(encodeRefusal(message, ExitCode.FAILURE, false));
+    setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+  }
+
+  private startSession(socket: Socket, first?: FirstMessage): void {
+    // A local connection may have waited for its first bytes: the server may be stopping now.
+    if (this.stopping) {
+      if (first) closeDescriptors(first.fds);
+      return void socket.destroy();
+    }
+    const connection = new Connection(socket, this.context);
+    this.connections.add(connection);
+    void connection.done.then(() => {
+      this.connections.delete(connection);
+      this.memory.sessionEnded();
+    });
+    // Counted first: this request may be the one that reaches --max-connections.
+    if (first) connection.receiveFirst(first);
+    else connection.awaitRequest();
+  }
+}
