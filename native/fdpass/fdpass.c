@@ -5,6 +5,7 @@
  *
  *   connect(path) -> a connected, blocking AF_UNIX stream socket (close-on-exec), or -errno
  *   isatty(fd) -> boolean
+ *   hungup(fd) -> boolean: the socket's peer is gone for good (poll: POLLHUP, POLLERR)
  *   send(socketFd, data: Buffer, fds: number[]) -> bytes sent, or -errno
  *   receive(socketFd, buffer: Buffer) -> [bytes, fds], null (nothing to read yet), or -errno
  *   socketpair() -> [fd, fd], a connected pair of close-on-exec stream sockets, or -errno
@@ -20,6 +21,7 @@
  * (possibly one that belongs to Node); received descriptors are close-on-exec.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -255,11 +257,32 @@ static napi_value socket_pair(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * Whether the peer of a socket is gone for good, without reading it: poll for no event at all still
+ * reports POLLHUP and POLLERR. A local socket whose peer closed (after shutting down its side or
+ * not) is POLLHUP; a TCP connection only once it was reset (a half-close is not a hang-up there:
+ * src/server/peer-watch.ts asks /proc/net/tcp).
+ */
+static napi_value hung_up(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  /* Not one number: a misuse. */
+  if (!int32_argument(env, info, &fd)) return fail(env, "hungup(fd)");
+  struct pollfd poller = {.fd = fd, .events = 0};
+  int ready;
+  do ready = poll(&poller, 1, 0);
+  while (ready < 0 && errno == EINTR);
+  napi_value value;
+  /* A poll error (EBADF...) or POLLNVAL: nothing to watch any more, as good as gone. */
+  napi_get_boolean(env, ready < 0 || (poller.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0, &value);
+  return value;
+}
+
 /* The module's table: this file's functions, spawn.c's, beneath.c's, watch.c's and termios.c's. */
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"connect", NULL, connect_local, NULL, NULL, NULL, napi_enumerable, NULL},
       {"isatty", NULL, is_terminal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hungup", NULL, hung_up, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, send_fds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"receive", NULL, receive_fds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"socketpair", NULL, socket_pair, NULL, NULL, NULL, napi_enumerable, NULL},

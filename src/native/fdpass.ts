@@ -24,6 +24,7 @@ const SOURCE_BUILD = '../../native/fdpass/build/Release/fdpass.node';
 interface Addon {
   connect(path: string): number;
   isatty(fd: number): boolean;
+  hungup(fd: number): boolean;
   send(socketFd: number, data: Buffer, fds: number[]): number;
   receive(socketFd: number, buffer: Buffer): [number, number[]] | number | null;
   socketpair(): [number, number] | number;
@@ -56,6 +57,8 @@ export interface FdPass {
   /** A connected, blocking local stream socket (close-on-exec); throws ECONNREFUSED, ENOENT, ... */
   connect(path: string): number;
   isatty(fd: number): boolean;
+  /** The socket's peer is gone for good (POLLHUP or POLLERR, nothing read): native/fdpass/fdpass.c. */
+  hungUp(fd: number): boolean;
   /** One sendmsg of `data` with `fds`: the bytes sent (possibly fewer); throws on an error. */
   send(socketFd: number, data: Buffer, fds: number[]): number;
   /** One recvmsg into `buffer`: bytes and descriptors, or null when nothing has arrived yet. */
@@ -145,6 +148,7 @@ function wrap(addon: Addon): FdPass {
       return fd;
     },
     isatty: (fd) => addon.isatty(fd),
+    hungUp: (fd) => addon.hungup(fd),
     send(socketFd, data, fds) {
       const sent = addon.send(socketFd, data, fds);
       if (sent < 0) throw systemError(sent, 'sendmsg');

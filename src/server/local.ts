@@ -44,7 +44,8 @@ export async function listenLocal(
   const native = fdpass();
   if (!native) return { server: null, missing: { level: 'info', detail: { reason: fdpassFailure() } } };
   const path = localSocketPath(port);
-  const server = createServer({ pauseOnConnect: true }, (socket) => {
+  // Half-open, as the TCP listener (./server.ts): a half-closed client still gets its exit code.
+  const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
     if (!accept(socket)) return;
     readFirst(native, socket, timeoutMs, (first) => {
       if (first) onConnection(socket, first);

@@ -17,6 +17,7 @@ import { closeDescriptors } from './addon-spawn.js';
 import { CONNECTION_DESCRIPTORS, DescriptorBudget } from './descriptor-budget.js';
 import { IdleMemoryReducer } from './idle-memory.js';
 import { listenLocal } from './local.js';
+import { PeerWatch } from './peer-watch.js';
 import type { ServerOptions } from './options.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { Connection, type FirstMessage, type SessionContext } from './session.js';
@@ -66,15 +67,20 @@ export class Server {
       requestBudget: { used: 0, limit: options.maxRequestBytes },
       killGraceMs: KILL_GRACE_MS,
       log: logger('Process'),
+      peers: new PeerWatch(),
       onStarted: () => {
         this.started++;
         if (options.maxConnections >= 0 && this.started >= options.maxConnections)
           void this.shutdown('max-connections reached');
       },
     };
-    this.tcp = createServer({ noDelay: true, pauseOnConnect: false }, (socket: Socket) => {
-      if (this.admit(socket)) this.startSession(socket);
-    });
+    // Half-open: a client that shut down its side still gets its output and exit code.
+    this.tcp = createServer(
+      { noDelay: true, pauseOnConnect: false, allowHalfOpen: true },
+      (socket: Socket) => {
+        if (this.admit(socket)) this.startSession(socket);
+      },
+    );
   }
 
   /**

@@ -16,6 +16,7 @@ import type { ChildEvents, RunningChild, SpawnSpec } from './child.js';
 import { spawnPiped } from './piped-child.js';
 import { planCommand, type PlanContext } from './plan.js';
 import { callerEnv } from '../runtime/caller-env.js';
+import type { PeerWatch } from './peer-watch.js';
 
 /** A spawn plan's working directory is the session's to close, once the command started or not. */
 function closeWorkingDirectory(spec: SpawnSpec): void {
@@ -40,6 +41,8 @@ export interface SessionContext extends PlanContext {
   requestBudget: { used: number; readonly limit: number };
   /** Called once when START_COMMAND arrives (run or refused): counts toward --max-connections. */
   onStarted(): void;
+  /** Where a session that Node would not see end is watched for its client leaving (./peer-watch.ts). */
+  peers: PeerWatch;
 }
 
 /** The first bytes of a connection on the local socket, with the descriptors that came with them. */
@@ -60,6 +63,10 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   /** Stdin, its end and signals that arrived before the command was attached. */
   private pendingStdin: Buffer[] = [];
   private pendingStdinEnd = false;
+  /** The client shut down its side (or its data ended): it may still read our output. */
+  private halfClosed = false;
+  /** Reading is paused because the command's stdin is full (or not attached yet). */
+  private readingPaused = false;
   private readonly pendingSignals: (NodeJS.Signals | number)[] = [];
   private requestTimer: NodeJS.Timeout | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
@@ -84,6 +91,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     socket.on('error', (error: NodeJS.ErrnoException) =>
       context.log.debug({ err: error.code }, 'socket error'),
     );
+    socket.on('end', () => this.onClientEnd());
     socket.on('close', () => this.onClientGone());
     socket.on('drain', () => this.onSocketDrain());
   }
@@ -157,13 +165,13 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     if (!child) {
       // The command is not attached yet: keep this (a copy: the chunk is a view) and read no more.
       this.pendingStdin.push(Buffer.from(chunk));
-      this.socket.pause();
+      this.pauseReading();
       return;
     }
     if (!child.writeStdin(chunk)) {
       // The command reads slower than the client sends: stop reading the socket until it catches up.
-      this.socket.pause();
-      child.onStdinDrain(() => this.socket.resume());
+      this.pauseReading();
+      child.onStdinDrain(() => this.resumeReading());
     }
   }
 
@@ -291,8 +299,39 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     let flowing = true;
     for (const chunk of pending) flowing = child.writeStdin(chunk) && flowing;
     if (this.pendingStdinEnd) child.endStdin();
-    if (flowing) this.socket.resume();
-    else child.onStdinDrain(() => this.socket.resume());
+    if (flowing) this.resumeReading();
+    else child.onStdinDrain(() => this.resumeReading());
+  }
+
+  /**
+   * Paused, Node no longer sees the client go: its FIN waits behind the stdin it could not send. The
+   * session is watched meanwhile (./peer-watch.ts).
+   */
+  private pauseReading(): void {
+    this.socket.pause();
+    if (this.readingPaused || this.closed) return;
+    this.readingPaused = true;
+    this.context.peers.watch(this.socket, () => this.socket.destroy());
+  }
+
+  private resumeReading(): void {
+    this.socket.resume();
+    if (!this.readingPaused) return;
+    this.readingPaused = false;
+    if (!this.halfClosed) this.context.peers.unwatch(this.socket);
+  }
+
+  /**
+   * The client's data ended (it shut down its side, or closed): no more request or stdin can come,
+   * but a half-closed client still reads the output and the exit code, on every path. Whether it
+   * is still there is then for the peer watch to tell: an end of data looks the same either way.
+   */
+  private onClientEnd(): void {
+    if (this.closed || this.halfClosed) return;
+    this.halfClosed = true;
+    if (!this.session.started) return this.refuse('the request ended before START_COMMAND', ExitCode.FAILURE);
+    this.onStdinEnd();
+    this.context.peers.watch(this.socket, () => this.socket.destroy());
   }
 
   private releaseRequestBytes(): void {
@@ -334,6 +373,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     this.releasePassedFds();
     if (this.closed) return;
     this.closed = true;
+    this.context.peers.unwatch(this.socket);
     this.socket.end(frames);
     // A peer that never closes its side must not hold the session (and a shutdown) forever.
     this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
@@ -347,6 +387,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     this.releasePassedFds();
     const wasOpen = !this.closed;
     this.closed = true;
+    this.context.peers.unwatch(this.socket);
     this.markDone();
     if (wasOpen && this.child && !this.exited) {
       this.context.log.info({ pid: this.child.pid }, 'client gone: ending its command');
