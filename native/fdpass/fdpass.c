@@ -6,6 +6,7 @@
  *   connect(path) -> a connected, blocking AF_UNIX stream socket (close-on-exec), or -errno
  *   isatty(fd) -> boolean
  *   hungup(fd) -> boolean: the socket's peer is gone for good (poll: POLLHUP, POLLERR)
+ *   peeruid(fd) -> the uid that listens at the other end of a connected local socket, or -errno
  *   send(socketFd, data: Buffer, fds: number[]) -> bytes sent, or -errno
  *   receive(socketFd, buffer: Buffer) -> [bytes, fds], null (nothing to read yet), or -errno
  *   socketpair() -> [fd, fd], a connected pair of close-on-exec stream sockets, or -errno
@@ -20,6 +21,8 @@
  * length), then as Node 20's did (padded with NULs to the full sun_path). send/receive are non-blocking single system calls on a socket
  * (possibly one that belongs to Node); received descriptors are close-on-exec.
  */
+/* struct ucred (SO_PEERCRED). */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -277,12 +280,31 @@ static napi_value hung_up(napi_env env, napi_callback_info info) {
   return value;
 }
 
+/*
+ * The uid of the process that made the listener a connected local socket reached (SO_PEERCRED: the
+ * kernel records it at listen(), in our user namespace's terms). Who holds an abstract name is
+ * anyone's guess otherwise: no permission guards the abstract namespace (docs/security.md).
+ */
+static napi_value peer_uid(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  /* Not one number: a misuse. */
+  if (!int32_argument(env, info, &fd)) return fail(env, "peeruid(fd)");
+  struct ucred credentials;
+  socklen_t size = sizeof credentials;
+  /* ENOTSOCK, EBADF, ...: -errno, and the caller refuses to talk. */
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &size) != 0) return negative_errno(env, errno);
+  napi_value value;
+  napi_create_int64(env, (int64_t)credentials.uid, &value);
+  return value;
+}
+
 /* The module's table: this file's functions, spawn.c's, beneath.c's, watch.c's and termios.c's. */
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"connect", NULL, connect_local, NULL, NULL, NULL, napi_enumerable, NULL},
       {"isatty", NULL, is_terminal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"hungup", NULL, hung_up, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"peeruid", NULL, peer_uid, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, send_fds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"receive", NULL, receive_fds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"socketpair", NULL, socket_pair, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -103,6 +103,23 @@ static int connect_local(uint32_t port) {
   return fd;
 }
 
+/*
+ * NULL when the listener the socket reached was made by a uid we trust: ours, root's, or the one its
+ * section names with --server-uid (src/client/listener.ts); else why not. No permission guards an
+ * abstract name: anyone in the Pod may hold it, and would get our request and descriptors.
+ */
+static const char *untrusted_listener(int sock, const struct table_command *command) {
+  struct ucred peer;
+  socklen_t size = sizeof peer;
+  /* The kernel cannot say: nothing is sent. */
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0)
+    return because("the local socket's owner is unknown (%s)", strerror(errno));
+  if (peer.uid == geteuid() || peer.uid == 0 || (command->server_uid != TABLE_NO_UID && peer.uid == command->server_uid))
+    return NULL;
+  return because("the local socket for port %u is held by uid %u, which is not trusted", (unsigned)command->port,
+                 (unsigned)peer.uid);
+}
+
 /* The request with the three descriptors on its first bytes; 0, or an errno. */
 static int send_request(int sock, const int fds[3]) {
   union {
@@ -234,6 +251,8 @@ const char *stub_run(const struct payload *payload, const char *name, int argc, 
   int sock = -1;
   if (!why && (sock = connect_local(command.port)) < 0)
     why = because("no local socket for port %u (%s)", (unsigned)command.port, strerror(-sock));
+  /* Only a listener of a uid we trust gets the request; the TypeScript client refuses others in words. */
+  if (!why) why = untrusted_listener(sock, &command);
   int error = !why ? send_request(sock, fds) : 0;
   if (error) why = because("sending the request with the descriptors failed (%s)", strerror(error));
   /* The server holds its own copy now. */

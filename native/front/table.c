@@ -134,6 +134,7 @@ static const char *check_body(struct cursor *cursor, const char *build_id, const
     read_str(cursor);
     read_str(cursor);
     if (read_u32(cursor) > 65535) return "bad port";
+    read_u32(cursor); /* the server's uid: any value, TABLE_NO_UID for none */
     uint32_t names = read_u32(cursor);
     for (uint32_t j = 0; j < names && !cursor->failed; j++) read_str(cursor);
   }
@@ -188,6 +189,7 @@ int table_command(const struct table *table, const char *name, size_t size, stru
     command->name = read_str(&cursor);
     command->host = read_str(&cursor);
     command->port = read_u32(&cursor);
+    command->server_uid = read_u32(&cursor);
     command->variables = read_u32(&cursor);
     command->names = cursor.at;
     command->end = cursor.end;

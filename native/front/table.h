@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TABLE_MAGIC "K8PSHNS1"
+#define TABLE_MAGIC "K8PSHNS2"
+/* A command's server uid when its section names none (--server-uid). */
+#define TABLE_NO_UID 0xffffffffu
 #define TABLE_HEADER_SIZE 24
 #define TABLE_MAX_BODY (4u << 20)
 #define TABLE_MAX_CONFIG (1u << 20)
@@ -33,6 +35,7 @@ struct table {
 struct table_command {
   struct table_string name, host;
   uint32_t port;
+  uint32_t server_uid;           /* --server-uid of its section, or TABLE_NO_UID */
   uint32_t variables;            /* names to send, as str records at... */
   const unsigned char *names;    /* ...this position */
   const unsigned char *end;      /* the end of the table */

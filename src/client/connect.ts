@@ -1,10 +1,13 @@
 /**
  * Connect to 127.0.0.1:port, retrying with doubling back-off (16 ms → 1 s)
- * until the deadline, so that a stub may run before its server is up.
+ * until the deadline, so that a stub may run before its server is up; then make sure the listener
+ * is one we trust before anything is sent.
  */
 import { connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
 import { clientDebug } from '../debug.js';
 import { ConnectionError } from '../errors.js';
+import { checkListener, tcpListenerUid } from './listener.js';
+import type { RemoteTarget } from './outcome.js';
 
 const FIRST_DELAY_MS = 16;
 const MAX_DELAY_MS = 1000;
@@ -15,17 +18,14 @@ export const SERVER_HOST = '127.0.0.1';
  * `onread` (optional) makes the socket read into the caller's buffer instead of allocating one per
  * read and emitting 'data' (see RemoteSession).
  */
-export async function connectWithRetry(
-  port: number,
-  timeoutMs: number,
-  serverName: string,
-  onread?: OnReadOpts,
-): Promise<Socket> {
+export async function connectWithRetry(target: RemoteTarget, onread?: OnReadOpts): Promise<Socket> {
+  const { port, connectTimeoutMs: timeoutMs, serverName } = target;
   const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
   let delay = FIRST_DELAY_MS;
   for (;;) {
+    let socket: Socket;
     try {
-      return await attempt(port, onread);
+      socket = await attempt(port, onread);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? String(error);
       const left = deadline - Date.now();
@@ -36,7 +36,16 @@ export async function connectWithRetry(
         );
       await sleep(Math.min(delay, left));
       delay = Math.min(delay * 2, MAX_DELAY_MS);
+      continue;
     }
+    try {
+      // Nothing is sent to a listener of a uid we do not trust (./listener.ts).
+      checkListener(tcpListenerUid(socket), `${SERVER_HOST}:${port}`, target);
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    }
+    return socket;
   }
 }
 

@@ -16,7 +16,8 @@
  */
 import { closeSync, openSync, read, writeSync } from 'node:fs';
 import { clientDebug, writeStderr } from '../debug.js';
-import { fdpass, fdpassFailure } from '../native/fdpass.js';
+import { fdpass, fdpassFailure, type FdPass } from '../native/fdpass.js';
+import { checkListener } from './listener.js';
 import {
   ClientSession,
   encodeRequest,
@@ -71,6 +72,13 @@ export async function runDirect(
     );
     return null;
   }
+  try {
+    // Nothing is sent to a listener of a uid we do not trust: its holder would get our descriptors.
+    checkListener(peerUid(native, fd), `@${localSocketPath(target.port).slice(1)}`, target);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
   const devNull = nullStdin ? openSync('/dev/null', 'r') : -1;
   const passed = nullStdin ? [devNull, 1, 2] : STDIO;
   const terminal = passed.some((passedFd) => native.isatty(passedFd));
@@ -94,6 +102,14 @@ export async function runDirect(
     if (devNull >= 0) closeSync(devNull);
   }
   return new DirectSession(fd, terminal).run();
+}
+
+function peerUid(native: FdPass, fd: number): number | undefined {
+  try {
+    return native.peerUid(fd);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A passed terminal takes our TERM along (the server sets it unless the command's specs do). */

@@ -23,7 +23,8 @@ export async function checkHealth(
   );
   const host = config.hosts.get(name);
   if (!host) throw new UnhealthyError(`server ${name} has no commands in ${configFile}`);
-  const socket = await connectWithRetry(host.port, 0, name).catch((error: Error) => {
+  const target = { serverName: name, serverUid: host.serverUid, port: host.port, connectTimeoutMs: 0 };
+  const socket = await connectWithRetry(target).catch((error: Error) => {
     throw new UnhealthyError(error.message);
   });
   await new Promise<void>((resolve, reject) => {

@@ -6,9 +6,9 @@ import type { ClientRequest } from '../protocol/client-session.js';
 import { ExitCode } from '../protocol/constants.js';
 import { signalName, signalNumber } from '../signals.js';
 import { ConnectionError, ProtocolError } from '../errors.js';
+import type { ListenerTrust } from './listener.js';
 
-export interface RemoteTarget {
-  serverName: string;
+export interface RemoteTarget extends ListenerTrust {
   port: number;
   connectTimeoutMs: number;
 }

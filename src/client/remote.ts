@@ -53,12 +53,7 @@ export async function runRemote(
 ): Promise<Outcome> {
   for (const mode of ['hello', 'legacy'] as const) {
     const reader = new SocketReader();
-    const socket = await connectWithRetry(
-      target.port,
-      target.connectTimeoutMs,
-      target.serverName,
-      reader.options,
-    );
+    const socket = await connectWithRetry(target, reader.options);
     const session = new RemoteSession(
       socket,
       reader,

@@ -58,7 +58,12 @@ export async function runCommand(
   const host = config.hosts.get(command.host)!;
   const workingDirectory = relativeWorkingDirectory(config.baseDirectory);
   clientDebug('Main', `running ${name} on ${host.name}:${host.port} in "${workingDirectory}"`);
-  const target = { serverName: host.name, port: host.port, connectTimeoutMs: config.connectTimeoutMs };
+  const target = {
+    serverName: host.name,
+    serverUid: host.serverUid,
+    port: host.port,
+    connectTimeoutMs: config.connectTimeoutMs,
+  };
   const request = {
     command: name,
     arguments: args,

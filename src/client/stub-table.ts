@@ -1,12 +1,14 @@
 /**
- * The compiled table of a configuration, version 1 (docs/native-stubs.md, "Format"): what the
+ * The compiled table of a configuration, version 2 (docs/native-stubs.md, "Format"): what the
  * native stub needs, with everything it was computed from. A pure function of its input; the
  * layout is the document's, byte for byte (test/lib/stub-table.mjs reads it from the document).
  */
 import type { Config } from '../config/model.js';
 import { fnv1a64 } from './fnv1a64.js';
 
-export const MAGIC = 'K8PSHNS1';
+export const MAGIC = 'K8PSHNS2';
+/** A command record's server uid when its section names none (--server-uid): (uid_t)-1. */
+export const NO_UID = 0xffffffff;
 export const HEADER_SIZE = 24;
 export const MAX_BODY = 4 * 1024 * 1024;
 export const MAX_CONTENT = 1024 * 1024;
@@ -99,6 +101,7 @@ export function encodeStubTable(input: StubTableInput): Buffer {
     body.str(command.name);
     body.str(host.name);
     body.u32(host.port);
+    body.u32(host.serverUid ?? NO_UID);
     const names = namesToSend(config, command.name);
     body.u32(names.length);
     for (const name of names) body.str(name);

@@ -8,6 +8,8 @@ import {
   DEFAULT_FIRST_PORT,
   type EnvSpec,
   type HostConfig,
+  MAX_UID,
+  SERVER_UID_OPTION,
 } from './model.js';
 import type { RawConfig, RawSpec } from './raw.js';
 import { type Segment, lookupIn, resolveSegments } from './substitute.js';
@@ -35,6 +37,27 @@ function isDigits(text: string): boolean {
     if (c < 48 || c > 57) return false;
   }
   return true;
+}
+
+/**
+ * The last `--server-uid UID` (or `=UID`) of a section's options: read by every client, which loads
+ * no option parser (the server's yargs checks the same option again); a message when malformed.
+ */
+function serverUid(options: readonly string[]): number | undefined | string {
+  let uid: number | undefined | string;
+  for (let i = 0; i < options.length; i++) {
+    const option = options[i]!;
+    let text: string | undefined;
+    if (option === SERVER_UID_OPTION) text = options[++i];
+    else if (option.startsWith(`${SERVER_UID_OPTION}=`)) text = option.slice(SERVER_UID_OPTION.length + 1);
+    else continue;
+    uid =
+      text !== undefined && isDigits(text) && Number(text) <= MAX_UID
+        ? Number(text)
+        : `${SERVER_UID_OPTION} must be a uid from 0 to ${MAX_UID}, not ${text === undefined ? 'nothing' : display(text)}`;
+    if (typeof uid === 'string') return uid;
+  }
+  return uid;
 }
 
 export function buildConfig(raw: RawConfig, file: string, opts: ParseOptions): Config {
@@ -114,7 +137,7 @@ export function buildConfig(raw: RawConfig, file: string, opts: ParseOptions): C
     const serverOptions = section.options.map(resolve);
     let host = hosts.get(hostName);
     if (host === undefined) {
-      host = { name: hostName, port, environment: [], serverOptions: [] };
+      host = { name: hostName, port, environment: [], serverOptions: [], serverUid: undefined };
       hosts.set(hostName, host);
     } else if (host.port !== port && section.port !== undefined) {
       warn?.(
@@ -123,6 +146,9 @@ export function buildConfig(raw: RawConfig, file: string, opts: ParseOptions): C
     }
     host.environment.push(...environment);
     host.serverOptions.push(...serverOptions);
+    const uid = serverUid(serverOptions);
+    if (typeof uid === 'string') return fail(section.name, uid);
+    host.serverUid = uid ?? host.serverUid;
 
     for (const command of section.commands) {
       const name = resolve(command.name);

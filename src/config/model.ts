@@ -17,7 +17,17 @@ export interface HostConfig {
   environment: EnvSpec[];
   /** Section server options (e.g. `--disable-client-executables`), applied before the real command line. */
   serverOptions: string[];
+  /**
+   * The uid the server runs as, from `--server-uid` among its section options: besides root and
+   * their own, the only uid whose listener stubs talk to (docs/security.md, "Whose listener").
+   */
+  serverUid: number | undefined;
 }
+
+/** The section option naming the uid a server runs as (HostConfig.serverUid). */
+export const SERVER_UID_OPTION = '--server-uid';
+/** The largest uid: (uid_t)-1 is no uid. */
+export const MAX_UID = 2 ** 32 - 2;
 
 export interface CommandConfig {
   name: string;

@@ -25,6 +25,7 @@ interface Addon {
   connect(path: string): number;
   isatty(fd: number): boolean;
   hungup(fd: number): boolean;
+  peeruid(fd: number): number;
   send(socketFd: number, data: Buffer, fds: number[]): number;
   receive(socketFd: number, buffer: Buffer): [number, number[]] | number | null;
   socketpair(): [number, number] | number;
@@ -59,6 +60,8 @@ export interface FdPass {
   isatty(fd: number): boolean;
   /** The socket's peer is gone for good (POLLHUP or POLLERR, nothing read): native/fdpass/fdpass.c. */
   hungUp(fd: number): boolean;
+  /** The uid of the listener a connected local socket reached (SO_PEERCRED); throws (ENOTSOCK, ...). */
+  peerUid(fd: number): number;
   /** One sendmsg of `data` with `fds`: the bytes sent (possibly fewer); throws on an error. */
   send(socketFd: number, data: Buffer, fds: number[]): number;
   /** One recvmsg into `buffer`: bytes and descriptors, or null when nothing has arrived yet. */
@@ -149,6 +152,11 @@ function wrap(addon: Addon): FdPass {
     },
     isatty: (fd) => addon.isatty(fd),
     hungUp: (fd) => addon.hungup(fd),
+    peerUid(fd) {
+      const uid = addon.peeruid(fd);
+      if (uid < 0) throw systemError(uid, 'getsockopt SO_PEERCRED');
+      return uid;
+    },
     send(socketFd, data, fds) {
       const sent = addon.send(socketFd, data, fds);
       if (sent < 0) throw systemError(sent, 'sendmsg');

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { loadChosenConfig, NAME_IT_WITH_OPTION } from '../config/load.js';
 import type { CommandConfig, Config } from '../config/model.js';
 import { initLogger, logger } from '../log.js';
-import { errorLine, K8pshError } from '../errors.js';
+import { errorLine, K8pshError, SetupError } from '../errors.js';
 import { ExitCode } from '../protocol/constants.js';
 import { daemonChildReady, daemonize, isDaemonChild } from './daemon.js';
 import { parseServerOptions, type ServerOptions } from './options.js';
@@ -53,6 +53,8 @@ async function run(args: string[]): Promise<void> {
 
   if (options.background && !isDaemonChild()) return daemonize(args);
 
+  // Before anything is made: a server that would only be refused leaves nothing behind.
+  if (host) checkServerUid(name, options.serverUid);
   const stubs = makeStubs(config, name, options, log);
   const commands = new Map<string, CommandConfig>(
     [...config.commands].filter(([, command]) => command.host === name),
@@ -78,6 +80,18 @@ async function run(args: string[]): Promise<void> {
   await server.listen();
   if (options.timeout >= 0) setLongTimeout(options.timeout, () => void server.shutdown('timeout'));
   if (isDaemonChild()) daemonChildReady(null);
+}
+
+/**
+ * A server whose section names its uid runs as that uid (or root, which stubs trust anyway): stubs
+ * refuse a listener of any other uid, so starting would only make every call fail (docs/security.md).
+ */
+function checkServerUid(name: string, expected: number | undefined): void {
+  const euid = process.geteuid?.();
+  if (expected === undefined || euid === undefined || euid === expected || euid === 0) return;
+  throw new SetupError(
+    `server ${name} runs as uid ${euid}, but --server-uid says ${expected}: stubs would refuse to talk to it`,
+  );
 }
 
 function makeStubs(config: Config, name: string, options: ServerOptions, log: Logger): string[] {

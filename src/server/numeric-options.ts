@@ -27,6 +27,8 @@ export const UNLIMITED_IF_NEGATIVE = (negativeMeans: string): NumericRule => ({
 });
 /** Limits: zero or less would refuse everything. */
 export const POSITIVE: NumericRule = { negativeUnlimited: false, min: 1, max: Number.MAX_SAFE_INTEGER };
+/** A user id: 0 to 2^32-2 ((uid_t)-1 is no uid). */
+export const UID: NumericRule = { negativeUnlimited: false, min: 0, max: 2 ** 32 - 2 };
 /** A deadline kept in one Node timer. */
 export const POSITIVE_TIMER: NumericRule = { negativeUnlimited: false, min: 1, max: MAX_TIMER_MS };
 

@@ -8,6 +8,7 @@ import {
   parseNumericOption,
   POSITIVE,
   POSITIVE_TIMER,
+  UID,
   UNLIMITED_IF_NEGATIVE,
   type NumericRule,
 } from './numeric-options.js';
@@ -32,6 +33,8 @@ export interface ServerOptions {
   maxSessions: number;
   maxRequestBytes: number;
   limits: Limits;
+  /** --server-uid: the uid the configuration says this server runs as (docs/security.md). */
+  serverUid: number | undefined;
 }
 
 export const DEFAULT_MAX_ARGUMENT_BYTES = DEFAULT_LIMITS.maxArgumentBytes;
@@ -125,6 +128,12 @@ const SERVER_OPTIONS = {
     choices: ['json', 'pretty', 'auto'] as const,
     default: 'auto' as const,
     description: 'Log format on stderr (auto: pretty on a terminal).',
+  },
+  'server-uid': {
+    requiresArg: true,
+    nargs: 1,
+    description:
+      'The uid this server runs as (on its section line: stubs then trust its listener); k8pshd refuses to start as another non-root uid.',
   },
   'request-timeout': {
     requiresArg: true,
@@ -238,6 +247,7 @@ const NUMERIC_RULES = {
   'max-argument-bytes': POSITIVE,
   'max-environment-variables': POSITIVE,
   'max-environment-bytes': POSITIVE,
+  'server-uid': UID,
 } as const satisfies Record<string, NumericRule>;
 
 /** Parses; `null` when --help or --version was answered. */
@@ -268,6 +278,7 @@ export async function parseServerOptions(
     requestTimeoutMs: number('request-timeout'),
     maxSessions: number('max-sessions'),
     maxRequestBytes: number('max-request-bytes'),
+    serverUid: argv['server-uid'] === undefined ? undefined : number('server-uid'),
     limits: {
       ...DEFAULT_LIMITS,
       maxFramePayload: number('max-frame-size'),

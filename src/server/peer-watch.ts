@@ -14,9 +14,9 @@
  * (orphaned: its last descriptor was closed, by exit or kill), it is gone; half-closed and alive, it
  * still has its inode.
  */
-import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fdpass } from '../native/fdpass.js';
+import { endpoints, tcpSockets } from '../runtime/proc-net.js';
 
 export const CHECK_MS = 500;
 
@@ -54,48 +54,20 @@ export class PeerWatch {
 }
 
 /**
- * How /proc/net/tcp{,6} may name the client's end of our connection: its local address (our remote)
- * and its remote address (our local), in the kernel's hex (each 32-bit word of an address in host
- * order: little-endian on every architecture we build for). A client on an IPv6 socket that reached
- * 127.0.0.1 is listed in tcp6 with IPv4-mapped addresses: both forms are asked. None for a local
- * (AF_UNIX) socket.
+ * The client's end of our connection as /proc/net/tcp{,6} may list it: its local address is our
+ * remote one and the other way round (src/runtime/proc-net.ts); none for a local (AF_UNIX) socket.
  */
 function peerKeys(socket: Socket): string[] {
-  const remote = ipv4Words(socket.remoteAddress);
-  const local = ipv4Words(socket.localAddress);
-  if (!remote || !local || !socket.remotePort || !socket.localPort) return [];
-  const [theirs, ours] = [hexPort(socket.remotePort), hexPort(socket.localPort)];
-  const mapped = (word: string): string => `0000000000000000FFFF0000${word}`;
-  return [`${remote}:${theirs} ${local}:${ours}`, `${mapped(remote)}:${theirs} ${mapped(local)}:${ours}`];
+  const theirs = endpoints(socket.remoteAddress, socket.remotePort);
+  const ours = endpoints(socket.localAddress, socket.localPort);
+  return theirs.map((endpoint, i) => `${endpoint} ${ours[i]}`);
 }
 
-function hexPort(port: number): string {
-  return port.toString(16).toUpperCase().padStart(4, '0');
-}
-
-/** An IPv4 address (or IPv4-mapped IPv6) as /proc/net/tcp writes it: 127.0.0.1 is 0100007F. */
-function ipv4Words(address: string | undefined): string | undefined {
-  const v4 = address && /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/i.exec(address);
-  if (!v4) return undefined;
-  return [4, 3, 2, 1].map((i) => Number(v4[i]).toString(16).toUpperCase().padStart(2, '0')).join('');
-}
-
-/** `local remote` of every TCP socket that a process still holds (inode not 0), v4 and v6. */
+/** `local remote` of every TCP socket that a process still holds (inode not 0). */
 function livePeers(): Set<string> {
-  const alive = new Set<string>();
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'latin1');
-    } catch {
-      // No IPv6 (or no /proc): nothing of ours is listed there.
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      // sl local rem st tx:rx tr:tm retrnsmt uid timeout inode
-      if (fields.length > 9 && fields[9] !== '0') alive.add(`${fields[1]} ${fields[2]}`);
-    }
-  }
-  return alive;
+  return new Set(
+    tcpSockets()
+      .filter((socket) => socket.inode !== 0)
+      .map((socket) => `${socket.local} ${socket.remote}`),
+  );
 }

@@ -19,7 +19,7 @@ t.test(
   { skip: !native && 'no addon' },
   async (t) => {
     // A port nobody listens on (abstract socket names are per network namespace).
-    const target = { serverName: 'nobody', port: 65000, connectTimeoutMs: 0 };
+    const target = { serverName: 'nobody', serverUid: undefined, port: 65000, connectTimeoutMs: 0 };
     const command = { workingDirectory: '', arguments: [], environment: [], command: 'x' };
     t.equal(await runDirect(target, command), null);
   },

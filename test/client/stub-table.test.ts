@@ -61,16 +61,18 @@ t.test('the layout, byte for byte, as the document draws it', async (t) => {
     ...str('cc'),
     ...str('h'),
     ...u32(2000),
+    ...u32(0xffffffff), // no --server-uid
     ...u32(2), // A (section spec), B; C is inherited, the second A a repeat
     ...str('A'),
     ...str('B'),
     ...str('ld'),
     ...str('h'),
     ...u32(2000),
+    ...u32(0xffffffff),
     ...u32(1),
     ...str('A'),
   ]);
-  t.same(table.subarray(0, 8), Buffer.from('K8PSHNS1'), 'magic at 0');
+  t.same(table.subarray(0, 8), Buffer.from('K8PSHNS2'), 'magic at 0');
   t.equal(table.readUInt32LE(8), body.length, 'body length at 8');
   t.equal(table.readUInt32LE(12), 0, 'reserved at 12');
   t.equal(table.readBigUInt64LE(16), fnv1a64(body), 'FNV-1a 64 of the body at 16');
@@ -79,9 +81,23 @@ t.test('the layout, byte for byte, as the document draws it', async (t) => {
 
   const decoded = decodeStubTable(table);
   t.same(decoded.commands, [
-    { name: 'cc', host: 'h', port: 2000, send: ['A', 'B'] },
-    { name: 'ld', host: 'h', port: 2000, send: ['A'] },
+    { name: 'cc', host: 'h', port: 2000, serverUid: undefined, send: ['A', 'B'] },
+    { name: 'ld', host: 'h', port: 2000, serverUid: undefined, send: ['A'] },
   ]);
+  const named = parseConf('[ h:2000 ] --server-uid=1000\ncc\n', '/w/k8psh.conf', { env: {} });
+  const withUid = encodeStubTable({
+    buildId: 'id1',
+    key: '/w/k8psh.conf',
+    k8pshConfig: undefined,
+    content: Buffer.from('x'),
+    variables: new Map(),
+    config: named,
+  });
+  t.same(
+    decodeStubTable(withUid).commands,
+    [{ name: 'cc', host: 'h', port: 2000, serverUid: 1000, send: [] }],
+    'the uid of --server-uid after the port',
+  );
 });
 
 t.test('round trip through the decoder of the document; damage is detected', async (t) => {

@@ -34,6 +34,7 @@ t.test("the original's example configuration loads", async (t) => {
     port: 2102,
     environment: [{ kind: 'inherited', name: 'PATH', value: '' }],
     serverOptions: ['--disable-client-executables'],
+    serverUid: undefined,
   });
   t.equal(config.hosts.get('java')?.port, 2103);
   t.equal(config.hosts.get('gradle')?.port, 2104);
@@ -90,6 +91,7 @@ t.test("the original's k8s.conf loads", async (t) => {
         port: 1120,
         environment: [{ kind: 'inherited', name: 'K8PSH_TEST', value: '' }],
         serverOptions: [],
+        serverUid: undefined,
       },
     ],
   );
@@ -131,6 +133,7 @@ other ENV= # only the name is required`,
     port: 1896,
     environment: [],
     serverOptions: ['arg1'],
+    serverUid: undefined,
   });
   t.strictSame(command(config, 'other'), {
     name: 'other',
@@ -277,6 +280,7 @@ t.test('section env specs and server options', async (t) => {
       { kind: 'inherited', name: 'C', value: 'x=y' },
     ],
     serverOptions: ['--opt', 'D=2', 'plain'],
+    serverUid: undefined,
   });
   t.strictSame(command(config, 'd').environment, [
     { kind: 'required', name: 'A', value: '1' },
@@ -334,6 +338,7 @@ t.test('structure comes from the text, never from what a variable expands to', a
     port: 1120,
     environment: [],
     serverOptions: ['A=1'],
+    serverUid: undefined,
   });
   t.strictSame(command(config, 'c').argv, ['A=1', 'N=v'], 'a variable holding A=1 is an argument');
   t.strictSame(command(config, 'd').environment, [{ kind: 'required', name: 'A', value: 'A=1' }]);
@@ -365,6 +370,7 @@ z
       { kind: 'required', name: 'T', value: '2' },
     ],
     serverOptions: ['--one', '--two'],
+    serverUid: undefined,
   });
   t.strictSame(command(config, 'x').environment, [{ kind: 'required', name: 'S', value: '1' }]);
   t.strictSame(
@@ -401,4 +407,20 @@ t.test('a setting inside a section is a command (with a warning)', async (t) => 
     0,
     'a section with no commands does not exist',
   );
+});
+
+t.test("--server-uid among a section's options: the uid stubs trust for that server", async (t) => {
+  const uid = (text: string): number | undefined =>
+    parseConf(text, 'k.conf', { env: {} }).hosts.get('s')?.serverUid;
+  t.equal(uid('[ s ] --server-uid=1000\nc\n'), 1000);
+  t.equal(uid('[ s ] --server-uid 0 -k\nc\n'), 0, 'the two-word form');
+  t.equal(uid('[ s ] --server-uid=5\nc\n[ s ] --server-uid=7\nd\n'), 7, 'the last one of merged sections');
+  t.equal(uid('[ s ] --server-uid=5\nc\n[ s ] -k\nd\n'), 5, 'kept when a later section names none');
+  t.equal(uid('[ s ] -k\nc\n'), undefined, 'none named');
+  for (const bad of ['--server-uid=x', '--server-uid=-1', '--server-uid=4294967295', '--server-uid'])
+    t.throws(
+      () => uid(`[ s ] ${bad}\nc\n`),
+      { message: /--server-uid must be a uid from 0 to 4294967294/ },
+      bad,
+    );
 });

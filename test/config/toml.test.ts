@@ -146,6 +146,7 @@ commands = [{ name = "four" }]
       { kind: 'required', name: 'D', value: '$d' },
     ],
     serverOptions: ['--disable-client-executables'],
+    serverUid: undefined,
   });
   t.strictSame(config.commands.get('one')?.argv, ['/usr/bin/gcc', '-x']);
   t.strictSame(config.commands.get('one')?.environment.at(-1), { kind: 'optional', name: 'CC', value: '' });

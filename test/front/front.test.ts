@@ -204,7 +204,7 @@ t.test(
         t.same([refused.status, refused.stdout], [125, '']);
         t.equal(refused.stderr, `k8psh: not native: no table at ${file}\n`);
 
-        fs.writeFileSync(file, 'K8PSHNS1 and not much else', { mode: 0o600 });
+        fs.writeFileSync(file, 'K8PSHNS2 and not much else', { mode: 0o600 });
         const damaged = stub();
         t.same(passed(damaged), [`env K8PSH_STUB_CACHE=${file}`], 'a damaged table is rewritten');
         t.match(

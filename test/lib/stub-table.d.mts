@@ -1,5 +1,6 @@
 /** Types of stub-table.mjs (plain JavaScript, written from docs/native-stubs.md). */
-export declare const MAGIC: 'K8PSHNS1';
+export declare const MAGIC: 'K8PSHNS2';
+export declare const NO_UID: number;
 export declare const HEADER_SIZE: 24;
 export declare const MAX_BODY: number;
 export declare const MAX_CONTENT: number;
@@ -10,6 +11,7 @@ export interface DecodedCommand {
   name: string;
   host: string;
   port: number;
+  serverUid: number | undefined;
   send: string[];
 }
 
@@ -33,7 +35,7 @@ export interface StubTable {
   variables: Array<[string, string | undefined]>;
   baseDirectory: string;
   connectTimeoutMs?: number;
-  commands: Array<{ name: string; host: string; port: number; names: string[] }>;
+  commands: Array<{ name: string; host: string; port: number; serverUid?: number; names: string[] }>;
 }
 export declare function buildIdOf(frontBytes: Buffer): string;
 export declare function encodeBody(table: StubTable): Buffer;

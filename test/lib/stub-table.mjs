@@ -1,5 +1,5 @@
 /**
- * The native stubs' compiled table, version 1, written and read as docs/native-stubs.md ("Format",
+ * The native stubs' compiled table, version 2, written and read as docs/native-stubs.md ("Format",
  * "Valid when") lays it out. Written from the document, not from src/client/stub-table.ts, so that
  * neither the TypeScript writer nor the C reader is ever checked against itself: the decoder checks
  * what the writer made, the encoder makes valid and damaged tables for the native stub's tests.
@@ -9,7 +9,8 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const MAGIC = 'K8PSHNS1';
+export const MAGIC = 'K8PSHNS2';
+export const NO_UID = 0xffffffff;
 export const HEADER_SIZE = 24;
 export const MAX_BODY = 4 * 1024 * 1024;
 export const MAX_CONTENT = 1024 * 1024;
@@ -74,7 +75,8 @@ export function decodeStubTable(file) {
   table.connectTimeoutMs = Number(i64());
   table.commands = [];
   for (let n = u32(); n > 0; n--) {
-    const command = { name: str(), host: str(), port: u32(), send: [] };
+    const command = { name: str(), host: str(), port: u32(), serverUid: u32(), send: [] };
+    if (command.serverUid === NO_UID) command.serverUid = undefined;
     for (let m = u32(); m > 0; m--) command.send.push(str());
     table.commands.push(command);
   }
@@ -101,7 +103,7 @@ const opt = (s) => (s === undefined ? Buffer.from([0]) : Buffer.concat([Buffer.f
 
 /**
  * The body: { buildId, key, configVariable, config (string or Buffer), variables: [[name, value or
- * undefined]], baseDirectory, connectTimeoutMs, commands: [{ name, host, port, names }] }.
+ * undefined]], baseDirectory, connectTimeoutMs, commands: [{ name, host, port, serverUid?, names }] }.
  */
 export function encodeBody(table) {
   const timeout = Buffer.alloc(8);
@@ -120,6 +122,7 @@ export function encodeBody(table) {
       str(c.name),
       str(c.host),
       u32(c.port),
+      u32(c.serverUid ?? NO_UID),
       u32(c.names.length),
       ...c.names.map(str),
     ]),

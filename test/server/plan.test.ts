@@ -46,9 +46,18 @@ const request = (overrides: Partial<SessionRequest> = {}): SessionRequest => ({
   ...overrides,
 });
 
+/** The plan with its working directory's descriptor checked and closed (a plan owns one). */
+function planned(plan: ReturnType<typeof planCommand>): unknown {
+  if (!('spawn' in plan)) return plan;
+  const { fd, path: where } = plan.spawn.cwd;
+  const same = fs.fstatSync(fd).ino === fs.statSync(where).ino;
+  fs.closeSync(fd);
+  return { spawn: { ...plan.spawn, cwd: same ? where : `descriptor ${fd} is not ${where}` } };
+}
+
 t.test('a command to run: executable, fixed then client arguments, directory, environment', async (t) => {
   const plan = planCommand(request({ environment: new Map([['A', 'client']]) }), context, 0, 0, {});
-  t.same(plan, {
+  t.same(planned(plan), {
     spawn: {
       file: path.join(base, 'bin/tool'),
       argv0: path.join(base, 'bin/tool'),
@@ -60,15 +69,19 @@ t.test('a command to run: executable, fixed then client arguments, directory, en
   });
 });
 
-t.test('a relative executable is found from the working directory', async (t) => {
+t.test('a relative executable is found from the working directory, and run from there', async (t) => {
   const plan = planCommand(request({ command: 'relative', workingDirectory: 'work' }), context, 0, 0, {});
-  t.equal('spawn' in plan && plan.spawn.file, path.join(base, 'bin/tool'));
+  t.match(
+    planned(plan),
+    { spawn: { file: './../bin/tool' } },
+    'relative: exec resolves it in the opened directory',
+  );
 });
 
 t.test('a terminal adds TERM to the environment', async (t) => {
   const tty = { rows: 24, cols: 80, term: 'xterm' };
-  const plan = planCommand(request({ tty }), context, 0, 0, {});
-  t.same('spawn' in plan && plan.spawn.env, { A: 'a', TERM: 'xterm' });
+  const plan = planned(planCommand(request({ tty }), context, 0, 0, {}));
+  t.match(plan, { spawn: { env: { A: 'a', TERM: 'xterm' } } });
 });
 
 t.test('refusals a shell would give', async (t) => {
@@ -81,15 +94,15 @@ t.test('refusals a shell would give', async (t) => {
     code: ExitCode.NOT_FOUND,
   });
   t.match(planCommand(request({ command: 'denied' }), context, 0, 0, {}), { code: ExitCode.NOT_EXECUTABLE });
-  t.match(planCommand(request({ workingDirectory: '../..' }), context, 0, 0, {}), {
-    refusal: /outside|invalid/,
+  t.same(planCommand(request({ workingDirectory: '../..' }), context, 0, 0, {}), {
+    refusal: 'invalid working directory "../.." (outside the base directory)',
     code: ExitCode.FAILURE,
   });
 });
 
 t.test('descriptors must match what the request says', async (t) => {
   const passing = Feature.PASSED_STDIO;
-  t.ok('spawn' in planCommand(request(), context, passing, 3, {}));
+  t.ok('spawn' in (planned(planCommand(request(), context, passing, 3, {})) as object));
   t.same(planCommand(request(), context, passing, 2, {}), {
     protocolError: '2 descriptors came with a request that passes its stdio',
   });
@@ -114,6 +127,7 @@ t.test(
       ctx = context,
     ): Record<string, string> | undefined => {
       const plan = planCommand(req, ctx, direct, 3, {}, passedTerminal);
+      planned(plan);
       return 'spawn' in plan ? plan.spawn.env : undefined;
     };
     t.equal(env(true)?.TERM, 'xterm-256color');
