@@ -81,12 +81,35 @@ static unsigned char *read_whole(int fd, size_t size) {
   return data;
 }
 
-/* Whether the file at path holds exactly the recorded bytes (compared in pieces: nothing allocated). */
-static int same_content(const char *path, struct table_string content) {
+/*
+ * Whether a configuration file, or the directory of ./k8psh.conf (directory), may be trusted: the
+ * rule of src/config/trust.ts (docs/configuration.md, "Who may write the configuration") without
+ * its group exception. Anything this refuses hands over, and the TypeScript client then refuses it
+ * with its message, or accepts a file writable only by its owner's private group.
+ */
+static int trusted(const struct stat *status, int directory) {
+  /* Someone else's: its owner can rewrite it whatever its mode says now. */
+  if (status->st_uid != geteuid() && status->st_uid != 0) return 0;
+  /* A sticky directory (/tmp): nobody else can rename or remove our file in it. */
+  if (directory && (status->st_mode & S_ISVTX)) return 1;
+  /* Writable by others, or by a group that may be more than its owner. */
+  return (status->st_mode & 022) == 0;
+}
+
+/*
+ * NULL when the file at path holds exactly the recorded bytes and may be trusted, else why not
+ * (compared in pieces: nothing allocated; checked and read through one descriptor).
+ */
+static const char *same_content(const char *path, struct table_string content) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return 0;
+  if (fd < 0) return "configuration changed";
   struct stat status;
   int same = fstat(fd, &status) == 0 && S_ISREG(status.st_mode) && status.st_size == (off_t)content.size;
+  /* The same bytes in a file others may now write (or another owner's copy): not ours to use. */
+  if (same && !trusted(&status, 0)) {
+    close(fd);
+    return "the configuration is not trusted";
+  }
   unsigned char piece[16384];
   size_t offset = 0;
   while (same) {
@@ -99,7 +122,7 @@ static int same_content(const char *path, struct table_string content) {
     offset += (size_t)got;
   }
   close(fd);
-  return same && offset == content.size;
+  return same && offset == content.size ? NULL : "configuration changed";
 }
 
 /* Checks the body against the world as it is now; NULL when it holds, else what failed. */
@@ -116,7 +139,13 @@ static const char *check_body(struct cursor *cursor, const char *build_id, const
   struct table_string content = read_str(cursor);
   if (cursor->failed) return "truncated";
   if (content.size > TABLE_MAX_CONFIG) return "configuration too large";
-  if (!same_content(key, content)) return "configuration changed";
+  /* The relative default (no K8PSH_CONFIG: the key is the current directory's k8psh.conf): whoever
+     may rename files in that directory chooses the file, so it must be trusted too. */
+  struct stat directory;
+  if (!config_variable && (stat(".", &directory) != 0 || !trusted(&directory, 1)))
+    return "the configuration is not trusted";
+  const char *why = same_content(key, content);
+  if (why) return why;
   uint32_t variables = read_u32(cursor);
   for (uint32_t i = 0; i < variables && !cursor->failed; i++) {
     struct table_string name = read_str(cursor), value = {NULL, 0};

@@ -26,3 +26,19 @@ export class ConfigFileError extends Error {
     this.code = typeof code === 'string' ? code : undefined;
   }
 }
+
+/**
+ * The configuration file, or the directory of ./k8psh.conf, may be written by someone other than
+ * the caller and root (src/config/trust.ts): refused before a byte of it is used.
+ */
+export class UntrustedConfigError extends Error {
+  override readonly name = 'UntrustedConfigError';
+  constructor(
+    /** The file as the message names it. */
+    readonly file: string,
+    /** What is wrong and the fix (trust.ts fileReason, directoryReason). */
+    readonly reason: string,
+  ) {
+    super(`refusing the configuration ${file}: ${reason}`);
+  }
+}

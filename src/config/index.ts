@@ -3,7 +3,7 @@
  * this module must not load the toml package (loadConfig imports it only for `*.toml` files).
  */
 export * from './model.js';
-export { ConfigError, ConfigFileError } from './errors.js';
+export { ConfigError, ConfigFileError, UntrustedConfigError } from './errors.js';
 export { type ParseOptions, parseConf } from './parse.js';
 export { type LoadOptions, configPath, isTomlFile, loadConfig } from './load.js';
 export { convertConfToToml } from './convert.js';

@@ -316,6 +316,48 @@ bare sh
     writeOurTable();
   });
 
+  t.test('a configuration others may write: handed over, and the TypeScript client refuses it', async (t) => {
+    // docs/configuration.md, "Who may write the configuration": the table's bytes still match, but
+    // the file (or the directory of ./k8psh.conf) is no longer the caller's and root's alone.
+    const untrusted = async (what: string, refusal: string, extra: NodeJS.ProcessEnv = {}) => {
+      const handed = await native('sh', ['-c', 'echo ok'], extra);
+      t.same(handed.code, 125, `${what}: not native`);
+      t.match(handed.err, /not valid \(the configuration is not trusted\)\n$/, `${what}: why`);
+      const r = await stub('sh', ['-c', 'echo ok'], extra);
+      t.same([r.code, r.err, r.out], [1, refusal, ''], `${what}: refused`);
+    };
+    fs.chmodSync(config, 0o646);
+    await untrusted(
+      'writable by others',
+      `k8psh: refusing the configuration ${config}: it is writable by others (mode 0646; chmod go-w ${config})\n`,
+    );
+    fs.chmodSync(config, 0o644);
+    if (process.getuid?.() === 0) {
+      fs.chownSync(config, 65534, 65534);
+      await untrusted(
+        'owned by another user',
+        `k8psh: refusing the configuration ${config}: it is owned by uid 65534, not by root ` +
+          '(chown it, or name a file you trust with $K8PSH_CONFIG)\n',
+      );
+      fs.chownSync(config, 0, 0);
+    }
+    // The relative default: the same key, the current directory's k8psh.conf.
+    writeTable(cache, id, config, encodeTable({ ...table, configVariable: undefined }));
+    const relative = { K8PSH_CONFIG: undefined };
+    t.same((await native('sh', ['-c', 'echo ok'], relative)).out, 'ok\n', './k8psh.conf: native');
+    fs.chmodSync(dir, 0o777);
+    await untrusted(
+      'its directory writable by others',
+      `k8psh: refusing the configuration ./k8psh.conf: its directory ${dir} is writable by others ` +
+        `(mode 0777; chmod go-w ${dir}, or name the file with $K8PSH_CONFIG)\n`,
+      relative,
+    );
+    fs.chmodSync(dir, 0o1777);
+    t.same((await native('sh', ['-c', 'echo ok'], relative)).out, 'ok\n', 'a sticky directory: native');
+    fs.chmodSync(dir, 0o755);
+    writeOurTable();
+  });
+
   /** A fake server on the local socket: records each request, then answers with reply(socket). */
   function fakeServer(listenPort: number, reply: (socket: net.Socket) => void) {
     const requests: Buffer[] = [];
