@@ -132,7 +132,7 @@ t.test('k8psh --health: an exec probe', { skip: SKIP_UNBUILT }, async (t) => {
   const down = await run(BIN, ['--health', '--name', 'srv'], { env: ws.env });
   t.equal(down.code, 1);
   t.match(down.err, /^k8psh: cannot connect to server srv at 127\.0\.0\.1:\d+/);
-  const server = await startServer(['--name', 'srv'], port, { env: ws.env, cwd: ws.dir });
+  const server = await startServer(['--name', 'srv'], port, { env: ws.env, cwd: ws.dir, test: t });
   const up = await run(BIN, ['--health'], { env: { ...ws.env, K8PSH_NAME: 'srv' } });
   t.equal(up.code, 0, up.err);
   t.match(up.out, /^ok: server srv/);
@@ -142,5 +142,9 @@ t.test('k8psh --health: an exec probe', { skip: SKIP_UNBUILT }, async (t) => {
   t.equal(unknown.code, 1);
   t.match(unknown.err, /server nobody has no commands/);
   t.equal((await run(join(ws.bin, 'true'), [], { env: ws.env, cwd: ws.dir })).code, 0);
-  t.equal(await server.exited, 0, 'the one real session ends the server');
+  t.equal(
+    await server.exitedWithin(5000, 'after --max-connections 1 and one session'),
+    0,
+    'the one real session ends the server',
+  );
 });
