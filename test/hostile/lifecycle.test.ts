@@ -24,6 +24,21 @@ import {
   T,
 } from './harness.js';
 
+/**
+ * Whether `file` holds `pid` within a second: the server writes its pidfile just after listen(),
+ * and the port accepts connections (what startServer waits for) a moment before that.
+ */
+function holds(file: string, pid: number): Promise<boolean> {
+  const read = (): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  return eventually(() => read() === `${pid}\n`, 1000, 10);
+}
+
 /** Starts a stub and resolves once its stdout shows `marker`. */
 function startClient(file: string, env: NodeJS.ProcessEnv, cwd: string, marker: string) {
   const child = spawn(file, [], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -123,7 +138,7 @@ t.test(
       await server.stop('SIGKILL');
       cleanup(ws.dir);
     });
-    t.equal(readFileSync(pidfile, 'utf8'), `${server.process.pid}\n`, 'the pidfile holds the server pid');
+    t.ok(await holds(pidfile, server.process.pid!), 'the pidfile holds the server pid');
     t.same(readdirSync(stubs), ['remote'], 'stubs created');
 
     const running = spawn(join(ws.bin, 'slow'), ['x'], {
@@ -222,12 +237,12 @@ t.test(
       await eventually(() => !alive(dead.pid!), 2000);
       const stale = writeFile(join(ws.dir, 'stale.pid'), `${dead.pid}\n`);
       const server = await startServer(['--name', 'srv', '--pidfile', stale], port, opts);
-      t.equal(readFileSync(stale, 'utf8'), `${server.process.pid}\n`, 'a stale pidfile is replaced');
+      t.ok(await holds(stale, server.process.pid!), 'a stale pidfile is replaced');
       t.equal(await server.stop(), 0);
       t.notOk(existsSync(stale), 'and removed on exit');
       const garbage = writeFile(join(ws.dir, 'garbage.pid'), 'not a pid\n');
       const again = await startServer(['--name', 'srv', '--pidfile', garbage], port, opts);
-      t.equal(readFileSync(garbage, 'utf8'), `${again.process.pid}\n`, 'so is one that holds no pid');
+      t.ok(await holds(garbage, again.process.pid!), 'so is one that holds no pid');
       t.equal(await again.stop(), 0);
     });
 
