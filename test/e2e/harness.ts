@@ -16,6 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import tap from 'tap';
 import { freePort, waitForPort } from '../lib/net.mjs';
 
 export { canConnect, freePort, sleep } from '../lib/net.mjs';
@@ -132,41 +133,101 @@ export interface Server {
   process: ChildProcess;
   port: number;
   stderr: () => string;
-  /** Resolves with the exit code when the server ends. */
-  exited: Promise<number | null>;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /**
+   * The exit code, once the server exits within `ms`. Otherwise it is SIGKILLed and this rejects
+   * naming `what` was awaited (`after --max-connections 2`): a test then fails within its own
+   * deadline, not at tap's, and leaves no server behind.
+   */
+  exitedWithin(ms: number, what: string): Promise<number | null>;
+  /** Sends `signal` (a no-op once the server is gone) and waits for the exit as exitedWithin. */
+  stop(signal?: NodeJS.Signals, ms?: number): Promise<number | null>;
+  /** SIGKILL at once, if it still runs: for a teardown, which may not get to wait. */
+  kill(): void;
 }
 
-/** Starts `k8pshd` and waits until its port accepts connections. */
+/** What a test can hand to startServer: the server is then SIGKILLed in its teardown. */
+export interface TeardownHost {
+  teardown(fn: () => void): void;
+}
+
+/** Servers started and not yet exited: SIGKILLed however the test process ends. */
+const running = new Set<ChildProcess>();
+let hooked = false;
+
+function killRunning(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
+/**
+ * Every server is SIGKILLed when the test file ends, however it ends: tap runs teardowns also on
+ * its timeout (before it kills the process with SIGALRM), and the 'exit' hook covers a test file
+ * that ends by an exception.
+ */
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  tap.teardown(killRunning);
+  process.on('exit', killRunning);
+}
+
+/**
+ * Starts `k8pshd` and waits until its port accepts connections. With `options.test`, the server is
+ * SIGKILLed in that test's teardown if it still runs then; every server is SIGKILLed when the test
+ * file ends.
+ */
 export async function startServer(
   args: readonly string[],
   port: number,
-  options: SpawnOptions = {},
+  options: SpawnOptions & { test?: TeardownHost } = {},
   file = DAEMON,
   startTimeoutMs = 15000,
 ): Promise<Server> {
-  const child = spawn(file, args, { ...options, stdio: ['ignore', 'ignore', 'pipe'] });
+  hookExit();
+  const { test, ...spawnOptions } = options;
+  const child = spawn(file, args, { ...spawnOptions, stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
+  const exited = new Promise<number | null>((resolveExit) =>
+    child.on('exit', (code) => {
+      running.delete(child);
+      resolveExit(code);
+    }),
+  );
   let dead = false;
   void exited.then(() => (dead = true));
+  const kill = (): void => {
+    if (!dead) child.kill('SIGKILL');
+  };
+  test?.teardown(kill);
   try {
     await waitForPort(port, startTimeoutMs, () => dead);
   } catch {
+    kill();
     throw new Error(
       dead ? `k8pshd exited during start-up: ${stderr}` : `k8pshd did not listen on ${port}: ${stderr}`,
     );
   }
+  const exitedWithin = async (ms: number, what: string): Promise<number | null> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolveLate) => (timer = setTimeout(() => resolveLate('late'), ms)));
+    const outcome = await Promise.race([exited, late]);
+    clearTimeout(timer);
+    if (outcome !== 'late') return outcome;
+    kill();
+    await exited;
+    throw new Error(`k8pshd (port ${port}) did not exit within ${ms} ms ${what}: killed`);
+  };
   return {
     process: child,
     port,
     stderr: () => stderr,
-    exited,
-    async stop(signal = 'SIGTERM') {
+    exitedWithin,
+    async stop(signal = 'SIGTERM', ms = 10000) {
       if (!dead) child.kill(signal);
-      return exited;
+      return exitedWithin(ms, `after ${signal}`);
     },
+    kill,
   };
 }
 

@@ -38,7 +38,8 @@ interface Case {
   name: string;
   /** The bytes after the (optional) HELLO, sent in one write. */
   bytes: Buffer;
-  message: RegExp;
+  /** The refusal, word for word (an original client gets it as `k8psh: MESSAGE\n`). */
+  message: string;
   /** Exit code in the refusal; default 1. */
   code?: number;
   /** Only as an old client (no HELLO) / only as a new one. */
@@ -80,12 +81,10 @@ function checkRefusal(t: Test, result: Conversation, c: Case, modern: boolean): 
   const r = refusal(result);
   if (modern) {
     t.same(r.types, [T.HELLO, T.ERROR, T.EXIT_CODE], 'HELLO reply, ERROR, EXIT_CODE');
-    t.match(r.message, c.message);
-    t.notMatch(r.message, /\n/, 'an ERROR message is one line without a newline');
+    t.equal(r.message, c.message, 'the ERROR message');
   } else {
     t.same(r.types, [T.STDERR_DATA, T.EXIT_CODE], 'STDERR_DATA, EXIT_CODE: frames an old client knows');
-    t.match(r.message, /^k8psh: .*\n$/);
-    t.match(r.message, c.message);
+    t.equal(r.message, `k8psh: ${c.message}\n`, 'the stderr line');
   }
   t.equal(r.code, c.code ?? 1, 'exit code');
 }
@@ -138,7 +137,7 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
       [9, 0x3f, 0x46, 0x80, 0xff].map((type) => ({
         name: `type ${type}`,
         bytes: Buffer.concat([valueFrame(type, 0), start]),
-        message: new RegExp(`protocol error: unknown frame type ${type}\\b`),
+        message: `protocol error: unknown frame type ${type}`,
       })),
     );
   });
@@ -150,17 +149,17 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
       ...[T.WORKING_DIRECTORY, T.ENVIRONMENT_VARIABLE, T.COMMAND_ARGUMENT, T.START_COMMAND].map((type) => ({
         name: `control frame ${type} of 0xffffffff bytes`,
         bytes: Buffer.concat([valueFrame(type, 0xffffffff), tail]),
-        message: /protocol error: frame of 4294967295 bytes exceeds the limit of 1048576/,
+        message: 'protocol error: frame of 4294967295 bytes exceeds the limit of 1048576',
       })),
       {
         name: 'STDIN_DATA of 0xfffffff0 bytes',
         bytes: Buffer.concat([valueFrame(T.STDIN_DATA, 0xfffffff0), tail]),
-        message: /protocol error: data frame of 4294967280 bytes exceeds the limit of 16777216/,
+        message: 'protocol error: data frame of 4294967280 bytes exceeds the limit of 16777216',
       },
       {
         name: 'HELLO of 0xffffffff bytes',
         bytes: Buffer.concat([valueFrame(T.HELLO, 0xffffffff), tail]),
-        message: /protocol error: frame of 4294967295 bytes exceeds the limit of 1048576/,
+        message: 'protocol error: frame of 4294967295 bytes exceeds the limit of 1048576',
         only: 'legacy',
       },
       {
@@ -170,7 +169,7 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
           valueFrame(T.COMMAND_ARGUMENT, 0x80000000),
           tail,
         ]),
-        message: /protocol error: frame of 2147483648 bytes exceeds the limit of 1048576/,
+        message: 'protocol error: frame of 2147483648 bytes exceeds the limit of 1048576',
       },
     ]);
     t.ok(
@@ -198,7 +197,7 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
       );
       t.ok(peak() - before < 32 * MiB, `50 announced MiB cost ${((peak() - before) / MiB).toFixed(1)} MiB`);
       for (const result of results) {
-        t.match(refusal(result).message, /^k8psh: request not completed in time\n$/);
+        t.equal(refusal(result).message, 'k8psh: request not completed in time\n');
         t.ok(result.ms >= REQUEST_TIMEOUT_MS - 100, 'refused at the request timeout');
       }
       t.notOk(existsSync(marker));
@@ -211,74 +210,74 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
       {
         name: 'stdin before START_COMMAND',
         bytes: Buffer.concat([wd, stringFrame(T.STDIN_DATA, 'data'), stringFrame(T.START_COMMAND, 'marker')]),
-        message: /protocol error: STDIN_DATA before START_COMMAND/,
+        message: 'protocol error: STDIN_DATA before START_COMMAND',
       },
       {
         name: 'end of stdin before START_COMMAND',
         bytes: Buffer.concat([wd, stringFrame(T.STDIN_DATA, ''), stringFrame(T.START_COMMAND, 'marker')]),
-        message: /protocol error: STDIN_DATA before START_COMMAND/,
+        message: 'protocol error: STDIN_DATA before START_COMMAND',
       },
       {
         name: 'START_COMMAND twice (in one write)',
         bytes: Buffer.concat([start, stringFrame(T.START_COMMAND, 'marker')]),
-        message: /protocol error: START_COMMAND after START_COMMAND/,
+        message: 'protocol error: START_COMMAND after START_COMMAND',
       },
       {
         name: 'a second working directory',
         bytes: Buffer.concat([wd, wd, stringFrame(T.START_COMMAND, 'marker')]),
-        message: /protocol error: a second WORKING_DIRECTORY/,
+        message: 'protocol error: a second WORKING_DIRECTORY',
       },
       {
         name: 'a working directory after START_COMMAND (in one write)',
         bytes: Buffer.concat([start, wd]),
-        message: /protocol error: WORKING_DIRECTORY after START_COMMAND/,
+        message: 'protocol error: WORKING_DIRECTORY after START_COMMAND',
       },
       {
         name: 'an argument after START_COMMAND (in one write)',
         bytes: Buffer.concat([start, stringFrame(T.COMMAND_ARGUMENT, 'x')]),
-        message: /protocol error: COMMAND_ARGUMENT after START_COMMAND/,
+        message: 'protocol error: COMMAND_ARGUMENT after START_COMMAND',
       },
       {
         name: 'TERMINATE_COMMAND before START_COMMAND',
         bytes: Buffer.concat([valueFrame(T.TERMINATE_COMMAND, 0), start]),
-        message: /protocol error: TERMINATE_COMMAND before START_COMMAND/,
+        message: 'protocol error: TERMINATE_COMMAND before START_COMMAND',
       },
       {
         name: 'SIGNAL before START_COMMAND',
         bytes: Buffer.concat([valueFrame(T.SIGNAL, 15), start]),
-        message: /protocol error: SIGNAL before START_COMMAND/,
+        message: 'protocol error: SIGNAL before START_COMMAND',
       },
       {
         name: 'EXIT_CODE from a client',
         bytes: Buffer.concat([valueFrame(T.EXIT_CODE, 0), start]),
-        message: /protocol error: unexpected EXIT_CODE from a client/,
+        message: 'protocol error: unexpected EXIT_CODE from a client',
       },
       {
         name: 'STDOUT_DATA from a client',
         bytes: Buffer.concat([wd, stringFrame(T.STDOUT_DATA, 'x'), start]),
-        message: /protocol error: unexpected STDOUT_DATA from a client/,
+        message: 'protocol error: unexpected STDOUT_DATA from a client',
       },
       {
         name: 'ERROR from a client',
         bytes: Buffer.concat([stringFrame(T.ERROR, 'x'), start]),
-        message: /protocol error: unexpected ERROR from a client/,
+        message: 'protocol error: unexpected ERROR from a client',
       },
       {
         name: 'HELLO after another frame',
         bytes: Buffer.concat([wd, hello(), start]),
-        message: /protocol error: HELLO must be the first frame/,
+        message: 'protocol error: HELLO must be the first frame',
         only: 'legacy',
       },
       {
         name: 'HELLO twice',
         bytes: Buffer.concat([hello(), start]),
-        message: /protocol error: HELLO must be the first frame/,
+        message: 'protocol error: HELLO must be the first frame',
         only: 'modern',
       },
       {
         name: 'a malformed HELLO',
         bytes: Buffer.concat([stringFrame(T.HELLO, 'not-hello!'), start]),
-        message: /protocol error: malformed HELLO frame/,
+        message: 'protocol error: malformed HELLO frame',
         only: 'legacy',
       },
       {
@@ -288,12 +287,12 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
           stringFrame(T.ENVIRONMENT_VARIABLE, 'NO\nEQUALS'),
           stringFrame(T.START_COMMAND, 'marker'),
         ]),
-        message: /protocol error: malformed environment variable "NO\?EQUALS"/,
+        message: 'protocol error: malformed environment variable "NO?EQUALS"',
       },
       {
         name: 'a malformed TTY_REQUEST',
         bytes: Buffer.concat([stringFrame(T.TTY_REQUEST, 'x'), start]),
-        message: /protocol error: /,
+        message: 'protocol error: malformed TTY_REQUEST frame',
       },
     ]);
   });
@@ -341,7 +340,7 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
             wd,
             ...Array.from({ length: 65537 }, () => stringFrame(T.COMMAND_ARGUMENT, 'a')),
           ]),
-          message: /protocol error: too many arguments \(the limit is 65536\)/,
+          message: 'protocol error: too many arguments (the limit is 65536)',
         },
         {
           name: '7 MiB of arguments',
@@ -349,7 +348,7 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
             wd,
             ...Array.from({ length: 7 }, () => stringFrame(T.COMMAND_ARGUMENT, megabyte)),
           ]),
-          message: /protocol error: arguments exceed 6291456 bytes/,
+          message: 'protocol error: arguments exceed 6291456 bytes',
         },
         {
           name: '4097 environment variables',
@@ -357,7 +356,7 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
             wd,
             ...Array.from({ length: 4097 }, (_, i) => stringFrame(T.ENVIRONMENT_VARIABLE, `V${i}=x`)),
           ]),
-          message: /protocol error: too many environment variables \(the limit is 4096\)/,
+          message: 'protocol error: too many environment variables (the limit is 4096)',
         },
         {
           name: '5 MiB of environment',
@@ -367,12 +366,12 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
               stringFrame(T.ENVIRONMENT_VARIABLE, `V${i}=${megabyte.slice(4)}`),
             ),
           ]),
-          message: /protocol error: environment exceeds 4194304 bytes/,
+          message: 'protocol error: environment exceeds 4194304 bytes',
         },
         {
           name: 'one argument of 1 MiB + 1',
           bytes: Buffer.concat([wd, stringFrame(T.COMMAND_ARGUMENT, `${megabyte}a`)]),
-          message: /protocol error: frame of 1048577 bytes exceeds the limit of 1048576/,
+          message: 'protocol error: frame of 1048577 bytes exceeds the limit of 1048576',
         },
       ],
       { oneAtATime: true },
@@ -385,8 +384,7 @@ t.test('hostile frames are refused before anything runs', { skip: SKIP_UNBUILT }
       {
         name: 'arguments of 200 KiB each',
         bytes: request('marker', { args: [big, big, big] }),
-        message:
-          /cannot run the command: its arguments and environment are too long for the system \(E2BIG\)/,
+        message: 'cannot run the command: its arguments and environment are too long for the system (E2BIG)',
         code: 126,
       },
     ]);
@@ -417,14 +415,11 @@ t.test(
     const first = converse(port, Buffer.concat([hello(), partial]));
     await sleep(300);
     const second = await converse(port, Buffer.concat([hello(), partial]));
-    t.match(
-      refusal(second).message,
-      /^server srv is busy \(more than 100000 bytes of requests in progress\)$/,
-    );
+    t.equal(refusal(second).message, 'server srv is busy (more than 100000 bytes of requests in progress)');
     t.equal(refusal(second).code, 1);
     t.ok(second.ms < REQUEST_TIMEOUT_MS, 'at once');
     const firstResult = await first;
-    t.match(refusal(firstResult).message, /^request not completed in time$/, 'the first one is unaffected');
+    t.equal(refusal(firstResult).message, 'request not completed in time', 'the first one is unaffected');
     t.notOk(existsSync(marker));
     // Both gone: their bytes are given back.
     await normalSession(t, ws);
@@ -461,27 +456,27 @@ t.test('configured caps: each with a clear message', { skip: SKIP_UNBUILT }, asy
     {
       name: '101 arguments',
       bytes: request('marker', { args: args(101) }),
-      message: /protocol error: too many arguments \(the limit is 100\)/,
+      message: 'protocol error: too many arguments (the limit is 100)',
     },
     {
       name: '6000 bytes of arguments',
       bytes: request('marker', { args: args(2, 3000) }),
-      message: /protocol error: arguments exceed 5000 bytes/,
+      message: 'protocol error: arguments exceed 5000 bytes',
     },
     {
       name: '11 environment variables',
       bytes: request('marker', { env: vars(11) }),
-      message: /protocol error: too many environment variables \(the limit is 10\)/,
+      message: 'protocol error: too many environment variables (the limit is 10)',
     },
     {
       name: '1200 bytes of environment',
       bytes: request('marker', { env: vars(2, 600) }),
-      message: /protocol error: environment exceeds 1000 bytes/,
+      message: 'protocol error: environment exceeds 1000 bytes',
     },
     {
       name: 'an argument of 5000 bytes',
       bytes: request('marker', { args: args(1, 5000) }),
-      message: /protocol error: frame of 5000 bytes exceeds the limit of 4096/,
+      message: 'protocol error: frame of 5000 bytes exceeds the limit of 4096',
     },
   ]);
   t.test('at the caps exactly: runs', async (t) => {

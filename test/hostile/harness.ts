@@ -17,6 +17,7 @@ import {
   startServer as startE2eServer,
   makeWorkspace as makeE2eWorkspace,
   type Server,
+  type TeardownHost,
   type Workspace,
 } from '../e2e/harness.js';
 
@@ -149,11 +150,14 @@ export function refusal(conversation: Conversation): Refusal {
 
 // --- the server ---------------------------------------------------------------
 
-/** Starts k8pshd (from DIST; or `file`, which execs it) and waits until its port accepts connections. */
+/**
+ * Starts k8pshd (from DIST; or `file`, which execs it) and waits until its port accepts connections;
+ * with `options.test`, it is SIGKILLed in that test's teardown if it still runs (../e2e/harness.ts).
+ */
 export function startServer(
   args: readonly string[],
   port: number,
-  options: SpawnOptions = {},
+  options: SpawnOptions & { test?: TeardownHost } = {},
   file = DAEMON,
 ): Promise<Server> {
   return startE2eServer(args, port, options, file, 20000);
