@@ -6,6 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { signalNumber } from '../signals.js';
+import { ownChild, ownChildReaped } from './orphans.js';
 
 /**
  * Memory hygiene (docs/benchmarks.md). Every read of a command's output (and of a client's stdin) is
@@ -80,6 +81,7 @@ export function spawnPiped(spec: SpawnSpec, events: ChildEvents): RunningChild {
     detached: true,
     stdio: 'pipe',
   });
+  if (child.pid !== undefined) ownChild(child.pid);
   let stdinClosed = false;
   let exit: [number | null, number | null] | null = null;
   let openOutputs = 2;
@@ -91,6 +93,7 @@ export function spawnPiped(spec: SpawnSpec, events: ChildEvents): RunningChild {
     if (child.pid === undefined) events.onSpawnError(error);
   });
   child.on('exit', (code, signal) => {
+    ownChildReaped(child.pid!);
     exit = [code, signal ? (signalNumber(signal) ?? null) : null];
     settle();
   });

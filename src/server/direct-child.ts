@@ -15,6 +15,7 @@
 import { closeSync } from 'node:fs';
 import { fdpass, fdpassFailure, type Ending, type FdPass } from '../native/fdpass.js';
 import { signalGroup, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
+import { ownChild, ownChildReaped } from './orphans.js';
 
 /** Children reaped on SIGCHLD (no pidfd): their pid and what to call when they end. */
 const running = new Map<number, (ending: Ending) => void>();
@@ -33,10 +34,14 @@ export function spawnDirect(spec: SpawnSpec, fds: readonly number[], events: Chi
     if (!pidfds) watchChildren();
     const env = Object.entries(spec.env).map(([name, value]) => `${name}=${value}`);
     pid = native.spawn(spec.file, [spec.argv0, ...spec.args], env, spec.cwd, fds);
+    ownChild(pid);
   } finally {
     closeDescriptors(fds);
   }
-  const ended = (ending: Ending): void => events.onExit(ending.code, ending.signal);
+  const ended = (ending: Ending): void => {
+    ownChildReaped(pid);
+    events.onExit(ending.code, ending.signal);
+  };
   if (pidfds) awaitExit(pid, ended);
   else running.set(pid, ended);
   return {

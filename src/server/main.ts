@@ -19,6 +19,7 @@ import { IdleMemoryReducer } from './idle-memory.js';
 import { parseServerOptions, type ServerOptions } from './options.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { listenLocal } from './local.js';
+import { reapOrphans } from './orphans.js';
 import { setLongTimeout } from './long-timeout.js';
 import { Connection, type FirstMessage } from './session.js';
 import { createStubs, deleteStubs, removeFiles } from './stubs.js';
@@ -194,6 +195,10 @@ async function serve(
     log.info('stopped');
     process.exit(ExitCode.SUCCESS);
   };
+
+  // Before the first command: an orphan of it must find the reaper in place.
+  const notReaping = reapOrphans(logger('Process'));
+  if (notReaping) log.warn({ reason: notReaping }, 'orphans of commands are not reaped');
 
   // The local socket first: once the port accepts, a client can pass its stdio. Why it is missing
   // is told only once the port is ours: with the port in use, that error is the one to see.

@@ -1,0 +1,163 @@
+/**
+ * Reaping orphans (issue 21). In a Pod k8pshd is its container's PID 1 (config/k8s/build-pod.yaml),
+ * so whatever a command leaves behind (`sleep 1 &`, a daemon, a crashed build's helpers) becomes the
+ * server's child when its own parent exits, and stays a zombie until the server waits for it.
+ * Elsewhere the server makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so the same
+ * holds under any parent, and its commands' leftovers do not pile up on an init that never reaps.
+ *
+ * A reaper that waits for any child (tini's waitpid(-1)) would take exit statuses that belong to
+ * others. Three waiters share this process, each waiting for its own pids only:
+ * - the direct commands (./direct-child.ts): reap(pid) when the child's pidfd turns readable, or on
+ *   SIGCHLD, both on the main thread;
+ * - libuv, for relayed commands (./child.ts): waitpid(pid, WNOHANG) for each of its children on
+ *   SIGCHLD, on the main thread; a child reaped by someone else is never reported (its session
+ *   would hang);
+ * - node-pty, for terminal commands (./pty-child.ts): a blocking waitpid(pid) in a thread of its
+ *   own; a child reaped by someone else is reported with a made-up status.
+ * So every spawn site registers the pid it gets here (ownChild) as soon as spawn returns, and takes
+ * it out (ownChildReaped) once its own waiter has reaped it; a scan reaps, with waitpid(pid,
+ * WNOHANG), only children that are not registered. Spawns, registrations and scans all run on the
+ * main thread, so no scan falls between a fork and its registration. A registered pid cannot be
+ * reused: until its waiter reaps it the process, running or zombie, holds it. Once unregistered, the
+ * pid is free and may come back as a new child of ours (registered again before any scan can see
+ * it) or as an orphan (then ours to reap). The one gap is node-pty's: its thread reaps at once, but
+ * tells the main thread only once the terminal has closed (a background process may hold it open),
+ * so meanwhile a freed pid is still registered and an orphan that reuses it is passed over, until
+ * ownChildReaped, which schedules a scan. The pids would have to wrap around within that time.
+ *
+ * The scan lists our children from /proc/self/task/TID/children (every thread's: an orphan goes to
+ * any live thread of its reaper), or where the kernel lacks those files (no CONFIG_PROC_CHILDREN)
+ * from every /proc/PID/stat whose parent is us and state Z. It runs on SIGCHLD, coalesced: at most
+ * one scan per SCAN_DELAY_MS on an unref'd timer, so a burst of exits costs one scan, a stub call
+ * pays one listener call of a few microseconds, and a late SIGCHLD (during a scan) schedules the next
+ * one. A scan reads one small file per thread (about 0.1-0.3 ms here); the fallback reads one per
+ * process of the PID namespace (about 2 ms for 90 processes), few in a container.
+ */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { fdpass } from '../native/fdpass.js';
+
+const SCAN_DELAY_MS = 100;
+
+/** Pids the server started itself, from spawn until their own waiter has reaped them. */
+const owned = new Set<number>();
+let reaping = false;
+let scanTimer: NodeJS.Timeout | null = null;
+let childrenFiles = false;
+let log: Logger | null = null;
+
+/** A spawn site's child: never reaped here. Call as soon as spawn returned its pid. */
+export function ownChild(pid: number): void {
+  owned.add(pid);
+}
+
+/** The spawn site's waiter has reaped `pid`: the number may come back as anyone's. */
+export function ownChildReaped(pid: number): void {
+  owned.delete(pid);
+  if (reaping) scheduleScan();
+}
+
+/**
+ * From now on, every child that is not registered is reaped once it has exited. As PID 1 that is
+ * any orphan in the PID namespace; otherwise the server first becomes a child subreaper. Returns
+ * why it cannot, or null.
+ */
+export function reapOrphans(logger: Logger): string | null {
+  const native = fdpass();
+  if (!native) return 'no fdpass addon';
+  if (readlinkSafe('/proc/self') !== String(process.pid))
+    return "/proc is not this PID namespace's: orphans cannot be listed";
+  if (process.pid !== 1) {
+    try {
+      native.subreaper();
+    } catch (error) {
+      return `cannot become a child subreaper: ${(error as Error).message}`;
+    }
+  }
+  childrenFiles = readableChildrenFile();
+  log = logger;
+  reaping = true;
+  process.on('SIGCHLD', scheduleScan);
+  // Children we have from before (an exec'ing shell's, as PID 1) may have exited already.
+  scheduleScan();
+  return null;
+}
+
+function scheduleScan(): void {
+  if (scanTimer) return;
+  scanTimer = setTimeout(scan, SCAN_DELAY_MS).unref();
+}
+
+function scan(): void {
+  scanTimer = null;
+  const native = fdpass()!;
+  const reaped: [number, number | string][] = [];
+  for (const pid of childrenFiles ? listedChildren() : zombieChildren()) {
+    if (owned.has(pid)) continue;
+    try {
+      const ending = native.reap(pid);
+      if (ending) reaped.push([pid, ending.code ?? `signal ${ending.signal}`]);
+    } catch {
+      // ECHILD: gone already (a task's list may be stale by the time it is read).
+    }
+  }
+  if (reaped.length > 0 && log?.isLevelEnabled('debug')) log.debug({ reaped }, 'orphans reaped');
+}
+
+/** Every child of every thread of ours, running or not (a running one answers reap with null). */
+function listedChildren(): number[] {
+  const pids: number[] = [];
+  for (const task of readdirSafe('/proc/self/task')) {
+    let list: string;
+    try {
+      list = readFileSync(`/proc/self/task/${task}/children`, 'latin1');
+    } catch {
+      // The thread ended meanwhile.
+      continue;
+    }
+    for (const word of list.split(' ')) if (word) pids.push(Number(word));
+  }
+  return pids;
+}
+
+/** Our exited children, from every process's stat: slower, for kernels without the children files. */
+function zombieChildren(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSafe('/proc')) {
+    if (!/^\d/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2);
+      if (state === 'Z' && Number(ppid) === process.pid) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+function readableChildrenFile(): boolean {
+  try {
+    readFileSync(`/proc/self/task/${process.pid}/children`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readdirSafe(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+function readlinkSafe(path: string): string | null {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return null;
+  }
+}
