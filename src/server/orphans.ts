@@ -44,7 +44,7 @@ const SCAN_DELAY_MS = 100;
 const owned = new Set<number>();
 let reaping = false;
 let scanTimer: NodeJS.Timeout | null = null;
-let childrenFiles = false;
+let childrenFile = false;
 let log: Logger | null = null;
 
 /** A spawn site's child: never reaped here. Call as soon as spawn returned its pid. */
@@ -75,7 +75,7 @@ export function reapOrphans(logger: Logger): string | null {
       return `cannot become a child subreaper: ${(error as Error).message}`;
     }
   }
-  childrenFiles = readableChildrenFile();
+  childrenFile = readableChildrenFile();
   log = logger;
   reaping = true;
   process.on('SIGCHLD', scheduleScan);
@@ -93,13 +93,13 @@ function scan(): void {
   scanTimer = null;
   const native = fdpass()!;
   const reaped: [number, number | string][] = [];
-  for (const pid of childrenFiles ? listedChildren() : zombieChildren()) {
+  for (const pid of childrenFile ? listedChildren() : zombieChildren()) {
     if (owned.has(pid)) continue;
     try {
       const ending = native.reap(pid);
       if (ending) reaped.push([pid, ending.code ?? `signal ${ending.signal}`]);
     } catch {
-      // ECHILD: gone already (a task's list may be stale by the time it is read).
+      // ECHILD: gone already (the list may be stale by the time it is read).
     }
   }
   if (reaped.length > 0 && log?.isLevelEnabled('debug')) log.debug({ reaped }, 'orphans reaped');
