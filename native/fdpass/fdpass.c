@@ -13,6 +13,7 @@
  *   spawn, reap, pidfd: see spawn.c; openbeneath: see beneath.c; getmodes, setmodes, rawoutput: see
  *   termios.c
  *   setname(name) -> undefined: the calling thread's name (the `comm` of ps for the main thread)
+ *   subreaper() -> 0, or -errno: makes this process a child subreaper (src/server/orphans.ts)
  *   watch, unwatch: see watch.c
  *
  * connect and isatty let a client pass its stdio without loading Node's net, stream and tty modules
@@ -96,6 +97,13 @@ static napi_value set_name(napi_env env, napi_callback_info info) {
     return fail(env, "setname(name)");
   prctl(PR_SET_NAME, name, 0, 0, 0);
   return NULL;
+}
+
+/* PR_SET_CHILD_SUBREAPER: orphans of our commands' descendants become our children, as under a
+   PID 1, so the server can reap them. It is not inherited by the children we start. */
+static napi_value subreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  return negative_errno(env, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ? errno : 0);
 }
 
 static napi_value is_terminal(napi_env env, napi_callback_info info) {
@@ -313,6 +321,7 @@ NAPI_MODULE_INIT() {
       {"reap", NULL, reap, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pidfd", NULL, pidfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setname", NULL, set_name, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"subreaper", NULL, subreaper, NULL, NULL, NULL, napi_enumerable, NULL},
       {"watch", NULL, watch_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getmodes", NULL, get_modes, NULL, NULL, NULL, napi_enumerable, NULL},

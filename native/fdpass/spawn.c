@@ -1,5 +1,6 @@
 /*
- * Starting and reaping a command on passed descriptors (the server side of docs/protocol.md).
+ * Starting and reaping a command, on passed descriptors or a relayed one's socketpairs (the server
+ * side of docs/protocol.md).
  *
  *   spawn(file, argv: string[], env: string[], dirfd, fds: number[3]) -> pid, or -errno
  *   reap(pid) -> null (running), status (0-255 exit code, 256 + N killed by signal N), or -errno
@@ -10,9 +11,11 @@
  * fork() copies the page tables of a 60 MB Node process (about 8 ms per command here, against under
  * 1 ms). posix_spawn itself would leave glibc's two internal signals (32, 33) ignored in the command.
  * The child gets a new session (its own process group, as libuv's `detached`), every signal at its
- * default (Node ignores SIGPIPE), an empty signal mask, the working directory (fchdir to dirfd, opened
- * beneath the base by beneath.c: never a path resolved again) and the three descriptors as 0, 1, 2. Node's libuv does not reap it: the caller watches its pidfd (watch.c) and
- * calls reap() when it turns readable, or (a kernel before 5.3: ENOSYS) calls reap() on SIGCHLD.
+ * default (Node ignores SIGPIPE), an empty signal mask, the working directory (fchdir to dirfd,
+ * opened beneath the base by beneath.c: never a path resolved again), the three descriptors as 0,
+ * 1, 2, and SIGKILL should the server die first. Node's libuv does not reap it: the caller watches
+ * its pidfd (watch.c) and calls reap() when it turns readable, or (a kernel before 5.3: ENOSYS)
+ * calls reap() on SIGCHLD.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +40,7 @@ struct spawn_request {
   const char *file;
   char **arguments, **environment;
   int dirfd, fds[3];
+  pid_t parent; /* the server, as getpid() saw it before clone: the child's check that it is alive */
   volatile int error;
 };
 
@@ -46,6 +51,14 @@ struct spawn_request {
  */
 static int spawn_child(void *argument) {
   struct spawn_request *request = argument;
+  /* The command dies with the server (issue 21): killed by SIGKILL, the server can no longer end it,
+     and a command on passed descriptors would go on writing into the caller's files after the stub
+     gave up (exit 255). The kernel sends this when the thread that cloned us exits: spawn runs on
+     Node's main thread, which lasts as long as the process. A server killed before the prctl left
+     us to a reaper already: then nothing may run. execve of a set-uid, set-gid or file-capability
+     program clears it; the command's own children never have it (docs/protocol.md). */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) goto failed;
+  if (getppid() != request->parent) _exit(127);
   struct sigaction action;
   memset(&action, 0, sizeof action);
   action.sa_handler = SIG_DFL;
@@ -86,6 +99,7 @@ static int start_child(struct spawn_request *request) {
     child_stack = stack;
   }
   char *stack = child_stack;
+  request->parent = getpid();
   sigset_t all, previous;
   sigfillset(&all);
   /* sigprocmask: the calling thread's mask on Linux, as pthread_sigmask, which needs glibc 2.32. */

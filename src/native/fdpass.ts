@@ -34,6 +34,7 @@ interface Addon {
   reap(pid: number): number | null;
   pidfd(pid: number): number;
   setname(name: string): void;
+  subreaper(): number;
   getmodes(fd: number): Buffer | number;
   setmodes(fd: number, modes: Buffer): number;
   rawoutput(fd: number): number;
@@ -88,6 +89,8 @@ export interface FdPass {
    * (watch it); throws (ENOSYS before Linux 5.3, ESRCH).
    */
   pidfd(pid: number): number;
+  /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants become our children; throws (EINVAL). */
+  subreaper(): void;
   /**
    * Calls `onReady` once, from the event loop, when `fd` (a socket or pipe) has something to read
    * or its peer hung up, without reading it (native/fdpass/watch.c); the watch holds a duplicate of
@@ -194,6 +197,10 @@ function wrap(addon: Addon): FdPass {
       const fd = addon.pidfd(pid);
       if (fd < 0) throw systemError(fd, 'pidfd_open');
       return fd;
+    },
+    subreaper() {
+      const result = addon.subreaper();
+      if (result < 0) throw systemError(result, 'prctl');
     },
     watch(fd, onReady) {
       const handle = addon.watch(fd, (events) =>

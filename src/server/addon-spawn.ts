@@ -13,6 +13,7 @@
 import { closeSync } from 'node:fs';
 import { fdpass, fdpassFailure, type Ending, type FdPass } from '../native/fdpass.js';
 import type { SpawnSpec } from './child.js';
+import { ownChild, ownChildReaped } from './orphans.js';
 
 /** Children reaped on SIGCHLD (no pidfd): their pid and what to call when they end. */
 const running = new Map<number, (ending: Ending) => void>();
@@ -39,11 +40,16 @@ export function spawnWithAddon(
     if (!pidfds) watchChildren();
     const env = Object.entries(spec.env).map(([name, value]) => `${name}=${value}`);
     pid = native.spawn(spec.file, [spec.argv0, ...spec.args], env, spec.cwd.fd, fds);
+    ownChild(pid);
   } finally {
     closeDescriptors(fds);
   }
-  if (pidfds) awaitExit(pid, ended);
-  else running.set(pid, ended);
+  const reaped = (ending: Ending): void => {
+    ownChildReaped(pid);
+    ended(ending);
+  };
+  if (pidfds) awaitExit(pid, reaped);
+  else running.set(pid, reaped);
   return pid;
 }
 

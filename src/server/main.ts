@@ -14,6 +14,7 @@ import { ExitCode } from '../protocol/constants.js';
 import { daemonChildReady, daemonize, isDaemonChild } from './daemon.js';
 import { parseServerOptions, type ServerOptions } from './options.js';
 import { setLongTimeout } from './long-timeout.js';
+import { reapOrphans } from './orphans.js';
 import { Server } from './server.js';
 import { createStubs, deleteStubs, removeFiles } from './stubs.js';
 import { callerEnv } from '../runtime/caller-env.js';
@@ -77,6 +78,9 @@ async function run(args: string[]): Promise<void> {
   // Before listening: a signal that comes as soon as the port accepts finds its handler.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
     process.on(signal, () => void server.shutdown(signal));
+  // Before the first command: an orphan of it must find the reaper in place.
+  const notReaping = reapOrphans(logger('Process'));
+  if (notReaping) log.warn({ reason: notReaping }, 'orphans of commands are not reaped');
   await server.listen();
   if (options.timeout >= 0) setLongTimeout(options.timeout, () => void server.shutdown('timeout'));
   if (isDaemonChild()) daemonChildReady(null);

@@ -16,6 +16,7 @@ import { fdpass, type FdPass } from '../native/fdpass.js';
 import { signalNumber } from '../signals.js';
 import { closeDescriptors, spawnWithAddon } from './addon-spawn.js';
 import { signalGroup, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
+import { ownChild, ownChildReaped } from './orphans.js';
 import { descriptorPath } from './workdir.js';
 
 /**
@@ -167,10 +168,14 @@ function startWithNode(spec: SpawnSpec, exited: Exited, events: ChildEvents): St
     detached: true,
     stdio: 'pipe',
   });
+  if (child.pid !== undefined) ownChild(child.pid);
   child.on('error', (error: NodeJS.ErrnoException) => {
     if (child.pid === undefined) events.onSpawnError(error);
   });
-  child.on('exit', (code, signal) => exited(code, signal ? (signalNumber(signal) ?? null) : null));
+  child.on('exit', (code, signal) => {
+    ownChildReaped(child.pid!);
+    exited(code, signal ? (signalNumber(signal) ?? null) : null);
+  });
   return {
     get pid() {
       return child.pid;

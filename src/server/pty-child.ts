@@ -5,6 +5,7 @@
 import { loadPty } from '../native/pty.js';
 import { descriptorPath } from './workdir.js';
 import { signalGroup, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
+import { ownChild, ownChildReaped } from './orphans.js';
 
 /** VEOF: what a terminal user types to end input. */
 const END_OF_INPUT = Buffer.from([4]);
@@ -21,8 +22,10 @@ export async function spawnPty(spec: SpawnSpec, events: ChildEvents): Promise<Ru
     env: spec.env,
     encoding: null,
   });
+  ownChild(child.pid);
   child.onData((data) => events.onStdout(data as unknown as Buffer));
   child.onExit(({ exitCode, signal }) => {
+    ownChildReaped(child.pid);
     events.onStdoutEnd();
     events.onStderrEnd();
     events.onExit(signal ? null : exitCode, signal || null);
