@@ -5,6 +5,7 @@
  *
  *   connect(path) -> a connected, blocking AF_UNIX stream socket (close-on-exec), or -errno
  *   isatty(fd) -> boolean
+ *   dup(fd) -> a close-on-exec duplicate above 2, or -errno
  *   hungup(fd) -> boolean: the socket's peer is gone for good (poll: POLLHUP, POLLERR)
  *   peeruid(fd) -> the uid that listens at the other end of a connected local socket, or -errno
  *   send(socketFd, data: Buffer, fds: number[]) -> bytes sent, or -errno
@@ -25,6 +26,7 @@
 /* struct ucred (SO_PEERCRED). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -306,11 +308,29 @@ static napi_value peer_uid(napi_env env, napi_callback_info info) {
   return value;
 }
 
+/*
+ * A close-on-exec duplicate of fd, above 2: a descriptor of our own on a file someone else's code
+ * may close (node-pty closes its pty master when the terminal ends, while writes of ours may still
+ * be queued: the number, reused, would then be another session's socket).
+ */
+static napi_value duplicate(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  /* Not one number: a misuse. */
+  if (!int32_argument(env, info, &fd)) return fail(env, "dup(fd)");
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  /* EBADF, EMFILE: -errno. */
+  if (copy < 0) return negative_errno(env, errno);
+  napi_value value;
+  napi_create_int32(env, copy, &value);
+  return value;
+}
+
 /* The module's table: this file's functions, spawn.c's, beneath.c's, watch.c's and termios.c's. */
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"connect", NULL, connect_local, NULL, NULL, NULL, napi_enumerable, NULL},
       {"isatty", NULL, is_terminal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dup", NULL, duplicate, NULL, NULL, NULL, napi_enumerable, NULL},
       {"hungup", NULL, hung_up, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peeruid", NULL, peer_uid, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, send_fds, NULL, NULL, NULL, napi_enumerable, NULL},

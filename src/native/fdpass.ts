@@ -25,6 +25,7 @@ interface Addon {
   connect(path: string): number;
   isatty(fd: number): boolean;
   hungup(fd: number): boolean;
+  dup(fd: number): number;
   peeruid(fd: number): number;
   send(socketFd: number, data: Buffer, fds: number[]): number;
   receive(socketFd: number, buffer: Buffer): [number, number[]] | number | null;
@@ -61,6 +62,8 @@ export interface FdPass {
   isatty(fd: number): boolean;
   /** The socket's peer is gone for good (POLLHUP or POLLERR, nothing read): native/fdpass/fdpass.c. */
   hungUp(fd: number): boolean;
+  /** A close-on-exec duplicate of `fd`, above 2; throws (EBADF, EMFILE). */
+  dup(fd: number): number;
   /** The uid of the listener a connected local socket reached (SO_PEERCRED); throws (ENOTSOCK, ...). */
   peerUid(fd: number): number;
   /** One sendmsg of `data` with `fds`: the bytes sent (possibly fewer); throws on an error. */
@@ -155,6 +158,11 @@ function wrap(addon: Addon): FdPass {
     },
     isatty: (fd) => addon.isatty(fd),
     hungUp: (fd) => addon.hungup(fd),
+    dup(fd) {
+      const copy = addon.dup(fd);
+      if (copy < 0) throw systemError(copy, 'fcntl F_DUPFD_CLOEXEC');
+      return copy;
+    },
     peerUid(fd) {
       const uid = addon.peeruid(fd);
       if (uid < 0) throw systemError(uid, 'getsockopt SO_PEERCRED');

@@ -61,7 +61,8 @@ t.test('planted ./k8psh.conf is refused', { skip: SKIP }, async (t) => {
   const [port, evilPort] = (await freePorts(2)) as [number, number];
   const top = realpathSync(tempDir('k8psh-planted-'));
   chmodSync(top, 0o755);
-  const configText = `baseDirectory = ${top}\n[ srv:${port} ]\ngcc /bin/sh -c 'echo "gcc ran as $(id -u): $1"' sh\n`;
+  // The server runs as uid 1000, the victim as 1001: the section says whose listener to trust.
+  const configText = `baseDirectory = ${top}\n[ srv:${port} ] --server-uid=1000\ngcc /bin/sh -c 'echo "gcc ran as $(id -u): $1"' sh\n`;
   t.teardown(() => cleanup(top));
   const ws = await makeWorkspace(configText);
   t.teardown(() => cleanup(ws.dir));
