@@ -27,7 +27,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => c
 
 child.on('close', (code, signal) => {
   if (!atTerminal) {
-    const failures = tapFailures(Buffer.concat(chunks).toString('utf8'));
+    // By file, whichever finished first (tap runs them in parallel); in order within a file.
+    const failures = sortByFile(tapFailures(Buffer.concat(chunks).toString('utf8')));
     if (failures.length > 0)
       process.stdout.write(
         `\n# ${failures.length} failed (details above):\n${failures.map((name) => `#   ${name}\n`).join('')}`,
@@ -38,3 +39,12 @@ child.on('close', (code, signal) => {
     process.kill(process.pid, signal);
   } else process.exitCode = code ?? 1;
 });
+
+/** A stable sort on the file each name starts with (`file > test > ...` or `file (exitCode: N)`). */
+function sortByFile(names) {
+  const file = (name) => name.split(/ > | \(/, 1)[0];
+  return names
+    .map((name, index) => ({ name, index }))
+    .sort((a, b) => file(a.name).localeCompare(file(b.name)) || a.index - b.index)
+    .map(({ name }) => name);
+}
