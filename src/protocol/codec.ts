@@ -122,11 +122,19 @@ export class FrameDecoder {
   /** Stop decoding: whatever follows is ignored. */
   fail(message: string): void {
     if (this.failed) return;
+    this.stop();
+    this.handler.onError(message);
+  }
+
+  /**
+   * Stop decoding without an error (the peer was refused): whatever follows is ignored, and the
+   * buffers of a frame half gathered go now, not when the connection goes.
+   */
+  stop(): void {
     this.failed = true;
     this.collecting = false;
     this.collected = null;
     this.spare = null;
-    this.handler.onError(message);
   }
 
   private frame(type: number, value: number): void {

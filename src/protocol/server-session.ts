@@ -71,6 +71,18 @@ export class ServerSession implements FrameHandler {
     this.decoder.push(chunk);
   }
 
+  /**
+   * The client was refused: nothing it sends from now on is decoded, and what its request gathered
+   * goes at once. A refused client may go on sending up to the per-request caps (an original one
+   * sends its whole request before it reads); kept, those bytes were memory no budget counted.
+   */
+  discard(): void {
+    this.decoder.stop();
+    this.args.length = 0;
+    this.environment.clear();
+    this.workingDirectory = null;
+  }
+
   onValue(type: number, value: number): void {
     if (type === FrameType.EXIT_CODE || type === FrameType.EXIT_SIGNAL)
       return this.fail(`unexpected ${frameName(type)} from a client`);

@@ -312,6 +312,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   }
 
   private refuse(message: string, code: number): void {
+    this.session.discard();
     this.context.log.info({ problem: message, code }, 'request refused');
     this.finish(encodeRefusal(message, code, this.session.modern));
   }
@@ -332,6 +333,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     // The timer would keep this session (and a request of up to the caps) alive for nothing.
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.releaseRequestBytes();
+    this.session.discard();
     this.releasePassedFds();
     const wasOpen = !this.closed;
     this.closed = true;

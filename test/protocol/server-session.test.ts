@@ -498,6 +498,20 @@ t.test('after a protocol error the session ignores everything', async (t) => {
   t.notOk(session.started);
 });
 
+t.test('a refused request: nothing more is decoded, and nothing it sent is kept', async (t) => {
+  const recorder = new ServerRecorder();
+  const session = new ServerSession(recorder);
+  const argument = stringFrame(FrameType.COMMAND_ARGUMENT, Buffer.alloc(200_000, 'a'));
+  // Half of an argument: the decoder is gathering it.
+  session.receive(
+    Buffer.concat([stringFrame(FrameType.WORKING_DIRECTORY, ''), argument.subarray(0, 100_000)]),
+  );
+  session.discard();
+  session.receive(Buffer.concat([argument.subarray(100_000), legacyRequest, valueFrame(0x99, 0)]));
+  t.same(recorder.events, [], 'no request, no protocol error: the refusal was the answer');
+  t.notOk(session.started);
+});
+
 t.test('frameName and printable', async (t) => {
   t.equal(frameName(0), 'WORKING_DIRECTORY');
   t.equal(frameName(FrameType.WINDOW_SIZE), 'WINDOW_SIZE');
