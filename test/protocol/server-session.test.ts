@@ -1,3 +1,5 @@
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import t, { type Test } from 'tap';
 import { ServerSession } from '../../src/protocol/server-session.js';
 import { frameName } from '../../src/protocol/constants.js';
@@ -510,6 +512,48 @@ t.test('a refused request: nothing more is decoded, and nothing it sent is kept'
   session.receive(Buffer.concat([argument.subarray(100_000), legacyRequest, valueFrame(0x99, 0)]));
   t.same(recorder.events, [], 'no request, no protocol error: the refusal was the answer');
   t.notOk(session.started);
+});
+
+/** 60000 arguments and 4000 variables of 64 bytes (built here: an async test's frame would keep its temporaries). */
+function smallFrames(): Buffer {
+  return Buffer.concat([
+    ...Array.from({ length: 60_000 }, (_, i) =>
+      stringFrame(FrameType.COMMAND_ARGUMENT, `arg-${i}-`.padEnd(64, 'x')),
+    ),
+    ...Array.from({ length: 4000 }, (_, i) =>
+      stringFrame(FrameType.ENVIRONMENT_VARIABLE, `V=${i}`.padEnd(64, 'v')),
+    ),
+  ]);
+}
+
+t.test('a request in progress is held as bytes, not strings (a flood of them: docs/limits.md)', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const heapUsed = (): number => {
+    gc();
+    gc();
+    return getHeapStatistics().used_heap_size;
+  };
+  const wire = smallFrames();
+  // Four clients half-way through such a request: as strings, about 20 MiB of V8 heap.
+  const before = heapUsed();
+  const sessions = Array.from({ length: 4 }, () => {
+    const recorder = new ServerRecorder();
+    const session = new ServerSession(recorder);
+    for (let at = 0; at < wire.length; at += 64 * 1024) session.receive(wire.subarray(at, at + 64 * 1024));
+    return { session, recorder };
+  });
+  const held = heapUsed() - before;
+  t.ok(
+    held < 8 * 1024 * 1024,
+    `4 × ${(wire.length / 1024 / 1024).toFixed(1)} MiB of requests: ${(held / 1024 / 1024).toFixed(1)} MiB of V8 heap`,
+  );
+  const { session, recorder } = sessions[0]!;
+  session.receive(stringFrame(FrameType.START_COMMAND, 'cmd'));
+  const start = recorder.events[0] as ['start', RecordedRequest];
+  t.equal(start[1].arguments.length, 60_000);
+  t.equal(start[1].arguments[59_999], 'arg-59999-'.padEnd(64, 'x'));
+  t.same(start[1].environment, [['V', '3999'.padEnd(62, 'v')]], 'one variable, its last value');
 });
 
 t.test('frameName and printable', async (t) => {
