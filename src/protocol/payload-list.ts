@@ -8,8 +8,10 @@
  * then keeps the pages of every request that was refused or abandoned until its next full
  * collection: rounds of clients sending 60000 small arguments each and giving up took the server
  * to 340 MiB (docs/limits.md, "Memory under a request flood"). As bytes, a request costs about its
- * size, outside the V8 heap, in a few blocks that are garbage at once when it goes.
+ * size, outside the V8 heap, in a few blocks freed at once when it goes.
  */
+import { freeBuffer } from './free-buffer.js';
+
 export class PayloadList {
   /**
    * Where each payload ends in its block. Typed, like the rest: one JavaScript number or reference
@@ -36,7 +38,8 @@ export class PayloadList {
       // Blocks double (from 256 bytes up to the cap): what is held stays under about twice what
       // arrived, and no byte is copied twice.
       const size = Math.min(this.largestBlock, Math.max(256, 2 * (block?.length ?? 0)));
-      block = Buffer.allocUnsafe(Math.max(size, payload.length));
+      // Not from Node's pool: freed whole when the request goes (./free-buffer.ts).
+      block = Buffer.allocUnsafeSlow(Math.max(size, payload.length));
       this.blocks.push(block);
       this.firsts.push(this.size);
       this.fill = 0;
@@ -46,6 +49,7 @@ export class PayloadList {
     if (this.size === this.ends.length) {
       const grown = new Uint32Array(Math.max(16, 2 * this.size));
       grown.set(this.ends);
+      freeBuffer(this.ends);
       this.ends = grown;
     }
     this.ends[this.size++] = this.fill;
@@ -67,7 +71,10 @@ export class PayloadList {
     return strings;
   }
 
+  /** Frees the bytes now: a refused request's memory goes with it, not at a later collection. */
   clear(): void {
+    for (const block of this.blocks) freeBuffer(block);
+    freeBuffer(this.ends);
     this.ends = new Uint32Array(0);
     this.size = 0;
     this.blocks = [];

@@ -11,7 +11,7 @@ import { STDERR_END, STDIN_END, STDOUT_END, writeData } from '../protocol/data.j
 import { ServerSession, type ServerSessionHandler, type SessionRequest } from '../protocol/server-session.js';
 import { encodeExit, encodeHelloReply, encodeRefusal } from '../protocol/server-frames.js';
 import { closeDescriptors, spawnDirect } from './direct-child.js';
-import { spawnPiped, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
+import { relayedBytes, spawnPiped, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
 import { planCommand, type PlanContext } from './plan.js';
 import { callerEnv } from '../runtime/caller-env.js';
 
@@ -230,6 +230,8 @@ export class Connection implements ServerSessionHandler, ChildEvents {
    */
   private receive(chunk: Buffer): void {
     const budget = this.context.requestBudget;
+    // Each read is a fresh buffer, garbage once decoded: a request flood piles them up as a relay does.
+    if (!this.session.started) relayedBytes(chunk.length);
     if (!this.session.started && !this.closed) {
       this.requestBytes += chunk.length;
       budget.used += chunk.length;
