@@ -1,7 +1,8 @@
 /*
- * What the three parts of the fdpass addon share: fdpass.c (descriptor passing, the local connect,
- * isatty, and the module's table), spawn.c (starting and reaping commands on passed descriptors)
- * and termios.c (a terminal's modes, saved and restored by the client).
+ * What the parts of the fdpass addon share: fdpass.c (descriptor passing, the local connect,
+ * isatty, and the module's table), spawn.c (starting and reaping commands on passed descriptors),
+ * termios.c (a terminal's modes, saved and restored by the client) and trim.c (the allocator's
+ * free memory given back).
  */
 #ifndef K8PSH_FDPASS_ADDON_H
 #define K8PSH_FDPASS_ADDON_H
@@ -41,5 +42,7 @@ napi_value unwatch(napi_env env, napi_callback_info info);
 napi_value get_modes(napi_env env, napi_callback_info info);
 napi_value set_modes(napi_env env, napi_callback_info info);
 napi_value raw_output(napi_env env, napi_callback_info info);
+/* trim.c: trim(), the C allocator's free memory given back to the system. */
+napi_value trim_memory(napi_env env, napi_callback_info info);
 
 #endif

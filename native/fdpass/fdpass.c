@@ -7,7 +7,7 @@
  *   isatty(fd) -> boolean
  *   send(socketFd, data: Buffer, fds: number[]) -> bytes sent, or -errno
  *   receive(socketFd, buffer: Buffer) -> [bytes, fds], null (nothing to read yet), or -errno
- *   spawn, reap, pidfd: see spawn.c; getmodes, setmodes, rawoutput: see termios.c
+ *   spawn, reap, pidfd: see spawn.c; getmodes, setmodes, rawoutput: see termios.c; trim: see trim.c
  *   setname(name) -> undefined: the calling thread's name (the `comm` of ps for the main thread)
  *   watch, unwatch: see watch.c
  *
@@ -233,7 +233,7 @@ static napi_value receive_fds(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* The module's table: this file's functions, spawn.c's, watch.c's and termios.c's. */
+/* The module's table: this file's functions, spawn.c's, watch.c's, termios.c's and trim.c's. */
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"connect", NULL, connect_local, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -249,6 +249,7 @@ NAPI_MODULE_INIT() {
       {"getmodes", NULL, get_modes, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setmodes", NULL, set_modes, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rawoutput", NULL, raw_output, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"trim", NULL, trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof *properties, properties);
   return exports;
