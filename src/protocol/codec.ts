@@ -163,15 +163,15 @@ export class FrameDecoder {
 
   /**
    * A buffer of at least `size` bytes for the frame being gathered: the spare when it is large
-   * enough, else a new one (and a spare too small is freed: one buffer held at a time). Never from
-   * Node's pool, so that it can be freed (./free-buffer.ts).
+   * enough, else a new one (and a spare too small is freed: one buffer held at a time). A small
+   * one is a slice of Node's pool, left to the collector (./free-buffer.ts).
    */
   private buffer(size: number): Buffer {
     const spare = this.spare;
     this.spare = null;
     if (spare !== null && spare.length >= size) return spare;
     freeBuffer(spare);
-    return Buffer.allocUnsafeSlow(size);
+    return Buffer.allocUnsafe(size);
   }
 
   private payload(chunk: Buffer, offset: number): number {

@@ -5,10 +5,10 @@
  * waiting for one (docs/limits.md). `ArrayBuffer.prototype.transfer(0)` detaches the memory from its
  * ArrayBuffer, and V8 frees it at once when nothing else shares it.
  *
- * Only for a buffer allocated whole by its owner (`Buffer.allocUnsafeSlow`, a typed array) that nobody else holds a
- * view of: never a slice of Node's pool or of a socket's read. A buffer that does not span its
- * ArrayBuffer is left to the collector, as is everything where `transfer` is missing (Node 20); a
- * freed buffer reads as empty.
+ * Only for a buffer its caller allocated and nobody else holds a view of (never a socket's read).
+ * One that does not span its ArrayBuffer, a slice of Node's pool (`Buffer.allocUnsafe` under
+ * 4 KiB), is left to the collector, as is everything where `transfer` is missing (Node 20). A freed
+ * buffer reads as empty.
  */
 /** Smaller ones are left to the collector: not worth a call, and a small typed array lives in the V8 heap. */
 const WORTH_FREEING = 4096;

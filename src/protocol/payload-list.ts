@@ -12,12 +12,15 @@
  */
 import { freeBuffer } from './free-buffer.js';
 
+/** No payload yet: a list that never gets one (most requests have no variables) allocates nothing. */
+const NO_ENDS = new Uint32Array(0);
+
 export class PayloadList {
   /**
    * Where each payload ends in its block. Typed, like the rest: one JavaScript number or reference
    * a payload, for 65536 small arguments, would be the very heap survivors this class avoids.
    */
-  private ends = new Uint32Array(0);
+  private ends = NO_ENDS;
   private size = 0;
   /** The blocks, and the index of the first payload of each. */
   private blocks: Buffer[] = [];
@@ -38,8 +41,9 @@ export class PayloadList {
       // Blocks double (from 256 bytes up to the cap): what is held stays under about twice what
       // arrived, and no byte is copied twice.
       const size = Math.min(this.largestBlock, Math.max(256, 2 * (block?.length ?? 0)));
-      // Not from Node's pool: freed whole when the request goes (./free-buffer.ts).
-      block = Buffer.allocUnsafeSlow(Math.max(size, payload.length));
+      // A small one is a slice of Node's pool, left to the collector; from 4 KiB on, a buffer of
+      // its own, freed when the request goes (./free-buffer.ts).
+      block = Buffer.allocUnsafe(Math.max(size, payload.length));
       this.blocks.push(block);
       this.firsts.push(this.size);
       this.fill = 0;
@@ -57,6 +61,13 @@ export class PayloadList {
 
   /** Each payload as UTF-8 text, in order; the bytes are dropped. */
   take(): string[] {
+    const strings = this.strings();
+    this.clear();
+    return strings;
+  }
+
+  /** Each payload as UTF-8 text, in order. */
+  strings(): string[] {
     const strings: string[] = [];
     for (let b = 0; b < this.blocks.length; b++) {
       const block = this.blocks[b]!;
@@ -67,15 +78,15 @@ export class PayloadList {
         start = this.ends[i]!;
       }
     }
-    this.clear();
     return strings;
   }
 
   /** Frees the bytes now: a refused request's memory goes with it, not at a later collection. */
   clear(): void {
+    if (this.ends === NO_ENDS) return;
     for (const block of this.blocks) freeBuffer(block);
     freeBuffer(this.ends);
-    this.ends = new Uint32Array(0);
+    this.ends = NO_ENDS;
     this.size = 0;
     this.blocks = [];
     this.firsts = [];

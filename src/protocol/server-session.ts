@@ -44,8 +44,11 @@ export class ServerSession implements FrameHandler {
   private workingDirectory: string | null = null;
   /** The variables as sent, made strings at START_COMMAND (./payload-list.ts says why). */
   private readonly variables: PayloadList;
-  /** Their names so far: the cap counts distinct names, as the map they end in does. */
-  private readonly names = new Set<string>();
+  /**
+   * Their names, once there are as many variables as the cap: it counts distinct names, as the map
+   * they end in does, and until then it cannot be reached.
+   */
+  private names: Set<string> | null = null;
   private environmentBytes = 0;
   private readonly args: PayloadList;
   private argumentBytes = 0;
@@ -86,7 +89,7 @@ export class ServerSession implements FrameHandler {
     this.decoder.stop();
     this.args.clear();
     this.variables.clear();
-    this.names.clear();
+    this.names = null;
     this.workingDirectory = null;
   }
 
@@ -191,14 +194,17 @@ export class ServerSession implements FrameHandler {
     if (equals <= 0)
       return this.fail(`malformed environment variable "${printable(payload.toString('utf8'))}"`);
     this.environmentBytes += payload.length;
-    const name = payload.toString('utf8', 0, equals);
-    if (!this.names.has(name) && this.names.size >= this.limits.maxEnvironmentVariables)
-      return this.fail(
-        `too many environment variables (the limit is ${this.limits.maxEnvironmentVariables})`,
-      );
+    if (this.variables.count >= this.limits.maxEnvironmentVariables) {
+      this.names ??= new Set(this.variables.strings().map((text) => text.slice(0, text.indexOf('='))));
+      const name = payload.toString('utf8', 0, equals);
+      if (!this.names.has(name) && this.names.size >= this.limits.maxEnvironmentVariables)
+        return this.fail(
+          `too many environment variables (the limit is ${this.limits.maxEnvironmentVariables})`,
+        );
+      this.names.add(name);
+    }
     if (this.environmentBytes > this.limits.maxEnvironmentBytes)
       return this.fail(`environment exceeds ${this.limits.maxEnvironmentBytes} bytes`);
-    this.names.add(name);
     this.variables.push(payload);
   }
 
@@ -209,7 +215,7 @@ export class ServerSession implements FrameHandler {
       const equals = text.indexOf('=');
       environment.set(text.slice(0, equals), text.slice(equals + 1));
     }
-    this.names.clear();
+    this.names = null;
     return environment;
   }
 

@@ -379,6 +379,17 @@ t.test('limits', async (t) => {
     run(Buffer.concat([vars('A=1', 'B=2', 'C=3'), start]), limits).recorder,
     /too many environment variables \(the limit is 2\)/,
   );
+  // The names are looked at only from the cap's count of frames on: those before it count too.
+  t.equal(
+    run(Buffer.concat([vars('A=1', 'A=2', 'B=3'), start]), limits).recorder.events[0]![0],
+    'start',
+    'a name repeated before the cap counts once',
+  );
+  onlyError(
+    t,
+    run(Buffer.concat([vars('A=1', 'A=2', 'B=3', 'A=4', 'C=5'), start]), limits).recorder,
+    /too many environment variables \(the limit is 2\)/,
+  );
   t.equal(
     run(Buffer.concat([vars('A=12', 'B=123456'), start]), limits).recorder.events[0]![0],
     'start',
