@@ -2,7 +2,8 @@
  * What the parts of the fdpass addon share: fdpass.c (descriptor passing, the local connect,
  * isatty, socketpair, and the module's table), spawn.c (starting and reaping commands), beneath.c (a
  * command's working directory, opened beneath the base), watch.c (readiness without reading),
- * termios.c (a terminal's modes, saved and restored by the client) and strings.c.
+ * termios.c (a terminal's modes, saved and restored by the client), trim.c (the allocator's free
+ * memory given back) and strings.c.
  */
 #ifndef K8PSH_FDPASS_ADDON_H
 #define K8PSH_FDPASS_ADDON_H
@@ -50,5 +51,7 @@ napi_value unwatch(napi_env env, napi_callback_info info);
 napi_value get_modes(napi_env env, napi_callback_info info);
 napi_value set_modes(napi_env env, napi_callback_info info);
 napi_value raw_output(napi_env env, napi_callback_info info);
+/* trim.c: trim(), the C allocator's free memory given back to the system. */
+napi_value trim_memory(napi_env env, napi_callback_info info);
 
 #endif

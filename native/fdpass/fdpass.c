@@ -12,7 +12,7 @@
  *   receive(socketFd, buffer: Buffer) -> [bytes, fds], null (nothing to read yet), or -errno
  *   socketpair() -> [fd, fd], a connected pair of close-on-exec stream sockets, or -errno
  *   spawn, reap, pidfd: see spawn.c; openbeneath: see beneath.c; getmodes, setmodes, rawoutput: see
- *   termios.c
+ *   termios.c; trim: see trim.c
  *   setname(name) -> undefined: the calling thread's name (the `comm` of ps for the main thread)
  *   subreaper() -> 0, or -errno: makes this process a child subreaper (src/server/orphans.ts)
  *   watch, unwatch: see watch.c
@@ -325,7 +325,7 @@ static napi_value duplicate(napi_env env, napi_callback_info info) {
   return value;
 }
 
-/* The module's table: this file's functions, spawn.c's, beneath.c's, watch.c's and termios.c's. */
+/* The module's table: this file's functions, spawn.c's, beneath.c's, watch.c's, termios.c's and trim.c's. */
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"connect", NULL, connect_local, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -347,6 +347,7 @@ NAPI_MODULE_INIT() {
       {"getmodes", NULL, get_modes, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setmodes", NULL, set_modes, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rawoutput", NULL, raw_output, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"trim", NULL, trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof *properties, properties);
   return exports;

@@ -41,6 +41,7 @@ interface Addon {
   rawoutput(fd: number): number;
   watch(fd: number, callback: (events: number) => void): object | number;
   unwatch(handle: object): boolean;
+  trim(): boolean;
 }
 
 /** What woke a {@link FdPass.watch}: data or a hang-up to read, or an error of the poll itself. */
@@ -107,6 +108,11 @@ export interface FdPass {
   setModes(fd: number, modes: Buffer): void;
   /** Output processing (OPOST) off; throws. */
   rawOutput(fd: number): void;
+  /**
+   * malloc_trim(0): the C allocator's free memory given back to the system (native/fdpass/trim.c);
+   * true when some was. Blocks for up to tens of milliseconds: for an idle moment only.
+   */
+  trimMemory(): boolean;
 }
 
 let loaded: FdPass | null | undefined;
@@ -234,6 +240,7 @@ function wrap(addon: Addon): FdPass {
       const result = addon.rawoutput(fd);
       if (result < 0) throw systemError(result, 'tcsetattr');
     },
+    trimMemory: () => addon.trim(),
   };
 }
 

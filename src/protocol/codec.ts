@@ -5,6 +5,7 @@
  * and capped, so an announced length is never trusted for an allocation.
  */
 import { HEADER_SIZE, isDataFrame, isKnownFrame, isStringFrame } from './constants.js';
+import { freeBuffer } from './free-buffer.js';
 
 export function encodeValue(type: number, value: number): Buffer {
   const frame = Buffer.allocUnsafe(HEADER_SIZE);
@@ -30,7 +31,8 @@ export interface FrameHandler {
   onValue(type: number, value: number): void;
   /**
    * A whole control string frame. The payload is a view into the input or into the decoder's
-   * buffer, which the next frame reuses: valid only during the call (copy or decode it to keep it).
+   * buffer, which the next frame reuses and `stop()` or `release()` frees: valid only during the
+   * call and until one of those (copy or decode it to keep it).
    */
   onString(type: number, payload: Buffer): void;
   /** A piece of a data frame (STDIN/STDOUT/STDERR); a view into the input, valid only during the call. */
@@ -81,8 +83,9 @@ export class FrameDecoder {
     return (this.collected?.length ?? 0) + (this.spare?.length ?? 0);
   }
 
-  /** No more control frames are expected for a while (the request is complete): drop the spare. */
+  /** No more control frames are expected for a while (the request is complete): free the spare. */
   release(): void {
+    freeBuffer(this.spare);
     this.spare = null;
   }
 
@@ -122,11 +125,20 @@ export class FrameDecoder {
   /** Stop decoding: whatever follows is ignored. */
   fail(message: string): void {
     if (this.failed) return;
+    this.stop();
+    this.handler.onError(message);
+  }
+
+  /**
+   * Stop decoding without an error (the peer was refused): whatever follows is ignored, and the
+   * buffers of a frame half gathered are freed now, not when the connection goes.
+   */
+  stop(): void {
     this.failed = true;
     this.collecting = false;
+    freeBuffer(this.collected);
     this.collected = null;
-    this.spare = null;
-    this.handler.onError(message);
+    this.release();
   }
 
   private frame(type: number, value: number): void {
@@ -151,12 +163,15 @@ export class FrameDecoder {
 
   /**
    * A buffer of at least `size` bytes for the frame being gathered: the spare when it is large
-   * enough, else a new one (and a spare too small is dropped: one buffer held at a time).
+   * enough, else a new one (and a spare too small is freed: one buffer held at a time). A small
+   * one is a slice of Node's pool, left to the collector (./free-buffer.ts).
    */
   private buffer(size: number): Buffer {
     const spare = this.spare;
     this.spare = null;
-    return spare !== null && spare.length >= size ? spare : Buffer.allocUnsafe(size);
+    if (spare !== null && spare.length >= size) return spare;
+    freeBuffer(spare);
+    return Buffer.allocUnsafe(size);
   }
 
   private payload(chunk: Buffer, offset: number): number {
@@ -179,8 +194,11 @@ export class FrameDecoder {
     } else if (this.collectedFill + take > this.collected.length) {
       const needed = this.collectedFill + take;
       const total = needed + this.remaining;
-      const grown = this.buffer(Math.max(needed, Math.min(total, this.collected.length * 4)));
+      // Doubling: the buffer never holds more than twice what arrived (the request budget counts
+      // what arrived).
+      const grown = this.buffer(Math.max(needed, Math.min(total, this.collected.length * 2)));
       this.collected.copy(grown, 0, 0, this.collectedFill);
+      freeBuffer(this.collected);
       this.collected = grown;
     }
     chunk.copy(this.collected, this.collectedFill, offset, end);

@@ -8,6 +8,7 @@
 import { DEFAULT_LIMITS, Feature, FrameType, frameName, PASSED_FD_COUNT, type Limits } from './constants.js';
 import { printable } from './printable.js';
 import { FrameDecoder, type FrameHandler } from './codec.js';
+import { PayloadList } from './payload-list.js';
 import { decodeHelloPayload, negotiateVersion } from './hello.js';
 import { decodeTtyPayload, decodeWindowSize, type TtyRequest } from './tty.js';
 
@@ -41,9 +42,15 @@ export class ServerSession implements FrameHandler {
   private phase: Phase = 'request';
   private frames = 0;
   private workingDirectory: string | null = null;
-  private readonly environment = new Map<string, string>();
+  /** The variables as sent, made strings at START_COMMAND (./payload-list.ts says why). */
+  private readonly variables: PayloadList;
+  /**
+   * Their names, once there are as many variables as the cap: it counts distinct names, as the map
+   * they end in does, and until then it cannot be reached.
+   */
+  private names: Set<string> | null = null;
   private environmentBytes = 0;
-  private readonly args: string[] = [];
+  private readonly args: PayloadList;
   private argumentBytes = 0;
   private tty: TtyRequest | null = null;
   private stdinEnded = false;
@@ -56,6 +63,8 @@ export class ServerSession implements FrameHandler {
     private readonly limits: Limits = DEFAULT_LIMITS,
   ) {
     this.decoder = new FrameDecoder(this, limits);
+    this.args = new PayloadList(limits.maxFramePayload);
+    this.variables = new PayloadList(limits.maxFramePayload);
   }
 
   /** True when the client opened with HELLO and so understands ERROR, EXIT_SIGNAL, ... */
@@ -69,6 +78,19 @@ export class ServerSession implements FrameHandler {
 
   receive(chunk: Buffer): void {
     this.decoder.push(chunk);
+  }
+
+  /**
+   * The client was refused: nothing it sends from now on is decoded, and what its request gathered
+   * goes at once. A refused client may go on sending up to the per-request caps (an original one
+   * sends its whole request before it reads); kept, those bytes were memory no budget counted.
+   */
+  discard(): void {
+    this.decoder.stop();
+    this.args.clear();
+    this.variables.clear();
+    this.names = null;
+    this.workingDirectory = null;
   }
 
   onValue(type: number, value: number): void {
@@ -112,11 +134,11 @@ export class ServerSession implements FrameHandler {
         return this.variable(payload);
       case FrameType.COMMAND_ARGUMENT:
         this.argumentBytes += payload.length;
-        if (this.args.length >= this.limits.maxArguments)
+        if (this.args.count >= this.limits.maxArguments)
           return this.fail(`too many arguments (the limit is ${this.limits.maxArguments})`);
         if (this.argumentBytes > this.limits.maxArgumentBytes)
           return this.fail(`arguments exceed ${this.limits.maxArgumentBytes} bytes`);
-        this.args.push(payload.toString('utf8'));
+        this.args.push(payload);
         return;
       case FrameType.START_COMMAND:
         return this.start(payload.toString('utf8'));
@@ -167,18 +189,34 @@ export class ServerSession implements FrameHandler {
   }
 
   private variable(payload: Buffer): void {
-    const text = payload.toString('utf8');
-    const equals = text.indexOf('=');
-    if (equals <= 0) return this.fail(`malformed environment variable "${printable(text)}"`);
+    // '=' is ASCII: in UTF-8 its byte is never part of another character, so this is the text's first '='.
+    const equals = payload.indexOf(0x3d);
+    if (equals <= 0)
+      return this.fail(`malformed environment variable "${printable(payload.toString('utf8'))}"`);
     this.environmentBytes += payload.length;
-    const name = text.slice(0, equals);
-    if (!this.environment.has(name) && this.environment.size >= this.limits.maxEnvironmentVariables)
-      return this.fail(
-        `too many environment variables (the limit is ${this.limits.maxEnvironmentVariables})`,
-      );
+    if (this.variables.count >= this.limits.maxEnvironmentVariables) {
+      this.names ??= new Set(this.variables.strings().map((text) => text.slice(0, text.indexOf('='))));
+      const name = payload.toString('utf8', 0, equals);
+      if (!this.names.has(name) && this.names.size >= this.limits.maxEnvironmentVariables)
+        return this.fail(
+          `too many environment variables (the limit is ${this.limits.maxEnvironmentVariables})`,
+        );
+      this.names.add(name);
+    }
     if (this.environmentBytes > this.limits.maxEnvironmentBytes)
       return this.fail(`environment exceeds ${this.limits.maxEnvironmentBytes} bytes`);
-    this.environment.set(name, text.slice(equals + 1));
+    this.variables.push(payload);
+  }
+
+  /** The variables as a map; the last value sent for a name wins. */
+  private environment(): Map<string, string> {
+    const environment = new Map<string, string>();
+    for (const text of this.variables.take()) {
+      const equals = text.indexOf('=');
+      environment.set(text.slice(0, equals), text.slice(equals + 1));
+    }
+    this.names = null;
+    return environment;
   }
 
   private start(command: string): void {
@@ -187,8 +225,8 @@ export class ServerSession implements FrameHandler {
     this.decoder.release();
     this.handler.onStart({
       workingDirectory: this.workingDirectory ?? '',
-      environment: this.environment,
-      arguments: this.args,
+      environment: this.environment(),
+      arguments: this.args.take(),
       command,
       tty: this.tty,
     });

@@ -33,7 +33,10 @@ type Collector = (options: { type: 'minor' }) => void;
 let collector: Collector | null | undefined;
 let relayed = 0;
 
-/** Counts bytes relayed to or from a command; every COLLECT_AFTER_BYTES, the dead read buffers go. */
+/**
+ * Counts bytes relayed to or from a command, and the bytes of requests as they are read
+ * (./session.ts); every COLLECT_AFTER_BYTES, the dead read buffers go.
+ */
 export function relayedBytes(count: number): void {
   relayed += count;
   if (relayed < COLLECT_AFTER_BYTES) return;

@@ -13,7 +13,7 @@ import { encodeExit, encodeHelloReply, encodeRefusal } from '../protocol/server-
 import { closeDescriptors } from './addon-spawn.js';
 import { spawnDirect } from './direct-child.js';
 import type { ChildEvents, RunningChild, SpawnSpec } from './child.js';
-import { spawnPiped } from './piped-child.js';
+import { relayedBytes, spawnPiped } from './piped-child.js';
 import { planCommand, type PlanContext } from './plan.js';
 import { callerEnv } from '../runtime/caller-env.js';
 import type { PeerWatch } from './peer-watch.js';
@@ -245,6 +245,8 @@ export class Connection implements ServerSessionHandler, ChildEvents {
    */
   private receive(chunk: Buffer): void {
     const budget = this.context.requestBudget;
+    // Each read is a fresh buffer, garbage once decoded: a request flood piles them up as a relay does.
+    if (!this.session.started) relayedBytes(chunk.length);
     if (!this.session.started && !this.closed) {
       this.requestBytes += chunk.length;
       budget.used += chunk.length;
@@ -363,6 +365,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   }
 
   private refuse(message: string, code: number): void {
+    this.session.discard();
     this.context.log.info({ problem: message, code }, 'request refused');
     this.finish(encodeRefusal(message, code, this.session.modern));
   }
@@ -384,6 +387,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     // The timer would keep this session (and a request of up to the caps) alive for nothing.
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.releaseRequestBytes();
+    this.session.discard();
     this.releasePassedFds();
     const wasOpen = !this.closed;
     this.closed = true;

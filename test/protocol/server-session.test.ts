@@ -1,3 +1,5 @@
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import t, { type Test } from 'tap';
 import { ServerSession } from '../../src/protocol/server-session.js';
 import { frameName } from '../../src/protocol/constants.js';
@@ -377,6 +379,17 @@ t.test('limits', async (t) => {
     run(Buffer.concat([vars('A=1', 'B=2', 'C=3'), start]), limits).recorder,
     /too many environment variables \(the limit is 2\)/,
   );
+  // The names are looked at only from the cap's count of frames on: those before it count too.
+  t.equal(
+    run(Buffer.concat([vars('A=1', 'A=2', 'B=3'), start]), limits).recorder.events[0]![0],
+    'start',
+    'a name repeated before the cap counts once',
+  );
+  onlyError(
+    t,
+    run(Buffer.concat([vars('A=1', 'A=2', 'B=3', 'A=4', 'C=5'), start]), limits).recorder,
+    /too many environment variables \(the limit is 2\)/,
+  );
   t.equal(
     run(Buffer.concat([vars('A=12', 'B=123456'), start]), limits).recorder.events[0]![0],
     'start',
@@ -496,6 +509,62 @@ t.test('after a protocol error the session ignores everything', async (t) => {
   session.receive(valueFrame(FrameType.TERMINATE_COMMAND, 0));
   t.same(recorder.events, [['error', 'unknown frame type 153']]);
   t.notOk(session.started);
+});
+
+t.test('a refused request: nothing more is decoded, and nothing it sent is kept', async (t) => {
+  const recorder = new ServerRecorder();
+  const session = new ServerSession(recorder);
+  const argument = stringFrame(FrameType.COMMAND_ARGUMENT, Buffer.alloc(200_000, 'a'));
+  // Half of an argument: the decoder is gathering it.
+  session.receive(
+    Buffer.concat([stringFrame(FrameType.WORKING_DIRECTORY, ''), argument.subarray(0, 100_000)]),
+  );
+  session.discard();
+  session.receive(Buffer.concat([argument.subarray(100_000), legacyRequest, valueFrame(0x99, 0)]));
+  t.same(recorder.events, [], 'no request, no protocol error: the refusal was the answer');
+  t.notOk(session.started);
+});
+
+/** 60000 arguments and 4000 variables of 64 bytes (built here: an async test's frame would keep its temporaries). */
+function smallFrames(): Buffer {
+  return Buffer.concat([
+    ...Array.from({ length: 60_000 }, (_, i) =>
+      stringFrame(FrameType.COMMAND_ARGUMENT, `arg-${i}-`.padEnd(64, 'x')),
+    ),
+    ...Array.from({ length: 4000 }, (_, i) =>
+      stringFrame(FrameType.ENVIRONMENT_VARIABLE, `V=${i}`.padEnd(64, 'v')),
+    ),
+  ]);
+}
+
+t.test('a request in progress is held as bytes, not strings (a flood of them: docs/limits.md)', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const heapUsed = (): number => {
+    gc();
+    gc();
+    return getHeapStatistics().used_heap_size;
+  };
+  const wire = smallFrames();
+  // Four clients half-way through such a request: as strings, about 20 MiB of V8 heap.
+  const before = heapUsed();
+  const sessions = Array.from({ length: 4 }, () => {
+    const recorder = new ServerRecorder();
+    const session = new ServerSession(recorder);
+    for (let at = 0; at < wire.length; at += 64 * 1024) session.receive(wire.subarray(at, at + 64 * 1024));
+    return { session, recorder };
+  });
+  const held = heapUsed() - before;
+  t.ok(
+    held < 8 * 1024 * 1024,
+    `4 × ${(wire.length / 1024 / 1024).toFixed(1)} MiB of requests: ${(held / 1024 / 1024).toFixed(1)} MiB of V8 heap`,
+  );
+  const { session, recorder } = sessions[0]!;
+  session.receive(stringFrame(FrameType.START_COMMAND, 'cmd'));
+  const start = recorder.events[0] as ['start', RecordedRequest];
+  t.equal(start[1].arguments.length, 60_000);
+  t.equal(start[1].arguments[59_999], 'arg-59999-'.padEnd(64, 'x'));
+  t.same(start[1].environment, [['V', '3999'.padEnd(62, 'v')]], 'one variable, its last value');
 });
 
 t.test('frameName and printable', async (t) => {

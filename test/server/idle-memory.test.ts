@@ -2,11 +2,14 @@
  * The idle server gives its heap back (docs/benchmarks.md): V8 grows the young generation under a
  * server's steady trickle of survivors and shrinks it only in a memory-reducing collection, which
  * its own memory reducer starts ~20 s after the load stops. These tests grow it here, in this
- * process, and check that the reducer shrinks it once idle, and leaves it alone while busy.
+ * process, and check that the reducer shrinks it once idle, and leaves it alone while busy. And the
+ * C allocator's free memory (docs/limits.md): buffers freed below a live one stay resident until
+ * malloc_trim, which the reducer calls through the addon once idle.
  */
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import t from 'tap';
-import { IdleMemoryReducer } from '../../src/server/idle-memory.js';
+import { fdpass } from '../../src/native/fdpass.js';
+import { anonymousResident, IdleMemoryReducer } from '../../src/server/idle-memory.js';
 
 const MiB = 1 << 20;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -56,7 +59,13 @@ t.test('it collects only when the heap has grown since the last time', async (t)
     collections++;
     done();
   };
-  const reducer = new IdleMemoryReducer({ isIdle: () => true, delayMs: 10, growthBytes: 64 * MiB, collect });
+  const reducer = new IdleMemoryReducer({
+    isIdle: () => true,
+    delayMs: 10,
+    growthBytes: 64 * MiB,
+    residentGrowthBytes: 64 * MiB,
+    collect,
+  });
   t.teardown(() => reducer.stop());
   reducer.sessionEnded();
   await sleep(200);
@@ -73,3 +82,34 @@ t.test('it collects only when the heap has grown since the last time', async (t)
   t.equal(collections, 1, 'one collection, after the last session');
   held.length = 0;
 });
+
+t.test(
+  'buffers freed below live ones: the allocator keeps their pages until the idle trim',
+  { skip: fdpass() ? false : 'no addon: npm run build:native' },
+  async (t) => {
+    // 64 KiB buffers come from malloc's heap (under its mmap threshold); one in 16 stays alive, so
+    // the freed ones are holes that free() cannot give back.
+    const pins = Array.from({ length: 1600 }, () => Buffer.allocUnsafeSlow(64 * 1024).fill(1)).filter(
+      (_, i) => i % 16 === 15,
+    );
+    const loaded = anonymousResident();
+
+    let trims = 0;
+    const reducer = new IdleMemoryReducer({
+      isIdle: () => true,
+      delayMs: 10,
+      growthBytes: Infinity,
+      residentGrowthBytes: 0,
+      trim: () => {
+        trims++;
+        fdpass()!.trimMemory();
+      },
+    });
+    t.teardown(() => reducer.stop());
+    reducer.sessionEnded();
+    t.ok(await eventually(() => trims > 0, 5000), 'trimmed once idle, for resident growth alone');
+    const given = loaded - anonymousResident();
+    t.ok(given > 60 * MiB, `${(given / MiB).toFixed(0)} MiB given back (94 were freed)`);
+    t.equal(pins.length, 100);
+  },
+);
