@@ -7,7 +7,7 @@
  *
  *   env -u NODE_EXTRA_CA_CERTS npx node scripts/floor-server-node.mjs PORT
  */
-import { closeSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 
@@ -16,10 +16,12 @@ const port = process.argv[2];
 const buffer = Buffer.allocUnsafe(64 * 1024);
 /** HELLO: magic "k8p2", protocol 1, features ERRORS | SIGNALS | TTY | PASSED_STDIO. */
 const hello = Buffer.from([0x40, 10, 0, 0, 0, 0x6b, 0x38, 0x70, 0x32, 1, 0, 15, 0, 0, 0]);
+/** The working directory, as the addon's spawn takes it: a descriptor, opened once. */
+const here = openSync(process.cwd(), constants.O_RDONLY | constants.O_DIRECTORY);
 
 function run(socket, fds) {
   socket.write(hello);
-  const pid = native.spawn('/bin/true', ['true'], [], process.cwd(), fds);
+  const pid = native.spawn('/bin/true', ['true'], [], here, fds);
   for (const fd of fds) closeSync(fd);
   const pidfd = native.pidfd(pid);
   native.watch(pidfd, () => {

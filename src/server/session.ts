@@ -331,7 +331,11 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   private onClientEnd(): void {
     if (this.closed || this.halfClosed) return;
     this.halfClosed = true;
-    if (!this.session.started) return this.refuse('the request ended before START_COMMAND', ExitCode.FAILURE);
+    if (!this.session.started)
+      // Nothing at all (a probe that only connects): nothing to refuse; a request cut short: refused.
+      return this.requestBytes === 0
+        ? this.finish(Buffer.alloc(0))
+        : this.refuse('the request ended before START_COMMAND', ExitCode.FAILURE);
     this.onStdinEnd();
     this.context.peers.watch(this.socket, () => this.socket.destroy());
   }

@@ -33,7 +33,7 @@ const REFUSED = {
     `invalid working directory "${shown}" (absolute; it must be relative to the base directory)`,
   nul: (shown: string) => `invalid working directory "${shown}" (contains NUL)`,
   symlinkOutside: (shown: string) =>
-    `invalid working directory "${shown}" (a symlink leads outside the base directory)`,
+    `invalid working directory "${shown}" (a symlink leads outside the base directory or is absolute)`,
   missing: (_shown: string, path: string) => `working directory ${path} does not exist`,
   notDirectory: (_shown: string, path: string) => `working directory ${path} is not a directory`,
 } as const;

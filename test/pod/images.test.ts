@@ -323,7 +323,7 @@ t.test(
         writeFileSync(
           join(pod.workspace, 'scratch.conf'),
           `baseDirectory = \${WORKSPACE:-/workspace}
-[ scratch:1121 ]
+[ scratch:1121 ] --server-uid=65532
 uname
 pwd
 tty
