@@ -11,43 +11,7 @@ import {
   sleep,
   startServer,
 } from './harness.js';
-
-interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-  err: string;
-}
-
-/** Starts a stub, waits for `ready` on its stdout, sends it `signal`, and collects how it ended. */
-async function signalled(
-  file: string,
-  env: NodeJS.ProcessEnv,
-  cwd: string,
-  signal: NodeJS.Signals | null,
-): Promise<Finished> {
-  // `env --default-signal` undoes an inherited "ignore" (a shell's background job), as the issue asks.
-  const child = spawn('env', ['--default-signal=INT,QUIT,TERM', file], {
-    env,
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const ready = new Promise<void>((resolve) =>
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('ready')) resolve();
-    }),
-  );
-  const ended = new Promise<Finished>((resolve) =>
-    child.on('close', (code, sig) => resolve({ code, signal: sig, out, err })),
-  );
-  await Promise.race([ready, sleep(10000)]);
-  if (signal) child.kill(signal);
-  return ended;
-}
+import { signalled } from './signalled.js';
 
 t.test('signal forwarding and exit by signal', { skip: SKIP_UNBUILT }, async (t) => {
   const port = await freePort();

@@ -5,66 +5,12 @@
  * SIGTERM itself, and the server's hang-up clean-up then sends the group a SIGTERM of its own, so
  * the trap still runs — but its exit status is lost, and so is its line on the relayed path.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { cleanup, freePort, makeWorkspace, run, SKIP_UNBUILT, startServer } from './harness.js';
 import { nativeBuilt, NOT_NATIVE_STATUS } from '../lib/ways.js';
-
-interface Ended {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-  err: string;
-}
-
-/**
- * Starts `file` directly (a background shell job would start it with INT and QUIT ignored; `env
- * --default-signal` undoes any such inherited disposition and execs the stub, so the pid signalled
- * is the stub's), waits for `ready` on its stdout, sends SIGTERM and collects how it ended. Every
- * wait has its deadline; the stub is SIGKILLed when one passes.
- */
-async function terminated(file: string, env: NodeJS.ProcessEnv, cwd: string): Promise<Ended> {
-  const child = spawn('env', ['--default-signal=INT,QUIT,TERM', file], {
-    env,
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const ended = new Promise<Ended>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, out, err })),
-  );
-  const ready = new Promise<boolean>((resolve) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('ready\n')) resolve(true);
-    });
-    void ended.then(() => resolve(false));
-  });
-  const deadline = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    return Promise.race([
-      promise.finally(() => clearTimeout(timer)),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(
-            new Error(
-              `${what} within ${ms} ms (stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)})`,
-            ),
-          );
-        }, ms);
-      }),
-    ]);
-  };
-  if (!(await deadline(ready, 15000, 'no "ready" from the remote command')))
-    throw new Error(`the stub ended before the remote command was ready: ${JSON.stringify(await ended)}`);
-  child.kill('SIGTERM');
-  return deadline(ended, 10000, 'the stub did not end after SIGTERM');
-}
+import { signalled } from './signalled.js';
 
 t.test('SIGTERM reaches a remote trap on every path: its line, exit 7', { skip: SKIP_UNBUILT }, async (t) => {
   const port = await freePort();
@@ -97,7 +43,7 @@ true
 
   for (const path of paths)
     t.test(path.name, async (t) => {
-      const r = await terminated(stub, path.env, ws.dir);
+      const r = await signalled(stub, path.env, ws.dir, 'SIGTERM');
       t.not(r.code, NOT_NATIVE_STATUS, `ran on this path: ${r.err}`);
       t.same(
         { code: r.code, signal: r.signal, out: r.out },
