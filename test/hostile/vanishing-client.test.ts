@@ -149,4 +149,36 @@ t.test('vanishing clients', { skip: SKIP_UNBUILT }, async (t) => {
     t.equal((await conversation).closed, false, 'nothing ended it before the client left');
     t.ok(await eventually(async () => (await sleepers()).length === 0, 8000), 'the remote sleep is ended');
   });
+
+  t.test(
+    'on the local socket, a half-closed client that then goes away: its command ends',
+    { skip: native ? false : `no addon: ${fdpassFailure()}` },
+    async (t) => {
+      const devNull = openSync('/dev/null', 'r+');
+      const bytes = encodeRequest({
+        command: 'sleeper',
+        arguments: [],
+        workingDirectory: '',
+        environment: [],
+        hello: true,
+        tty: null,
+        features: CLIENT_FEATURES | Feature.PASSED_STDIO,
+      });
+      const conversation = converse(port, bytes, {
+        path: localSocketPath(port),
+        endAfterWrite: true,
+        timeoutMs: 1500,
+        sendFirst: (socket, first) => {
+          const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+          const sent = native!.send(fd, first, [devNull, devNull, devNull]);
+          if (sent < first.length) socket.write(first.subarray(sent));
+        },
+        // The server has its own copies once they are sent.
+        onSent: () => closeSync(devNull),
+      });
+      t.ok(await eventually(async () => (await sleepers()).length === 1, 10000), 'running');
+      t.equal((await conversation).closed, false, 'nothing ended it before the client left');
+      t.ok(await eventually(async () => (await sleepers()).length === 0, 8000), 'the remote sleep is ended');
+    },
+  );
 });
