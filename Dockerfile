@@ -35,7 +35,7 @@ ENV npm_config_nodedir=/usr/local
 
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm ci builds our addon (the package's install script: node-gyp in native/fdpass).
+# npm ci builds our addon (the package's install script: node-gyp in native/syscalls).
 COPY native/ native/
 RUN npm ci
 COPY . .

@@ -56,12 +56,15 @@ function layers() {
   const rules = [
     { layer: 'server', files: ['src/server/**/*.ts'], forbidden: ['client'] },
     { layer: 'client', files: ['src/client/**/*.ts'], forbidden: ['server'] },
-    { layer: 'protocol', files: ['src/protocol/**/*.ts'], forbidden: ['client', 'server'] },
+    // The lowest floor: nothing outside protocol/ (the neutral src/*.ts modules stand above it).
+    { layer: 'protocol', files: ['src/protocol/**/*.ts'], forbidden: ['client', 'server'], outside: true },
     { layer: 'config', files: ['src/config/**/*.ts'], forbidden: ['client', 'server'] },
   ];
-  return rules.map(({ layer, files, forbidden }) => {
-    const regex = `^(\\.{1,2}/)+(${forbidden.join('|')})(/|$)`;
-    const message = `${layer}/ must not import ${forbidden.map((f) => `${f}/`).join(' or ')} (layers: README, Project)`;
+  return rules.map(({ layer, files, forbidden, outside }) => {
+    const regex = outside ? '^\\.\\./' : `^(\\.{1,2}/)+(${forbidden.join('|')})(/|$)`;
+    const message = outside
+      ? `${layer}/ imports nothing outside ${layer}/ (layers: README, Project)`
+      : `${layer}/ must not import ${forbidden.map((f) => `${f}/`).join(' or ')} (layers: README, Project)`;
     return {
       files,
       rules: {

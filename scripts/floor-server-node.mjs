@@ -11,7 +11,7 @@ import { closeSync, constants, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 
-const native = createRequire(import.meta.url)('../native/fdpass/build/Release/fdpass.node');
+const native = createRequire(import.meta.url)('../native/syscalls/build/Release/syscalls.node');
 const port = process.argv[2];
 const buffer = Buffer.allocUnsafe(64 * 1024);
 /** HELLO: magic "k8p2", protocol 1, features ERRORS | SIGNALS | TTY | PASSED_STDIO. */

@@ -55,7 +55,7 @@ const servers = positionals.map((arg) => {
 });
 
 const module = { exports: {} };
-process.dlopen(module, new URL('../native/fdpass/build/Release/fdpass.node', import.meta.url).pathname);
+process.dlopen(module, new URL('../native/syscalls/build/Release/syscalls.node', import.meta.url).pathname);
 const addon = module.exports;
 
 const hello = Buffer.alloc(10);

@@ -157,8 +157,8 @@ export function frontCompilers(arch) {
 
 /**
  * The addons for a cross target, compiled by node-gyp with the cross compilers from copies of their
- * sources in buildDir/addons/ (the native builds in node_modules and native/fdpass stay as they are):
- * { 'pty.node': file, 'fdpass.node': file }. N-API addons: the headers are those npm's nodedir names.
+ * sources in buildDir/addons/ (the native builds in node_modules and native/syscalls stay as they are):
+ * { 'pty.node': file, 'syscalls.node': file }. N-API addons: the headers are those npm's nodedir names.
  */
 export function crossAddons(root, arch, buildDir, log) {
   const { triplet, npm } = TARGETS[arch];
@@ -166,7 +166,7 @@ export function crossAddons(root, arch, buildDir, log) {
   fs.rmSync(dir, { recursive: true, force: true });
   const ptyDir = path.dirname(require.resolve('node-pty/package.json'));
   const sources = {
-    fdpass: { from: path.join(root, 'native/fdpass'), keep: (f) => !f.startsWith('build') },
+    syscalls: { from: path.join(root, 'native/syscalls'), keep: (f) => !f.startsWith('build') },
     // Only what the Linux target compiles: not the prebuilds (58 MB) nor winpty.
     'node-pty': {
       from: ptyDir,
@@ -194,7 +194,7 @@ export function crossAddons(root, arch, buildDir, log) {
     });
     if (result.status !== 0)
       throw new Error(`node-gyp for ${name} (${arch}) failed:\n${result.stdout}${result.stderr}`);
-    const addon = name === 'node-pty' ? 'pty.node' : 'fdpass.node';
+    const addon = name === 'node-pty' ? 'pty.node' : 'syscalls.node';
     built[addon] = path.join(copy, 'build/Release', addon);
     log(`addon    ${addon} for ${arch} by ${env.CC}`);
   }

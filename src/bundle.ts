@@ -7,8 +7,8 @@
 
 /** node-pty's addon, as a SEA asset (src/native/pty.ts). */
 export const PTY_ASSET = 'pty.node';
-/** Our addon native/fdpass, as a SEA asset (src/native/fdpass.ts). */
-export const FDPASS_ASSET = 'fdpass.node';
+/** Our addon native/syscalls, as a SEA asset (src/native/syscalls.ts). */
+export const SYSCALLS_ASSET = 'syscalls.node';
 /** `Symbol.for` key under which the bundled node-pty finds its native module (src/native/pty.ts). */
 export const NATIVE_HOOK_KEY = 'k8psh.node-pty.native';
 

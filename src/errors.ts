@@ -54,7 +54,5 @@ export class UnhealthyError extends K8pshError {
   override readonly code = 'K8PSH_ERR_UNHEALTHY';
 }
 
-/** How every message of ours is printed: `k8psh: …` (`k8pshd: …` for the server's own). */
-export function errorLine(message: string, program: 'k8psh' | 'k8pshd' = 'k8psh'): string {
-  return `${program}: ${message}\n`;
-}
+/** How every message of ours is printed (src/protocol/printable.ts: the wire carries it too). */
+export { errorLine } from './protocol/printable.js';

@@ -1,5 +1,5 @@
 /**
- * Loads a lazy bundle (scripts/build.mjs: code a stub call never runs, such as the server or the
+ * Loads a lazy bundle (scripts/build/lazy-bundles.mjs: code a stub call never runs, such as the server or the
  * front end) by name, once per process. Its code is the SEA asset, else the file beside the main
  * bundle; it is compiled with its code cache and handed the main bundle's shared modules.
  *

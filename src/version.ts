@@ -1,8 +1,9 @@
 /**
  * The version of k8psh.
  *
- * In the single executable, `scripts/build.mjs` replaces `__K8PSH_VERSION__` (esbuild `define`) by the
- * package version plus `git describe --always --dirty` of the build, e.g. `0.1.0 (v0.1.0-3-gabc1234)`.
+ * In the single executable, `scripts/build/bundle.mjs` replaces `__K8PSH_VERSION__` (esbuild
+ * `define`) by the package version plus `git describe --always --dirty` of the build, e.g.
+ * `0.1.0 (v0.1.0-3-gabc1234)`.
  * Run from the sources (tests, `tsc`), the identifier is not defined and the version is read from
  * package.json, beside `src/`.
  */

@@ -110,10 +110,10 @@ async function listening(port) {
   });
 }
 
-/** The fdpass addon of the source tree (`npm ci` builds it), or null. */
+/** The syscalls addon of the source tree (`npm ci` builds it), or null. */
 function addon() {
   try {
-    return createRequire(import.meta.url)('../../native/fdpass/build/Release/fdpass.node');
+    return createRequire(import.meta.url)('../../native/syscalls/build/Release/syscalls.node');
   } catch {
     return null;
   }

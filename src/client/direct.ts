@@ -16,7 +16,7 @@
  */
 import { closeSync, openSync, read, writeSync } from 'node:fs';
 import { clientDebug, writeStderr } from '../debug.js';
-import { fdpass, fdpassFailure, type FdPass } from '../native/fdpass.js';
+import { syscalls, syscallsFailure, type Syscalls } from '../native/syscalls.js';
 import { checkListener } from './listener.js';
 import {
   ClientSession,
@@ -56,9 +56,9 @@ export async function runDirect(
   command: RemoteCommand,
   nullStdin = false,
 ): Promise<Outcome | null> {
-  const native = fdpass();
+  const native = syscalls();
   if (!native) {
-    clientDebug('Socket', `no descriptor passing: ${fdpassFailure()}`);
+    clientDebug('Socket', `no descriptor passing: ${syscallsFailure()}`);
     return null;
   }
   if (!directStdioWanted()) return null;
@@ -104,7 +104,7 @@ export async function runDirect(
   return new DirectSession(fd, terminal).run();
 }
 
-function peerUid(native: FdPass, fd: number): number | undefined {
+function peerUid(native: Syscalls, fd: number): number | undefined {
   try {
     return native.peerUid(fd);
   } catch {

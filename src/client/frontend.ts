@@ -1,5 +1,5 @@
 /**
- * `k8psh [options] [command args...]`: the client front end (SPEC A1). The
+ * `k8psh [options] [command args...]`: the client front end (docs/session.md, "Faces"). The
  * first word that is not an option is the command; everything after it goes
  * to the command untouched, even words that look like options.
  */
@@ -9,11 +9,12 @@ import { versionLine } from '../version.js';
 import { UsageError } from '../errors.js';
 import { install } from './install.js';
 import { exitLike, runCommand } from './run-command.js';
-import { isHealthCall } from '../mode.js';
+import { isHealthCall } from '../face.js';
 
 /** `-s`/`--server` is listed for the help text: src/main.ts has made this the server before. */
 export async function frontendMain(args: string[]): Promise<void> {
-  // `-n` is ssh's: stdin from /dev/null. With --health it stays the server's `-n NAME` (SPEC A3).
+  // `-n` is ssh's: stdin from /dev/null. With --health it stays the server's `-n NAME` (README.md,
+  // "Server k8pshd").
   const health = isHealthCall(args);
   const parser = yargs(args)
     .scriptName('k8psh')

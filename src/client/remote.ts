@@ -42,8 +42,11 @@ import { enterRawMode } from './terminal.js';
 const EMPTY = Buffer.alloc(0);
 const LEGACY_SERVER = Symbol('legacy server');
 
-/** `hello`: our protocol; `legacy`: the original one (an original server dropped our HELLO). */
-type SessionMode = 'hello' | 'legacy';
+/**
+ * Which protocol a session speaks: `hello`, ours; `legacy`, the original's (an original server
+ * dropped our HELLO).
+ */
+type Dialect = 'hello' | 'legacy';
 
 export async function runRemote(
   target: RemoteTarget,
@@ -51,15 +54,15 @@ export async function runRemote(
   tty: TtyRequest | null,
   nullStdin = false,
 ): Promise<Outcome> {
-  for (const mode of ['hello', 'legacy'] as const) {
+  for (const dialect of ['hello', 'legacy'] as const) {
     const reader = new SocketReader();
     const socket = await connectWithRetry(target, reader.options);
     const session = new RemoteSession(
       socket,
       reader,
       command,
-      mode === 'hello' ? tty : null,
-      mode,
+      dialect === 'hello' ? tty : null,
+      dialect,
       nullStdin,
     );
     const outcome = await session.run();
@@ -95,13 +98,13 @@ class RemoteSession implements ClientSessionHandler, StdinTarget {
     private readonly reader: SocketReader,
     private readonly command: RemoteCommand,
     private readonly tty: TtyRequest | null,
-    private readonly mode: SessionMode,
+    private readonly dialect: Dialect,
     /** `-n`, K8PSH_STDIN=null: send an empty stdin and never read fd 0 (as `ssh -n`). */
     private readonly nullStdin: boolean,
   ) {}
 
   private get hello(): boolean {
-    return this.mode !== 'legacy';
+    return this.dialect !== 'legacy';
   }
 
   run(): Promise<Outcome | typeof LEGACY_SERVER> {

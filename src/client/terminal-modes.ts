@@ -5,14 +5,14 @@
  * prompt with echo off) must not leave the user's terminal unusable. Only a terminal whose modes
  * changed is written to, so a client that changed nothing never touches its terminal.
  */
-import { fdpass } from '../native/fdpass.js';
+import { syscalls } from '../native/syscalls.js';
 import { PASSED_FD_COUNT } from '../protocol/constants.js';
 
 const saved: { fd: number; modes: Buffer }[] = [];
 
 /** Saves the modes of the terminals among fd 0-2 (once) and restores them when the process exits. */
 export function saveTerminalModes(): void {
-  const native = fdpass();
+  const native = syscalls();
   if (!native || saved.length > 0) return;
   for (let fd = 0; fd < PASSED_FD_COUNT; fd++) {
     if (!native.isatty(fd)) continue;
@@ -27,7 +27,7 @@ export function saveTerminalModes(): void {
 
 /** Puts back what saveTerminalModes() found; idempotent, and silent when a terminal is gone. */
 export function restoreTerminalModes(): void {
-  const native = fdpass();
+  const native = syscalls();
   if (!native) return;
   for (const { fd, modes } of saved) {
     try {

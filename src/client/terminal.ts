@@ -1,5 +1,5 @@
 /** The pseudo-terminal choice, and raw mode for pseudo-terminal sessions (restored on every way out). */
-import { fdpass } from '../native/fdpass.js';
+import { syscalls } from '../native/syscalls.js';
 import type { TtyRequest } from '../protocol/tty.js';
 
 /**
@@ -27,7 +27,7 @@ export function relayWantsPty(): boolean {
 
 /** The addon's isatty: node:tty would load net and the streams into every stub call. */
 export function isTerminal(fd: number): boolean {
-  const native = fdpass();
+  const native = syscalls();
   return native ? native.isatty(fd) : process.getBuiltinModule('node:tty').isatty(fd);
 }
 
@@ -64,7 +64,7 @@ export function enterRawMode(): () => void {
 
 /** Output processing off on fd 0 (where stty works): the addon, not a `stty` that may be a stub. */
 function rawOutput(): void {
-  const native = fdpass();
+  const native = syscalls();
   try {
     if (native) return native.rawOutput(0);
   } catch {

@@ -1,4 +1,7 @@
-/** The run-time side of env specs (SPEC A4): what the client sends, what the command gets. */
+/**
+ * The run-time side of env specs (docs/configuration.md, "Env specs"): what the client sends, what
+ * the command gets.
+ */
 import type { CommandConfig, EnvSpec } from './model.js';
 import { lookupIn, substitute } from './substitute.js';
 

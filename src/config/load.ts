@@ -29,7 +29,7 @@ export interface Loaded {
   content: Buffer | undefined;
 }
 
-/** The configuration file (SPEC A1): `--config`, else `$K8PSH_CONFIG`, else `./k8psh.conf`. */
+/** The configuration file (docs/configuration.md): `--config`, else `$K8PSH_CONFIG`, else `./k8psh.conf`. */
 export function configPath(explicit: string | undefined, env = callerEnv()): string {
   return explicit ?? env.K8PSH_CONFIG ?? 'k8psh.conf';
 }

@@ -1,4 +1,4 @@
-/** The loaded configuration: what k8psh.conf (SPEC A2) or its TOML twin means. */
+/** The loaded configuration: what k8psh.conf or its TOML twin means (docs/configuration.md). */
 
 /** `NAME=v` required, `?NAME=v` optional, `=NAME=v` inherited (server side only). */
 export type EnvSpecKind = 'required' | 'optional' | 'inherited';

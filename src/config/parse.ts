@@ -1,6 +1,6 @@
 /**
- * The k8psh.conf parser (SPEC A2). It runs on every stub invocation, so it is one linear pass over
- * char codes: no regular expressions, no dependencies.
+ * The k8psh.conf parser (docs/configuration.md, "k8psh.conf"). It runs on every stub invocation, so
+ * it is one linear pass over char codes: no regular expressions, no dependencies.
  */
 import { type ParseOptions, buildConfig, display } from './build.js';
 import { ConfigError } from './errors.js';

@@ -1,5 +1,6 @@
 /**
- * `${NAME}` / `${NAME:-default}` references (SPEC A2, A4), shared by load time and run time.
+ * `${NAME}` / `${NAME:-default}` references (docs/configuration.md, "Lexical rules" and "Env
+ * specs"), shared by load time and run time.
  *
  * The grammar is the original k8psh scanner's: a name is made of letters, digits, `_ . - ( )`
  * and space; `:-` starts a default that runs to the first `}` (no nesting, no escapes). Anything
@@ -133,7 +134,10 @@ export function resolveSegments(
   return out;
 }
 
-/** Replaces `${NAME}` / `${NAME:-default}` in text (the run-time substitution of SPEC A4). */
+/**
+ * Replaces `${NAME}` / `${NAME:-default}` in text (the run-time substitution of
+ * docs/configuration.md, "Env specs").
+ */
 export function substitute(text: string, lookup: Lookup): string {
   if (!text.includes('${')) return text;
   return resolveSegments(scanRefs(text, false), lookup);

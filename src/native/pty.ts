@@ -3,7 +3,7 @@
  *
  * From the sources (tests, development) `loadPty()` is just `import('node-pty')`.
  *
- * In the single executable (`scripts/build.mjs` defines `__K8PSH_BUNDLED__`), node-pty's JavaScript is
+ * In the single executable (`scripts/build/bundle.mjs` defines `__K8PSH_BUNDLED__`), node-pty's JavaScript is
  * bundled and its `loadNativeModule` is replaced by a hook (see the build script's node-pty plugin)
  * that returns the addon this module prepared: `pty.node` travels as the SEA asset `pty.node`, is
  * written to a private, hash-verified cache directory (./cache.ts) and loaded with `process.dlopen`.
@@ -31,7 +31,7 @@ export interface PtyNativeInfo {
 
 export type NodePtyModule = typeof NodePty;
 
-/** The symbol under which the bundled node-pty finds its native module (see scripts/build.mjs). */
+/** The symbol under which the bundled node-pty finds its native module (see scripts/build/patches.mjs). */
 export const NATIVE_HOOK = Symbol.for(NATIVE_HOOK_KEY);
 
 let loading: Promise<NodePtyModule> | undefined;

@@ -1,5 +1,5 @@
 /**
- * Frame encoder and incremental decoder (SPEC A4 wire format). Pure: bytes in,
+ * Frame encoder and incremental decoder (docs/protocol.md). Pure: bytes in,
  * callbacks out. Data frames stream through as sub-views of the input chunks,
  * so a 1 GiB stdout never sits in memory; control frames are collected whole
  * and capped, so an announced length is never trusted for an allocation.

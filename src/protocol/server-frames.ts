@@ -2,7 +2,7 @@
 import { ExitCode, FrameType } from './constants.js';
 import { encodeString, encodeValue } from './codec.js';
 import { encodeHelloPayload } from './hello.js';
-import { errorLine } from '../errors.js';
+import { errorLine } from './printable.js';
 
 export const encodeHelloReply = (version: number, features: number): Buffer =>
   encodeString(FrameType.HELLO, encodeHelloPayload({ version, features }));

@@ -1,17 +1,17 @@
 /**
- * Commands started with the addon's spawn (native/fdpass/spawn.c: clone with CLONE_VM | CLONE_VFORK,
+ * Commands started with the addon's spawn (native/syscalls/spawn.c: clone with CLONE_VM | CLONE_VFORK,
  * not posix_spawn, which would leave glibc's signals 32 and 33 ignored in the command) rather than
  * Node's spawn: libuv forks, which copies the page tables of the whole server and blocks its event
  * loop for ~8 ms per command here (growing with the server's memory); the vfork-style clone takes
  * under 1 ms, and starts the command in the opened working directory (fchdir: ./workdir.ts).
  * libuv does not know these children, so they are reaped here: when the child's pidfd turns readable
- * (a watch on it, native/fdpass/watch.c), or on a kernel without pidfd_open (before 5.3) on SIGCHLD.
+ * (a watch on it, native/syscalls/watch.c), or on a kernel without pidfd_open (before 5.3) on SIGCHLD.
  * The pidfd tells of this child alone: SIGCHLD goes through libuv's signal pipe to a JavaScript
  * listener that has to ask every running child whether it is the one (200 at once: 200 waitpid per
  * exit), and comes for libuv's own children too.
  */
 import { closeSync } from 'node:fs';
-import { fdpass, fdpassFailure, type Ending, type FdPass } from '../native/fdpass.js';
+import { syscalls, syscallsFailure, type Ending, type Syscalls } from '../native/syscalls.js';
 import type { SpawnSpec } from './child.js';
 import { ownChild, ownChildReaped } from './orphans.js';
 
@@ -33,8 +33,8 @@ export function spawnWithAddon(
 ): number {
   let pid: number;
   try {
-    const native = fdpass();
-    if (!native) throw new Error(`no addon: ${fdpassFailure()}`);
+    const native = syscalls();
+    if (!native) throw new Error(`no addon: ${syscallsFailure()}`);
     pidfds ??= hasPidfd(native);
     // Before the child exists: its SIGCHLD must find the listener.
     if (!pidfds) watchChildren();
@@ -63,7 +63,7 @@ export function closeDescriptors(fds: readonly number[]): void {
   }
 }
 
-function hasPidfd(native: FdPass): boolean {
+function hasPidfd(native: Syscalls): boolean {
   try {
     closeSync(native.pidfd(process.pid));
     return true;
@@ -74,7 +74,7 @@ function hasPidfd(native: FdPass): boolean {
 
 /** Reaps `pid` once its pidfd turns readable; on any failure it is left to SIGCHLD. */
 function awaitExit(pid: number, ended: (ending: Ending) => void): void {
-  const native = fdpass()!;
+  const native = syscalls()!;
   let fd: number;
   try {
     fd = native.pidfd(pid);
@@ -117,7 +117,7 @@ function watchChildren(): void {
 }
 
 function reapEnded(): void {
-  const native = fdpass()!;
+  const native = syscalls()!;
   for (const [pid, ended] of running) {
     let ending: Ending | null;
     try {

@@ -14,7 +14,7 @@
  * progress are buffers outside the V8 heap; once they are freed, glibc's malloc keeps their pages
  * unless they sit at the top of its heap. Clients that filled the request budget over and over left
  * the server at 168 MiB (74 at the start) with 9 MB of V8 heap and 2 MB of buffers in use, until
- * malloc_trim(0) (native/fdpass/trim.c) gave 90 MiB back.
+ * malloc_trim(0) (native/syscalls/trim.c) gave 90 MiB back.
  *
  * Both block the event loop (each up to tens of ms), so they run only once no session has run for
  * IDLE_MS, and only when the heap or the anonymous resident memory has grown since the last time
@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import type { Session } from 'node:inspector';
 import { createRequire } from 'node:module';
 import { getHeapStatistics } from 'node:v8';
-import { fdpass } from '../native/fdpass.js';
+import { syscalls } from '../native/syscalls.js';
 
 const IDLE_MS = 1000;
 /** Committed heap growth that is worth a collection: one doubling of a small young generation. */
@@ -57,7 +57,7 @@ export class IdleMemoryReducer {
 
   constructor(private readonly options: IdleMemoryOptions) {
     this.collect = options.collect ?? lowMemoryNotification;
-    this.trim = options.trim ?? (() => fdpass()?.trimMemory());
+    this.trim = options.trim ?? (() => syscalls()?.trimMemory());
   }
 
   /** A session ended: once none has run for the delay, the memory goes back. */

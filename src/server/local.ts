@@ -4,18 +4,18 @@
  * A client there passes its stdin, stdout and stderr with its first bytes (SCM_RIGHTS), and the
  * command runs on them: its output goes straight to the client's stdout, no byte is relayed.
  *
- * The first bytes are read with recvmsg (native/fdpass) before Node reads the socket (which would
+ * The first bytes are read with recvmsg (native/syscalls) before Node reads the socket (which would
  * drop the descriptors). Node has no "readable" event for a socket it does not read, so the addon
- * watches it (a libuv poll handle, native/fdpass/watch.c): recvmsg is tried at accept, then once
+ * watches it (a libuv poll handle, native/syscalls/watch.c): recvmsg is tried at accept, then once
  * each time the socket turns readable or hangs up. It used to be polled every millisecond, and
  * each millisecond of poll interval was a millisecond added to every stub call.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { localSocketPath } from '../protocol/constants.js';
-import { fdpass, fdpassFailure, type FdPass, type Readiness } from '../native/fdpass.js';
+import { syscalls, syscallsFailure, type Syscalls, type Readiness } from '../native/syscalls.js';
 import { closeDescriptors } from './addon-spawn.js';
-import type { FirstMessage } from './session.js';
+import type { FirstMessage } from './connection.js';
 
 /** Every first read lands here and is copied out at once: one buffer serves all connections. */
 const firstRead = Buffer.allocUnsafe(64 * 1024);
@@ -41,8 +41,8 @@ export async function listenLocal(
   onConnection: (socket: Socket, first: FirstMessage) => void,
   log: Logger,
 ): Promise<LocalListener> {
-  const native = fdpass();
-  if (!native) return { server: null, missing: { level: 'info', detail: { reason: fdpassFailure() } } };
+  const native = syscalls();
+  if (!native) return { server: null, missing: { level: 'info', detail: { reason: syscallsFailure() } } };
   const path = localSocketPath(port);
   // Half-open, as the TCP listener (./server.ts): a half-closed client still gets its exit code.
   const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
@@ -76,7 +76,7 @@ export async function listenLocal(
  * the socket was closed meanwhile. `done` is called once, with no watch left behind.
  */
 function readFirst(
-  native: FdPass,
+  native: Syscalls,
   socket: Socket,
   timeoutMs: number,
   done: (first: FirstMessage | null) => void,
@@ -123,7 +123,7 @@ function readFirst(
  * One recvmsg: the first bytes and descriptors; null when the peer left (closing what it sent) or
  * recvmsg failed; undefined when nothing has arrived yet.
  */
-function tryReceive(native: FdPass, fd: number): FirstMessage | null | undefined {
+function tryReceive(native: Syscalls, fd: number): FirstMessage | null | undefined {
   let first: { bytes: number; fds: number[] } | null;
   try {
     first = native.receive(fd, firstRead);

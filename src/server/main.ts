@@ -1,5 +1,5 @@
 /**
- * k8pshd (SPEC A3): load the configuration, create the stubs, and serve this
+ * k8pshd (README.md, "Server k8pshd"): load the configuration, create the stubs, and serve this
  * server's commands on 127.0.0.1 until a signal, the timeout or the
  * connection budget ends it; then clean up what it made.
  */

@@ -1,5 +1,5 @@
 /**
- * The rules of k8pshd's numeric options (SPEC A3, docs/limits.md). Values are
+ * The rules of k8pshd's numeric options (README.md, "Server k8pshd"; docs/limits.md). Values are
  * parsed here, not by yargs: yargs' numbers accept `1e3`, `0x10` and `1.5`
  * and round integers past 2^53, where a wrong value must be a clear error.
  */

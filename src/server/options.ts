@@ -1,4 +1,4 @@
-/** k8pshd's command line (SPEC A3), with yargs; help texts read like the original's. */
+/** k8pshd's command line (README.md, "Server k8pshd"), with yargs; help texts read like the original's. */
 import yargs from 'yargs';
 import { UsageError } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../protocol/constants.js';
@@ -195,7 +195,7 @@ function parser(args: readonly string[], warn: (message: string) => void) {
         'duplicate-arguments-array': false,
         'strip-aliased': true,
         'parse-numbers': false,
-        // `--no-wait` is an option of its own (SPEC A3), not the negation of a `--wait`.
+        // `--no-wait` is an option of its own (as the original's), not the negation of a `--wait`.
         'boolean-negation': false,
       })
       .options(SERVER_OPTIONS)

@@ -36,7 +36,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { fdpass } from '../native/fdpass.js';
+import { syscalls } from '../native/syscalls.js';
 
 const SCAN_DELAY_MS = 100;
 
@@ -64,8 +64,8 @@ export function ownChildReaped(pid: number): void {
  * why it cannot, or null.
  */
 export function reapOrphans(logger: Logger): string | null {
-  const native = fdpass();
-  if (!native) return 'no fdpass addon';
+  const native = syscalls();
+  if (!native) return 'no syscalls addon';
   if (readlinkSafe('/proc/self') !== String(process.pid))
     return "/proc is not this PID namespace's: orphans cannot be listed";
   if (process.pid !== 1) {
@@ -91,7 +91,7 @@ function scheduleScan(): void {
 
 function scan(): void {
   scanTimer = null;
-  const native = fdpass()!;
+  const native = syscalls()!;
   const reaped: [number, number | string][] = [];
   for (const pid of childrenFile ? listedChildren() : zombieChildren()) {
     if (owned.has(pid)) continue;

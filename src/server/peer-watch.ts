@@ -8,14 +8,14 @@
  *   output and exit code, so the end of its data is not the end of the session, and a peer that
  *   then closes for good sends nothing more to say so.
  * Those sessions are checked every CHECK_MS, one timer for all: gone is a socket that polls HUP or
- * ERR (a closed local socket, a reset TCP connection: native/fdpass/fdpass.c `hungup`), or a TCP
+ * ERR (a closed local socket, a reset TCP connection: native/syscalls/sockets.c `hungup`), or a TCP
  * peer whose socket no process holds any more. The peer is on loopback (the server listens on
  * 127.0.0.1), so its socket is in this network namespace's /proc/net/tcp: missing, or with inode 0
  * (orphaned: its last descriptor was closed, by exit or kill), it is gone; half-closed and alive, it
  * still has its inode.
  */
 import type { Socket } from 'node:net';
-import { fdpass } from '../native/fdpass.js';
+import { syscalls } from '../native/syscalls.js';
 import { endpoints, tcpSockets } from '../runtime/proc-net.js';
 
 export const CHECK_MS = 500;
@@ -39,7 +39,7 @@ export class PeerWatch {
   }
 
   private check(): void {
-    const native = fdpass();
+    const native = syscalls();
     let alive: Set<string> | undefined;
     for (const [socket, gone] of [...this.watched]) {
       const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;

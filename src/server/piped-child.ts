@@ -1,6 +1,6 @@
 /**
  * A relayed command: its stdin, stdout and stderr are sockets whose other ends the server reads and
- * writes, with back-pressure both ways (./session.ts).
+ * writes, with back-pressure both ways (./connection.ts).
  *
  * With the addon, the command is started as a passed-descriptor one is (./addon-spawn.ts: in the
  * opened working directory, dying with the server) on socketpairs the addon makes; the server's ends
@@ -12,7 +12,7 @@ import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { fdpass, type FdPass } from '../native/fdpass.js';
+import { syscalls, type Syscalls } from '../native/syscalls.js';
 import { signalNumber } from '../signals.js';
 import { closeDescriptors, spawnWithAddon } from './addon-spawn.js';
 import { signalGroup, type ChildEvents, type RunningChild, type SpawnSpec } from './child.js';
@@ -35,7 +35,7 @@ let relayed = 0;
 
 /**
  * Counts bytes relayed to or from a command, and the bytes of requests as they are read
- * (./session.ts); every COLLECT_AFTER_BYTES, the dead read buffers go.
+ * (./connection.ts); every COLLECT_AFTER_BYTES, the dead read buffers go.
  */
 export function relayedBytes(count: number): void {
   relayed += count;
@@ -72,7 +72,7 @@ export function spawnPiped(spec: SpawnSpec, events: ChildEvents): RunningChild {
     exit = [code, signal];
     settle();
   };
-  const native = fdpass();
+  const native = syscalls();
   // The addon's spawn throws for a command that cannot start (ENOENT, E2BIG, ...): the caller refuses.
   const child = native ? startWithAddon(native, spec, exited) : startWithNode(spec, exited, events);
   let stdinClosed = false;
@@ -135,7 +135,7 @@ export function spawnPiped(spec: SpawnSpec, events: ChildEvents): RunningChild {
 }
 
 /** Three socketpairs; the command gets one end of each as its 0, 1, 2, the server the other. */
-function startWithAddon(native: FdPass, spec: SpawnSpec, exited: Exited): Started {
+function startWithAddon(native: Syscalls, spec: SpawnSpec, exited: Exited): Started {
   const pairs: [number, number][] = [];
   let pid: number;
   try {

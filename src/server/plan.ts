@@ -1,7 +1,8 @@
 /**
- * The server's admission policy for one request (SPEC A4): which command, where, with what
- * environment and executable, or why not. It decides only; ./session.ts acts on the answer, and owns
- * the working directory's descriptor of a spawn plan (closed once the command started, or not).
+ * The server's admission policy for one request (docs/session.md, "The server"): which command,
+ * where, with what environment and executable, or why not. It decides only; ./connection.ts acts on
+ * the answer, and owns the working directory's descriptor of a spawn plan (closed once the command
+ * started, or not).
  */
 import { closeSync } from 'node:fs';
 import { commandEnvironment } from '../config/environment.js';

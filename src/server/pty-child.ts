@@ -3,7 +3,7 @@
  * for one. stdout and stderr are one stream, as with ssh -t.
  */
 import type { IPty } from 'node-pty';
-import { fdpass } from '../native/fdpass.js';
+import { syscalls } from '../native/syscalls.js';
 import { loadPty } from '../native/pty.js';
 import { PtyInput } from './pty-input.js';
 import { descriptorPath } from './workdir.js';
@@ -16,7 +16,7 @@ import { ownChild, ownChildReaped } from './orphans.js';
  */
 function inputOf(child: IPty): Pick<PtyInput, 'write' | 'onDrain' | 'close'> {
   const master = (child as unknown as { fd?: unknown }).fd;
-  const native = fdpass();
+  const native = syscalls();
   if (native && typeof master === 'number') {
     try {
       return new PtyInput(native.dup(master));

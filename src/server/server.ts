@@ -20,7 +20,7 @@ import { listenLocal } from './local.js';
 import { PeerWatch } from './peer-watch.js';
 import type { ServerOptions } from './options.js';
 import { removePidfile, writePidfile } from './pidfile.js';
-import { Connection, type FirstMessage, type SessionContext } from './session.js';
+import { Connection, type FirstMessage, type SessionContext } from './connection.js';
 import { removeFiles } from './stubs.js';
 
 export const SERVER_HOST = '127.0.0.1';

@@ -11,7 +11,7 @@
  */
 import { closeSync, constants, lstatSync, openSync } from 'node:fs';
 import { isAbsolute, posix, resolve } from 'node:path';
-import { fdpass } from '../native/fdpass.js';
+import { syscalls } from '../native/syscalls.js';
 import { printable } from '../protocol/printable.js';
 
 /** The opened working directory: the descriptor the command starts in, and its path for messages. */
@@ -47,7 +47,7 @@ export function openWorkingDirectory(
   const inside = relative === '.' ? '' : relative.replace(/\/+$/, '');
   const path = resolve(baseDirectory, inside);
   try {
-    const native = fdpass();
+    const native = syscalls();
     return {
       fd: native ? native.openBeneath(baseDirectory, inside) : walkBeneath(baseDirectory, inside),
       path,

@@ -34,7 +34,7 @@ t.test('the arm64 executable under qemu-user', { skip: arm64Unavailable() }, asy
       'libc.so.6',
       'libstdc++.so.6',
       'pty.node',
-      'fdpass.node',
+      'syscalls.node',
     ])
       t.ok(isAarch64(join(ARM64_DIST, runtime!, file)), `${file} is aarch64`);
     const version = await run(ARM64_BIN, ['--version'], SLOW);

@@ -4,9 +4,9 @@
  */
 import t from 'tap';
 import { directStdioWanted, runDirect } from '../../src/client/direct.js';
-import { fdpass } from '../../src/native/fdpass.js';
+import { syscalls } from '../../src/native/syscalls.js';
 
-const native = fdpass();
+const native = syscalls();
 
 t.test('stdio is passed unless K8PSH_DIRECT_STDIO=0', { skip: !native && 'no addon' }, async (t) => {
   t.equal(directStdioWanted({}), true);

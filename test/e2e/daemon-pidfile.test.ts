@@ -1,5 +1,5 @@
 /**
- * `k8pshd -b` with no --pidfile writes the default /run/k8pshd.pid (README, SPEC A3). The real default
+ * `k8pshd -b` with no --pidfile writes the default /run/k8pshd.pid (README.md, "Server k8pshd"). The real default
  * path is used, so this test runs only where it may: as root, with no such file already there (it
  * belongs to a real daemon then), and it removes what it made.
  */

@@ -1,4 +1,4 @@
-/** Errors as a shell reports them (SPEC B): one plain line, exit 127/126/1, for new and old clients. */
+/** Errors as a shell reports them (docs/session.md): one plain line, exit 127/126/1, for new and old clients. */
 import { mkdirSync, realpathSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';

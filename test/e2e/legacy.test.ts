@@ -1,6 +1,6 @@
 /**
  * An unmodified k8psh 1.x client, byte for byte: frames written by hand as the
- * original writes them (SPEC A4 table), replies checked frame by frame. It must
+ * original writes them (docs/protocol.md, "Original frames"), replies checked frame by frame. It must
  * never see a frame type outside 0-8.
  */
 import { connect, createServer, type Socket } from 'node:net';

@@ -1,5 +1,5 @@
 /**
- * A stub started directly and signalled once its remote command is ready (SPEC B, signals): shared by
+ * A stub started directly and signalled once its remote command is ready (docs/session.md, "Signals and endings"): shared by
  * the signal tests of this directory.
  */
 import { spawn } from 'node:child_process';

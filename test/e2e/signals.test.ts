@@ -1,4 +1,4 @@
-/** Signals (SPEC B): forwarded to the remote process group; a remote death by signal is ours too. */
+/** Signals (docs/session.md, "Signals and endings"): forwarded to the remote process group; a remote death by signal is ours too. */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';

@@ -1,7 +1,7 @@
 /**
  * Nothing of our runtime reaches a command the server spawns (issue 13, point 3): a server started
  * from an installed copy (front + .k8psh-runtime-<id>/ with its glibc loader and libraries) runs a
- * dynamically linked host program whose /proc/PID/environ is exactly its SPEC A4 environment and
+ * dynamically linked host program whose /proc/PID/environ is exactly its specs' environment (docs/configuration.md, "Env specs") and
  * whose /proc/PID/maps holds the host's C library, not ours. The server itself shows both (the
  * control: what is looked for is there to be found).
  */
@@ -120,7 +120,7 @@ t.test(
     }
     t.ok(sleepPid, 'the server spawned sleep');
     if (sleepPid !== undefined) {
-      t.same(environ(sleepPid), ['K8PSH_X=from-the-client'], 'its environment: exactly its specs (SPEC A4)');
+      t.same(environ(sleepPid), ['K8PSH_X=from-the-client'], 'its environment: exactly its specs');
       const files = mappedFiles(sleepPid);
       t.ok(
         files.some((file) => /\/libc\.so\.6$/.test(file) && !file.startsWith(install)),

@@ -1,4 +1,4 @@
-/** Stubs, --install, the reference configuration, the front end and server options (SPEC A1, A3). */
+/** Stubs, --install, the reference configuration, the front end and server options (docs/session.md, "Faces"; README.md, "Server k8pshd"). */
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import t from 'tap';

@@ -1,7 +1,7 @@
 /**
  * Terminals (docs/terminals.md): the client runs inside a real pseudo-terminal driven by node-pty.
  * By default the terminal itself is passed to the remote command (the direct path); `-t` /
- * K8PSH_TTY=1 gives it a pseudo-terminal of its own (SPEC B's terminal mode).
+ * K8PSH_TTY=1 gives it a pseudo-terminal of its own (docs/terminals.md's terminal mode).
  */
 import { join } from 'node:path';
 import t from 'tap';

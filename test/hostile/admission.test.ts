@@ -9,12 +9,12 @@ import { openSync, closeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { fdpass, fdpassFailure } from '../../src/native/fdpass.js';
+import { syscalls, syscallsFailure } from '../../src/native/syscalls.js';
 import { localSocketPath } from '../../src/protocol/constants.js';
 import { cleanup, freePort, run, sleep } from '../e2e/harness.js';
 import { DAEMON, eventually, fdCount, hello, makeWorkspace, SKIP_UNBUILT, startServer } from './harness.js';
 
-const native = fdpass();
+const native = syscalls();
 
 /** A connection that says nothing: on TCP, or on the local socket. */
 function idle(port: number, local: boolean): Promise<Socket> {
@@ -76,7 +76,7 @@ t.test(
 
 t.test(
   'out of descriptors (ulimit -n 64): stalled descriptor-passing connections cannot break a legitimate stub',
-  { skip: SKIP_UNBUILT || (native ? false : `no addon: ${fdpassFailure()}`) },
+  { skip: SKIP_UNBUILT || (native ? false : `no addon: ${syscallsFailure()}`) },
   async (t) => {
     const port = await freePort();
     const ws = await makeWorkspace(

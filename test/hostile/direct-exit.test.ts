@@ -8,14 +8,14 @@
 import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import t from 'tap';
-import { fdpass, fdpassFailure } from '../../src/native/fdpass.js';
+import { syscalls, syscallsFailure } from '../../src/native/syscalls.js';
 import { encodeRequest } from '../../src/protocol/client-session.js';
 import { CLIENT_FEATURES, Feature, localSocketPath } from '../../src/protocol/constants.js';
 import { cleanup, freePort } from '../e2e/harness.js';
 import { converse, makeWorkspace, SKIP_UNBUILT, startServer, T } from './harness.js';
 
-const native = fdpass();
-const SKIP = SKIP_UNBUILT || (native ? false : `no fdpass addon: ${fdpassFailure()}`);
+const native = syscalls();
+const SKIP = SKIP_UNBUILT || (native ? false : `no syscalls addon: ${syscallsFailure()}`);
 
 /** How many pidfds `pid` holds (a pidfd's link reads anon_inode:[pidfd]). */
 function pidfds(pid: number): number {

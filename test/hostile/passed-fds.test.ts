@@ -1,7 +1,7 @@
 /**
  * Passed descriptors (docs/protocol.md, "Passed descriptors") against the real built server:
  * hand-made clients on its local socket `\0k8psh-<port>` send their request in one sendmsg with
- * descriptors (SCM_RIGHTS, our addon native/fdpass). Descriptors that do not match the HELLO
+ * descriptors (SCM_RIGHTS, our addon native/syscalls). Descriptors that do not match the HELLO
  * (passed without PASSED_STDIO, missing, too many, or with a terminal) are a protocol error refused
  * before anything runs — the only command those requests name, `marker`, would create a file; a
  * silent or vanishing peer is dropped; a valid request runs its command on the descriptors given,
@@ -14,7 +14,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSyn
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { fdpass, fdpassFailure } from '../../src/native/fdpass.js';
+import { syscalls, syscallsFailure } from '../../src/native/syscalls.js';
 import { encodeRequest } from '../../src/protocol/client-session.js';
 import { CLIENT_FEATURES, Feature, localSocketPath } from '../../src/protocol/constants.js';
 import { cleanup, freePort, pidsMatching, run, sleep, tempDir, writeFile } from '../e2e/harness.js';
@@ -48,8 +48,8 @@ const PASSING = CLIENT_FEATURES | Feature.PASSED_STDIO;
 /** For a client that passes more descriptors than our addon can: Python's socket.send_fds. */
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((path) => existsSync(path));
 
-const native = fdpass();
-const SKIP = SKIP_UNBUILT || (native ? false : `no fdpass addon: ${fdpassFailure()}`);
+const native = syscalls();
+const SKIP = SKIP_UNBUILT || (native ? false : `no syscalls addon: ${syscallsFailure()}`);
 
 function fdOf(socket: Socket): number {
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;

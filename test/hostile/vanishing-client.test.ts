@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { fdpass, fdpassFailure } from '../../src/native/fdpass.js';
+import { syscalls, syscallsFailure } from '../../src/native/syscalls.js';
 import { encodeRequest } from '../../src/protocol/client-session.js';
 import { encodeString, encodeValue } from '../../src/protocol/codec.js';
 import { CLIENT_FEATURES, Feature, FrameType, localSocketPath } from '../../src/protocol/constants.js';
@@ -31,7 +31,7 @@ import {
   type Conversation,
 } from './harness.js';
 
-const native = fdpass();
+const native = syscalls();
 const STDIN_END = encodeValue(FrameType.STDIN_DATA, 0);
 const stdin = (text: string): Buffer => encodeString(FrameType.STDIN_DATA, text);
 
@@ -112,7 +112,7 @@ t.test('vanishing clients', { skip: SKIP_UNBUILT }, async (t) => {
 
   t.test(
     'half-close on the local socket, descriptors passed: the exit code still comes',
-    { skip: native ? false : `no addon: ${fdpassFailure()}` },
+    { skip: native ? false : `no addon: ${syscallsFailure()}` },
     async (t) => {
       const devNull = openSync('/dev/null', 'r+');
       const bytes = encodeRequest({
@@ -152,7 +152,7 @@ t.test('vanishing clients', { skip: SKIP_UNBUILT }, async (t) => {
 
   t.test(
     'on the local socket, a half-closed client that then goes away: its command ends',
-    { skip: native ? false : `no addon: ${fdpassFailure()}` },
+    { skip: native ? false : `no addon: ${syscallsFailure()}` },
     async (t) => {
       const devNull = openSync('/dev/null', 'r+');
       const bytes = encodeRequest({

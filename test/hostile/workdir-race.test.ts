@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { fdpass } from '../../src/native/fdpass.js';
+import { syscalls } from '../../src/native/syscalls.js';
 import { encodeRequest } from '../../src/protocol/client-session.js';
 import { CLIENT_FEATURES, Feature, localSocketPath } from '../../src/protocol/constants.js';
 import { cleanup, freePort } from '../e2e/harness.js';
@@ -35,7 +35,7 @@ while True:
         sys.exit("renameat2: " + os.strerror(ctypes.get_errno()))
 `;
 const ROUNDS = 600;
-const native = fdpass();
+const native = syscalls();
 
 t.test(
   'working-directory swap race: no command runs outside the directory that was checked',

@@ -78,7 +78,7 @@ t.test('the build stage runs the npm steps CI runs', async (t) => {
     'the manifests are copied first (a cached npm ci layer)',
   );
   t.ok(at('COPY package.json package-lock.json ./') < at('RUN npm ci'), 'then npm ci');
-  t.match(packageJson.scripts.install ?? '', /build:native/, 'whose install script builds native/fdpass');
+  t.match(packageJson.scripts.install ?? '', /build:native/, 'whose install script builds native/syscalls');
   t.ok(
     at('COPY native/ native/') >= 0 && at('COPY native/ native/') < at('RUN npm ci'),
     'copied before npm ci',

@@ -34,6 +34,19 @@ t.test('protocol/ and config/ import neither side', async (t) => {
       t.equal((await restricted(file, `export * from '../${side}/x.js';\n`)).length, 1, `${file} → ${side}`);
 });
 
+t.test('protocol/ is the lowest floor: it imports nothing outside protocol/', async (t) => {
+  const messages = await restricted(
+    'src/protocol/server-frames.ts',
+    "export { errorLine } from '../errors.js';\n",
+  );
+  t.equal(messages.length, 1);
+  t.match(messages[0], /protocol\/ imports nothing outside protocol\//);
+  t.same(
+    await restricted('src/protocol/server-frames.ts', "export { errorLine } from './printable.js';\n"),
+    [],
+  );
+});
+
 t.test('neutral modules are free to be imported by both', async (t) => {
   for (const file of ['src/server/stubs.ts', 'src/client/install.ts'])
     t.same(

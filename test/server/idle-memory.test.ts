@@ -8,7 +8,7 @@
  */
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import t from 'tap';
-import { fdpass } from '../../src/native/fdpass.js';
+import { syscalls } from '../../src/native/syscalls.js';
 import { anonymousResident, IdleMemoryReducer } from '../../src/server/idle-memory.js';
 
 const MiB = 1 << 20;
@@ -85,7 +85,7 @@ t.test('it collects only when the heap has grown since the last time', async (t)
 
 t.test(
   'buffers freed below live ones: the allocator keeps their pages until the idle trim',
-  { skip: fdpass() ? false : 'no addon: npm run build:native' },
+  { skip: syscalls() ? false : 'no addon: npm run build:native' },
   async (t) => {
     // 64 KiB buffers come from malloc's heap (under its mmap threshold); one in 16 stays alive, so
     // the freed ones are holes that free() cannot give back.
@@ -102,7 +102,7 @@ t.test(
       residentGrowthBytes: 0,
       trim: () => {
         trims++;
-        fdpass()!.trimMemory();
+        syscalls()!.trimMemory();
       },
     });
     t.teardown(() => reducer.stop());

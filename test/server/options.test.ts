@@ -1,4 +1,4 @@
-/** parseServerOptions: k8pshd's command line (SPEC A3), parsed in-process. */
+/** parseServerOptions: k8pshd's command line (README.md, "Server k8pshd"), parsed in-process. */
 import t from 'tap';
 import { UsageError } from '../../src/errors.js';
 import { parseServerOptions } from '../../src/server/options.js';
@@ -84,6 +84,6 @@ t.test('--version answers and returns null', async (t) => {
   t.match(printed.join(''), /^k8pshd \d/);
 });
 
-t.test('--no-wait (SPEC A3) is the long form of -w', async (t) => {
+t.test('--no-wait is the long form of -w', async (t) => {
   t.equal((await parse(['--no-wait'])).options.noWait, true);
 });

@@ -1,25 +1,28 @@
 /**
- * Our addon native/fdpass: SCM_RIGHTS over a local socket, which Node offers only on its own
- * child-process IPC channel. It lets a client hand its stdin/stdout/stderr to the server, so that the
- * remote command reads and writes them directly (docs/protocol.md, "Passed descriptors").
+ * Our addon native/syscalls: the system calls k8psh needs and Node does not offer (native/syscalls/
+ * module.c lists them). Chief among them SCM_RIGHTS over a local socket, which Node offers only on
+ * its own child-process IPC channel: a client hands its stdin/stdout/stderr to the server, and the
+ * remote command reads and writes them directly (docs/protocol.md, "Passed descriptors"); then the
+ * server's vfork-style spawn, openat2 beneath the base, peer credentials (docs/security.md), terminal
+ * modes and readiness without reading.
  *
- * In the single executable the addon travels as the SEA asset `fdpass.node` and goes through the
+ * In the single executable the addon travels as the SEA asset `syscalls.node` and goes through the
  * private cache (./cache.ts, its digest computed at build time); from the sources, or a bundle run by
- * plain node, it is `native/fdpass/build/Release/fdpass.node` of the source tree. When it cannot be
- * loaded, `fdpass()` is null and k8psh relays the streams over the socket instead.
+ * plain node, it is `native/syscalls/build/Release/syscalls.node` of the source tree. When it cannot
+ * be loaded, `syscalls()` is null and k8psh relays the streams over the socket instead.
  */
 import { isSea, getRawAsset } from 'node:sea';
 import { constants } from 'node:os';
 import { basename } from 'node:path';
 import { packageVersion } from '../version.js';
 import { fileURLToPath } from 'node:url';
-import { FDPASS_ASSET } from '../bundle.js';
+import { SYSCALLS_ASSET } from '../bundle.js';
 import { defaultDlopen, loadNative } from './cache.js';
 
 declare const __K8PSH_BUNDLED__: boolean | undefined;
 declare const __K8PSH_NATIVE_DIGESTS__: Record<string, string> | undefined;
 
-const SOURCE_BUILD = '../../native/fdpass/build/Release/fdpass.node';
+const SOURCE_BUILD = '../../native/syscalls/build/Release/syscalls.node';
 
 interface Addon {
   connect(path: string): number;
@@ -44,7 +47,7 @@ interface Addon {
   trim(): boolean;
 }
 
-/** What woke a {@link FdPass.watch}: data or a hang-up to read, or an error of the poll itself. */
+/** What woke a {@link Syscalls.watch}: data or a hang-up to read, or an error of the poll itself. */
 export interface Readiness {
   readable: boolean;
   hungUp: boolean;
@@ -57,11 +60,11 @@ export interface Ending {
   signal: number | null;
 }
 
-export interface FdPass {
+export interface Syscalls {
   /** A connected, blocking local stream socket (close-on-exec); throws ECONNREFUSED, ENOENT, ... */
   connect(path: string): number;
   isatty(fd: number): boolean;
-  /** The socket's peer is gone for good (POLLHUP or POLLERR, nothing read): native/fdpass/fdpass.c. */
+  /** The socket's peer is gone for good (POLLHUP or POLLERR, nothing read): native/syscalls/sockets.c. */
   hungUp(fd: number): boolean;
   /** A close-on-exec duplicate of `fd`, above 2; throws (EBADF, EMFILE). */
   dup(fd: number): number;
@@ -74,14 +77,14 @@ export interface FdPass {
   /** A connected pair of close-on-exec stream sockets (a relayed command's stdio); throws (EMFILE, ...). */
   socketpair(): [number, number];
   /**
-   * Starts `file` (a vfork-style clone, not posix_spawn: native/fdpass/spawn.c) in the directory
+   * Starts `file` (a vfork-style clone, not posix_spawn: native/syscalls/spawn.c) in the directory
    * `dirfd` (fchdir) on `fds` as its 0, 1, 2, in a new session, signals at their defaults; the pid.
    * Throws as Node's spawn would (code ENOENT, EACCES, ...). Reap it with reap().
    */
   spawn(file: string, argv: string[], env: string[], dirfd: number, fds: readonly number[]): number;
   /**
    * `relative` (normalised: no `..`, not absolute; '' for the base itself) opened beneath `base`
-   * with openat2 RESOLVE_BENEATH (native/fdpass/beneath.c): an O_PATH close-on-exec descriptor.
+   * with openat2 RESOLVE_BENEATH (native/syscalls/beneath.c): an O_PATH close-on-exec descriptor.
    * Throws EXDEV (a symlink leads out), ELOOP, ENOENT, ENOTDIR, EACCES, ... `walk`: the fallback of
    * kernels without openat2 (no symlink at all), for its tests.
    */
@@ -97,7 +100,7 @@ export interface FdPass {
   subreaper(): void;
   /**
    * Calls `onReady` once, from the event loop, when `fd` (a socket or pipe) has something to read
-   * or its peer hung up, without reading it (native/fdpass/watch.c); the watch holds a duplicate of
+   * or its peer hung up, without reading it (native/syscalls/watch.c); the watch holds a duplicate of
    * `fd` until then. The function returned cancels it (true if it was still pending, false after it
    * fired or was cancelled): cancel before closing `fd`, or its peer does not see it closed.
    */
@@ -109,17 +112,17 @@ export interface FdPass {
   /** Output processing (OPOST) off; throws. */
   rawOutput(fd: number): void;
   /**
-   * malloc_trim(0): the C allocator's free memory given back to the system (native/fdpass/trim.c);
+   * malloc_trim(0): the C allocator's free memory given back to the system (native/syscalls/trim.c);
    * true when some was. Blocks for up to tens of milliseconds: for an idle moment only.
    */
   trimMemory(): boolean;
 }
 
-let loaded: FdPass | null | undefined;
+let loaded: Syscalls | null | undefined;
 let failure: string | undefined;
 
-/** The addon, loaded once; null when it cannot be (see {@link fdpassFailure}). */
-export function fdpass(): FdPass | null {
+/** The addon, loaded once; null when it cannot be (see {@link syscallsFailure}). */
+export function syscalls(): Syscalls | null {
   if (loaded === undefined) {
     try {
       const addon = load();
@@ -134,8 +137,8 @@ export function fdpass(): FdPass | null {
   return loaded;
 }
 
-/** Why {@link fdpass} is null. */
-export function fdpassFailure(): string | undefined {
+/** Why {@link syscalls} is null. */
+export function syscallsFailure(): string | undefined {
   return failure;
 }
 
@@ -143,19 +146,19 @@ function load(): Addon {
   const bundled = typeof __K8PSH_BUNDLED__ !== 'undefined' && __K8PSH_BUNDLED__;
   if (!bundled || !isSea())
     return defaultDlopen(fileURLToPath(new URL(SOURCE_BUILD, import.meta.url))) as Addon;
-  const raw = getRawAsset(FDPASS_ASSET);
+  const raw = getRawAsset(SYSCALLS_ASSET);
   const digest =
-    typeof __K8PSH_NATIVE_DIGESTS__ === 'undefined' ? undefined : __K8PSH_NATIVE_DIGESTS__[FDPASS_ASSET];
-  if (digest === undefined) throw new Error(`no digest for ${FDPASS_ASSET}`);
+    typeof __K8PSH_NATIVE_DIGESTS__ === 'undefined' ? undefined : __K8PSH_NATIVE_DIGESTS__[SYSCALLS_ASSET];
+  if (digest === undefined) throw new Error(`no digest for ${SYSCALLS_ASSET}`);
   return loadNative({
-    name: FDPASS_ASSET,
+    name: SYSCALLS_ASSET,
     data: typeof raw === 'string' ? Buffer.from(raw, 'latin1') : new Uint8Array(raw),
     digest,
     version: packageVersion(),
   }).exports as Addon;
 }
 
-function wrap(addon: Addon): FdPass {
+function wrap(addon: Addon): Syscalls {
   return {
     connect(path) {
       const fd = addon.connect(path);

@@ -1,10 +1,10 @@
 /**
- * Which face the executable shows (SPEC A1), decided from the name it was invoked by and its
+ * Which face the executable shows (docs/session.md, "Faces"), decided from the name it was invoked by and its
  * arguments alone. Only src/main.ts acts on it: the server and the client never load each other.
  */
 import { basename } from 'node:path';
 
-export type Mode =
+export type Face =
   /** `k8psh --version` / `k8pshd -v`: answered without loading an option parser. */
   | { kind: 'version'; name: 'k8psh' | 'k8pshd' }
   | { kind: 'server'; args: string[] }
@@ -21,7 +21,7 @@ export function invokedName(argv = process.argv): string {
   return basename(argv[1] ?? 'k8psh').replace(/\.[cm]?[jt]s$/, '');
 }
 
-export function chooseMode(name: string, args: string[]): Mode {
+export function chooseFace(name: string, args: string[]): Face {
   if (
     (name === 'k8psh' || name === 'k8pshd') &&
     args.length === 1 &&
@@ -41,7 +41,7 @@ export function chooseMode(name: string, args: string[]): Mode {
 }
 
 /** The health probe is usually run through the installed k8pshd name: it is the front end's. */
-function serverOrProbe(args: string[]): Mode {
+function serverOrProbe(args: string[]): Face {
   return args.includes('--health') ? { kind: 'frontend', args } : { kind: 'server', args };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The descriptor-passing addon (native/fdpass) from the sources, over real local sockets: what one
+ * The descriptor-passing addon (native/syscalls) from the sources, over real local sockets: what one
  * end sends with SCM_RIGHTS arrives at the other as new descriptors of the same open files (same
  * file offset, same pipe), close-on-exec; errors come back as Node-style errors, bad arguments as
  * TypeErrors, and nothing crashes the process.
@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { defaultDlopen } from '../../src/native/cache.js';
-import { fdpass, fdpassFailure, type FdPass, type Readiness } from '../../src/native/fdpass.js';
+import { syscalls, syscallsFailure, type Syscalls, type Readiness } from '../../src/native/syscalls.js';
 
 const O_CLOEXEC = 0o2000000;
 
@@ -75,7 +75,7 @@ async function socketPair(t: Test): Promise<Pair> {
 
 /** A fresh temporary directory, removed at the end of the test. */
 function tempDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'k8psh-fdpass-'));
+  const dir = mkdtempSync(join(tmpdir(), 'k8psh-syscalls-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
@@ -104,7 +104,7 @@ function fdFlags(fd: number): number {
 
 /** Receives until something arrives (the bytes are on their way through the kernel, not the event loop). */
 async function receiveSoon(
-  native: FdPass,
+  native: Syscalls,
   fd: number,
   buffer: Buffer,
 ): Promise<{ bytes: number; fds: number[] }> {
@@ -117,17 +117,17 @@ async function receiveSoon(
   }
 }
 
-const native = fdpass();
+const native = syscalls();
 /** The addon's own functions, without the wrapper's checks and conversions. */
-const fdpassAddon = (): unknown =>
-  defaultDlopen(new URL('../../native/fdpass/build/Release/fdpass.node', import.meta.url).pathname);
+const syscallsAddon = (): unknown =>
+  defaultDlopen(new URL('../../native/syscalls/build/Release/syscalls.node', import.meta.url).pathname);
 
 t.test('the addon loads from the sources', async (t) => {
-  t.ok(native, `fdpass() is not null (${fdpassFailure() ?? 'loaded'})`);
-  t.equal(fdpass(), native, 'loaded once');
+  t.ok(native, `syscalls() is not null (${syscallsFailure() ?? 'loaded'})`);
+  t.equal(syscalls(), native, 'loaded once');
 });
 
-t.test('descriptor passing', { skip: native ? false : `no addon: ${fdpassFailure()}` }, async (t) => {
+t.test('descriptor passing', { skip: native ? false : `no addon: ${syscallsFailure()}` }, async (t) => {
   const addon = native!;
 
   t.test('receive() is null while nothing was sent', async (t) => {
@@ -285,7 +285,7 @@ t.test('descriptor passing', { skip: native ? false : `no addon: ${fdpassFailure
   });
 });
 
-t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure()}` }, async (t) => {
+t.test('spawn() and reap()', { skip: native ? false : `no addon: ${syscallsFailure()}` }, async (t) => {
   const addon = native!;
   const dir = mkdtempSync(join(tmpdir(), 'k8psh-spawn-'));
   // The working directory goes as a descriptor (the server opens it beneath its base).
@@ -400,7 +400,7 @@ t.test('spawn() and reap()', { skip: native ? false : `no addon: ${fdpassFailure
 
 t.test(
   'openBeneath() and socketpair()',
-  { skip: native ? false : `no addon: ${fdpassFailure()}` },
+  { skip: native ? false : `no addon: ${syscallsFailure()}` },
   async (t) => {
     const addon = native!;
     const base = mkdtempSync(join(tmpdir(), 'k8psh-beneath-'));
@@ -484,7 +484,9 @@ t.test(
         .sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!)
         .at(-1)!;
     };
-    const addon = newest(new URL('../../native/fdpass/build/Release/fdpass.node', import.meta.url).pathname);
+    const addon = newest(
+      new URL('../../native/syscalls/build/Release/syscalls.node', import.meta.url).pathname,
+    );
     const node = newest(process.execPath);
     t.ok(
       addon[0]! < node[0]! || (addon[0] === node[0] && addon[1]! <= node[1]!),
@@ -495,7 +497,7 @@ t.test(
 
 t.test(
   'watch(): readiness without reading',
-  { skip: native ? false : `no addon: ${fdpassFailure()}` },
+  { skip: native ? false : `no addon: ${syscallsFailure()}` },
   async (t) => {
     const addon = native!;
     const openFds = (): number => readdirSync('/proc/self/fd').length;
@@ -631,7 +633,7 @@ t.test(
       t.throws(() => addon.watch(file, () => {}), { code: 'EPERM' }, 'a regular file');
       t.throws(() => addon.watch(987654, () => {}), { code: 'EBADF' }, 'not a descriptor');
       t.equal(openFds(), before, 'nothing left open');
-      const loose = fdpassAddon() as Record<'watch' | 'unwatch', (...args: unknown[]) => unknown>;
+      const loose = syscallsAddon() as Record<'watch' | 'unwatch', (...args: unknown[]) => unknown>;
       t.throws(() => loose.watch('3', () => {}), TypeError, 'fd not a number');
       t.throws(() => loose.watch(-1, () => {}), TypeError, 'negative fd');
       t.throws(() => loose.watch(file, 'callback'), TypeError, 'callback not a function');

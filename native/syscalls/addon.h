@@ -1,12 +1,6 @@
-/*
- * What the parts of the fdpass addon share: fdpass.c (descriptor passing, the local connect,
- * isatty, socketpair, and the module's table), spawn.c (starting and reaping commands), beneath.c (a
- * command's working directory, opened beneath the base), watch.c (readiness without reading),
- * termios.c (a terminal's modes, saved and restored by the client), trim.c (the allocator's free
- * memory given back) and strings.c.
- */
-#ifndef K8PSH_FDPASS_ADDON_H
-#define K8PSH_FDPASS_ADDON_H
+/* What the files of the addon share (module.c lists them and their calls). */
+#ifndef K8PSH_SYSCALLS_ADDON_H
+#define K8PSH_SYSCALLS_ADDON_H
 
 #include <node_api.h>
 
@@ -30,6 +24,24 @@ static inline int int32_argument(napi_env env, napi_callback_info info, int32_t 
   return napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1 &&
          napi_get_value_int32(env, argv[0], value) == napi_ok;
 }
+
+/* passing.c: connect(path), send(socketFd, data, fds), receive(socketFd, buffer). */
+napi_value connect_local(napi_env env, napi_callback_info info);
+napi_value send_fds(napi_env env, napi_callback_info info);
+napi_value receive_fds(napi_env env, napi_callback_info info);
+
+/* sockets.c: socketpair(), hungup(fd), peeruid(fd). */
+napi_value socket_pair(napi_env env, napi_callback_info info);
+napi_value hung_up(napi_env env, napi_callback_info info);
+napi_value peer_uid(napi_env env, napi_callback_info info);
+
+/* descriptors.c: isatty(fd), dup(fd). */
+napi_value is_terminal(napi_env env, napi_callback_info info);
+napi_value duplicate(napi_env env, napi_callback_info info);
+
+/* process.c: setname(name), subreaper(). */
+napi_value set_name(napi_env env, napi_callback_info info);
+napi_value subreaper(napi_env env, napi_callback_info info);
 
 /* strings.c: a JavaScript string (array of strings) as malloc'ed C; NULL on a non-string. */
 char *addon_string(napi_env env, napi_value value);
