@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shared.h"
+
 /* mkdir -p, new directories private (0700). */
 static int make_directories(char *path) {
   for (char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
@@ -61,33 +63,25 @@ static int private_directory(char *path, int create) {
   return 1;
 }
 
-/* Candidate index of cache.h as a directory path in out; 0 when it is not set, -1 past the last. */
+/* The candidates, in order (src/shared-rules.ts CACHE_CANDIDATES). */
+static const struct {
+  const char *variable; /* NULL: the suffix alone */
+  const char *suffix;
+  int per_user; /* -<euid> follows: a directory others can write to */
+} CANDIDATES[] = {CACHE_CANDIDATES};
+
+/*
+ * Candidate index of cache.h as a directory path in out; 0 when it is not set (or relative, as the
+ * runtime's cache refuses it: a relative path would name a directory of whoever owns the current
+ * one), -1 past the last.
+ */
 static int candidate(int index, char *out, size_t size) {
-  const char *value;
-  int length = 0;
-  switch (index) {
-  case 0:
-    value = getenv("K8PSH_CACHE_DIR");
-    if (value && *value) length = snprintf(out, size, "%s", value);
-    break;
-  case 1:
-    value = getenv("XDG_CACHE_HOME");
-    if (value && *value) length = snprintf(out, size, "%s/k8psh", value);
-    break;
-  case 2:
-    value = getenv("HOME");
-    if (value && *value) length = snprintf(out, size, "%s/.cache/k8psh", value);
-    break;
-  case 3:
-    value = getenv("TMPDIR");
-    if (value && *value) length = snprintf(out, size, "%s/k8psh-%ld", value, (long)geteuid());
-    break;
-  case 4:
-    length = snprintf(out, size, "/tmp/k8psh-%ld", (long)geteuid());
-    break;
-  default:
-    return -1;
-  }
+  if (index < 0 || (size_t)index >= sizeof CANDIDATES / sizeof *CANDIDATES) return -1;
+  const char *value = CANDIDATES[index].variable ? getenv(CANDIDATES[index].variable) : "";
+  if (!value || (CANDIDATES[index].variable && value[0] != '/')) return 0;
+  int length = CANDIDATES[index].per_user
+                   ? snprintf(out, size, "%s%s-%ld", value, CANDIDATES[index].suffix, (long)geteuid())
+                   : snprintf(out, size, "%s%s", value, CANDIDATES[index].suffix);
   return length > 0 && (size_t)length < size;
 }
 

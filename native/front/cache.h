@@ -1,7 +1,7 @@
 /*
  * The private cache directories of this user, in the order docs/build.md gives them:
  * $K8PSH_CACHE_DIR, $XDG_CACHE_HOME/k8psh, $HOME/.cache/k8psh, $TMPDIR/k8psh-<uid>,
- * /tmp/k8psh-<uid>. Used for an unpacked runtime (runtime.h) and for the compiled stub table
+ * /tmp/k8psh-<uid> (src/shared-rules.ts); a relative value is skipped. Used for an unpacked runtime (runtime.h) and for the compiled stub table
  * (table.h, docs/native-stubs.md): both must agree on where "the first private directory" is.
  */
 #ifndef K8PSH_CACHE_H

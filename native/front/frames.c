@@ -17,10 +17,8 @@ void frames_init(struct frames *frames) {
 }
 
 static const char *frame_name(unsigned type) {
-  static const char *const base[] = {"WORKING_DIRECTORY", "ENVIRONMENT_VARIABLE", "COMMAND_ARGUMENT",
-                                     "START_COMMAND",     "STDIN_DATA",           "STDOUT_DATA",
-                                     "STDERR_DATA",       "TERMINATE_COMMAND",    "EXIT_CODE"};
-  static const char *const ours[] = {"HELLO", "ERROR", "SIGNAL", "EXIT_SIGNAL", "TTY_REQUEST", "WINDOW_SIZE"};
+  static const char *const base[] = {FRAME_NAMES_ORIGINAL};
+  static const char *const ours[] = {FRAME_NAMES_OURS};
   if (type <= FRAME_EXIT_CODE) return base[type];
   return ours[type - FRAME_HELLO]; /* only called for known types */
 }

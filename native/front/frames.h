@@ -11,32 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAME_HEADER_SIZE 5
-#define FRAMES_MAX_CONTROL (1u << 20) /* DEFAULT_LIMITS.maxFramePayload */
-#define FRAMES_MAX_DATA (16u << 20)   /* DEFAULT_LIMITS.maxDataPayload */
+#include "shared.h" /* frame types, HELLO, limits: generated from src/protocol/constants.ts */
 
-/* Frame types (src/protocol/constants.ts). */
-enum {
-  FRAME_WORKING_DIRECTORY = 0,
-  FRAME_ENVIRONMENT_VARIABLE = 1,
-  FRAME_COMMAND_ARGUMENT = 2,
-  FRAME_START_COMMAND = 3,
-  FRAME_STDIN_DATA = 4,
-  FRAME_STDOUT_DATA = 5,
-  FRAME_STDERR_DATA = 6,
-  FRAME_TERMINATE_COMMAND = 7,
-  FRAME_EXIT_CODE = 8,
-  FRAME_HELLO = 0x40,
-  FRAME_ERROR = 0x41,
-  FRAME_SIGNAL = 0x42,
-  FRAME_EXIT_SIGNAL = 0x43,
-  FRAME_TTY_REQUEST = 0x44,
-  FRAME_WINDOW_SIZE = 0x45,
-};
-
-#define HELLO_MAGIC 0x3270386bu /* "k8p2" little-endian */
-#define HELLO_SIZE 10
-#define PROTOCOL_VERSION 1
+#define FRAMES_MAX_CONTROL LIMIT_MAX_FRAME_PAYLOAD
+#define FRAMES_MAX_DATA LIMIT_MAX_DATA_PAYLOAD
 
 /* Where the reader's findings go. */
 struct frames_sink {

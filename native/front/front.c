@@ -8,7 +8,7 @@
  *    (an installed copy, or dist/), else one unpacked from the payload into a private cache
  *    (runtime.h), else, with nowhere to write, one copied into memory files (memory.h). Node runs through the bundled glibc loader, with the caller's Node variables
  *    stashed (stash.h) and K8PSH_SELF telling the TypeScript side our real path. The invoked name
- *    (argv[0]) goes through unchanged: it chooses the mode (SPEC A1), in TypeScript.
+ *    (argv[0]) goes through unchanged: it chooses the face (docs/session.md, "Faces"), in TypeScript.
  * Between 2 and 3, a stub (any name but k8psh, k8pshd) may run natively, without Node (stub.h,
  * docs/native-stubs.md); it comes back here only to hand over to the TypeScript client, which gets
  * K8PSH_STUB_CACHE when the compiled table is to be (re)written.
@@ -28,6 +28,7 @@
 #include "runtime.h"
 #include "stash.h"
 #include "stub.h"
+#include "switches.h"
 
 /* One line on stderr, then exit: no stack trace, an exit status a shell would give. */
 __attribute__((noreturn, format(printf, 2, 3))) static void fail(int status, const char *format, ...) {
@@ -73,8 +74,7 @@ int main(int argc, char **argv, char **envp) {
   if (stub_name(name)) {
     const char *why = stub_run(&payload, name, argc, argv, envp, stub_cache, sizeof stub_cache);
     /* K8PSH_NATIVE=1: never hand over, say why (docs/native-stubs.md). */
-    const char *native = getenv("K8PSH_NATIVE");
-    if (native && strcmp(native, "1") == 0) fail(125, "not native: %s", why);
+    if (switch_native(getenv(SWITCH_NATIVE)) == NATIVE_ONLY) fail(125, "not native: %s", why);
   }
   char **env = stash_environment(envp, self, *stub_cache ? stub_cache : NULL);
   if (!env) fail(127, "out of memory");

@@ -8,8 +8,10 @@
 
 #include <stddef.h>
 
-/* ERRORS | SIGNALS | TTY | PASSED_STDIO (src/protocol/constants.ts). */
-#define REQUEST_FEATURES 0xfu
+#include "shared.h"
+
+/* What a client asks for, and its descriptors passed (src/client/direct.ts). */
+#define REQUEST_FEATURES (CLIENT_FEATURES | FEATURE_PASSED_STDIO)
 
 struct request {
   unsigned char *data;

@@ -16,9 +16,10 @@
 #include "modes.h"
 #include "utf8.h"
 
-/* src/signals.ts FORWARDED_SIGNALS, then SIGWINCH (a passed terminal's resizes); SIGPIPE last. */
-static const int SIGNALS[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE};
-#define FORWARDED 6
+/* The forwarded signals (src/shared-rules.ts), then SIGWINCH (a passed terminal's resizes); SIGPIPE last. */
+static const int FORWARDED_LIST[] = {FORWARDED_SIGNALS};
+static const int SIGNALS[] = {FORWARDED_SIGNALS, SIGWINCH, SIGPIPE};
+#define FORWARDED (sizeof FORWARDED_LIST / sizeof *FORWARDED_LIST)
 #define COUNT (sizeof SIGNALS / sizeof *SIGNALS)
 
 static struct {
@@ -66,15 +67,12 @@ void session_unprepare(void) {
   signals.fd = -1;
 }
 
-/* Default action dumps core: reported as 128+N, never raised (src/signals.ts CORE_SIGNALS). */
+/* Default action dumps core: reported as 128+N, never raised (src/shared-rules.ts CORE_SIGNALS). */
 static int core_signal(int signal) {
-  switch (signal) {
-  case SIGQUIT: case SIGILL: case SIGTRAP: case SIGABRT: case SIGBUS:
-  case SIGFPE: case SIGSEGV: case SIGSYS: case SIGXCPU: case SIGXFSZ:
-    return 1;
-  default:
-    return 0;
-  }
+  static const int core[] = {CORE_SIGNALS};
+  for (size_t i = 0; i < sizeof core / sizeof *core; i++)
+    if (core[i] == signal) return 1;
+  return 0;
 }
 
 void session_exit(int code, int signal) {
@@ -109,7 +107,7 @@ __attribute__((noreturn)) static void fail(const char *prefix, const char *messa
   char line[256];
   size_t size = (size_t)snprintf(line, sizeof line, "k8psh: %s%s\n", prefix, message);
   write_all(2, line, size < sizeof line ? size : sizeof line - 1);
-  exit(255);
+  exit(EXIT_STATUS_CONNECTION_FAILURE);
 }
 
 static void on_data(void *context, int stream, const unsigned char *bytes, size_t size) {

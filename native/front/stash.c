@@ -4,15 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * LC_* and LANG too: Node's ICU dies by SIGSEGV at start-up on a locale name it cannot parse
- * (LC_ALL=aaaaaaaaaaaaaaa); k8psh itself needs no locale, and commands get the caller's through
- * their env specs (restored in the TypeScript view).
- */
-static const char *const PREFIXES[] = {"NODE_", "UV_", "OPENSSL_", "LD_", "LC_", STASH_PREFIX};
-/* Node's documented variables outside NODE_*: colours of its own output, OpenSSL's CA store. */
-static const char *const NAMES[] = {"GLIBC_TUNABLES", "FORCE_COLOR", "SSL_CERT_DIR", "SSL_CERT_FILE",
-                                    "LANG", "LANGUAGE", SELF_VARIABLE};
+/* Which ones, and why each: src/shared-rules.ts. */
+static const char *const PREFIXES[] = {STASHED_PREFIXES};
+static const char *const NAMES[] = {STASHED_NAMES};
 
 int stash_wanted(const char *entry) {
   size_t length = strcspn(entry, "=");

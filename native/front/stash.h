@@ -10,9 +10,7 @@
 #ifndef K8PSH_STASH_H
 #define K8PSH_STASH_H
 
-#define STASH_PREFIX "K8PSH_STASH_"
-#define SELF_VARIABLE "K8PSH_SELF"
-#define STUB_CACHE_VARIABLE "K8PSH_STUB_CACHE"
+#include "shared.h" /* STASH_PREFIX, SELF_VARIABLE, STUB_CACHE_VARIABLE and the lists */
 
 /* Whether the variable "NAME=value" (or "NAME") is one the runtime must not see under its name. */
 int stash_wanted(const char *entry);

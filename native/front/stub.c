@@ -20,8 +20,10 @@
 #include "modes.h"
 #include "request.h"
 #include "session.h"
+#include "switches.h"
 #include "table.h"
 #include "utf8.h"
+#include "workdir.h"
 
 /* Kept reachable until the process ends (a native call exits from inside session_run). */
 static struct table table;
@@ -30,8 +32,10 @@ static char *const *environment;
 static char reason[PATH_MAX + 128];
 
 int stub_name(const char *name) {
-  static const char *const suffixes[] = {".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"};
-  if (strcmp(name, "k8psh") == 0 || strcmp(name, "k8pshd") == 0 || strcmp(name, "main") == 0) return 0;
+  static const char *const own[] = {OWN_NAMES};
+  static const char *const suffixes[] = {SCRIPT_SUFFIXES};
+  for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+    if (strcmp(name, own[i]) == 0) return 0;
   size_t length = strlen(name);
   for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
     size_t suffix = strlen(suffixes[i]);
@@ -42,11 +46,10 @@ int stub_name(const char *name) {
 
 /*
  * The caller's variable, as the TypeScript client's view has it (src/runtime/caller-env.ts): the
- * first entry of that name; K8PSH_STUB_CACHE and K8PSH_FDS are taken out of that view, and
- * `__proto__` cannot be a property of it.
+ * first entry of that name, none of the hidden ones (src/shared-rules.ts HIDDEN_VARIABLES).
  */
 static const char *lookup(const char *name, size_t size) {
-  static const char *const hidden[] = {"K8PSH_STUB_CACHE", "K8PSH_FDS", "__proto__"};
+  static const char *const hidden[] = {HIDDEN_VARIABLES};
   for (size_t i = 0; i < sizeof hidden / sizeof *hidden; i++)
     if (strlen(hidden[i]) == size && memcmp(hidden[i], name, size) == 0) return NULL;
   for (char *const *entry = environment; entry && *entry; entry++)
@@ -63,21 +66,6 @@ __attribute__((format(printf, 1, 2))) static const char *because(const char *for
   vsnprintf(reason, sizeof reason, format, arguments);
   va_end(arguments);
   return reason;
-}
-
-/* The relative working directory (src/client/workdir.ts), or NULL when cwd is outside base. */
-static const char *relative(const char *cwd, const struct table_string *configured) {
-  char base[PATH_MAX], physical[PATH_MAX];
-  if (configured->size >= sizeof base) return NULL;
-  memcpy(base, configured->bytes, configured->size);
-  base[configured->size] = '\0';
-  /* Physical paths on both sides: getcwd() resolves symlinks, the configured base may not. */
-  const char *root = realpath(base, physical) ? physical : base;
-  size_t length = strlen(root);
-  if (strcmp(root, "/") == 0) return cwd + 1;
-  if (strncmp(cwd, root, length) != 0) return NULL;
-  if (cwd[length] == '\0') return cwd + length;
-  return cwd[length] == '/' ? cwd + length + 1 : NULL;
 }
 
 /* The server's local socket: an abstract name, exact length (Node 24), then padded (Node 20). -errno. */
@@ -97,7 +85,7 @@ static int connect_local(uint32_t port) {
   struct sockaddr_un address;
   memset(&address, 0, sizeof address);
   address.sun_family = AF_UNIX;
-  int length = snprintf(address.sun_path + 1, sizeof address.sun_path - 1, "k8psh-%u", (unsigned)port);
+  int length = snprintf(address.sun_path + 1, sizeof address.sun_path - 1, LOCAL_SOCKET_PREFIX "%u", (unsigned)port);
   int fd = connect_to(&address, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)length));
   if (fd == -ECONNREFUSED) fd = connect_to(&address, sizeof address);
   return fd;
@@ -168,13 +156,13 @@ static const char *build(const struct table_command *command, const char *name, 
     if (!value) continue; /* unset: not sent */
     if (!valid(value)) return "a variable to send is not valid UTF-8 (Node would change it)";
     request_variable(&request, spec.bytes, spec.size, value);
-    if (spec.size == 4 && memcmp(spec.bytes, "TERM", 4) == 0) term_sent = 1;
+    if (spec.size == strlen(TERM_VARIABLE) && memcmp(spec.bytes, TERM_VARIABLE, spec.size) == 0) term_sent = 1;
   }
   /* A passed terminal takes our TERM along (direct.ts withTerm). */
-  const char *term = variable("TERM");
+  const char *term = variable(TERM_VARIABLE);
   if (terminal && term && !term_sent) {
-    if (!valid(term)) return "TERM is not valid UTF-8 (Node would change it)";
-    request_variable(&request, "TERM", 4, term);
+    if (!valid(term)) return TERM_VARIABLE " is not valid UTF-8 (Node would change it)";
+    request_variable(&request, TERM_VARIABLE, strlen(TERM_VARIABLE), term);
   }
   request_string(&request, FRAME_START_COMMAND, name, strlen(name));
   return request.failed ? "out of memory for the request" : NULL;
@@ -182,8 +170,8 @@ static const char *build(const struct table_command *command, const char *name, 
 
 /* The key (docs/native-stubs.md): the configuration path as the stub would load it. */
 static const char *make_key(const char *cwd, char *key, size_t size) {
-  const char *config = variable("K8PSH_CONFIG");
-  if (config && !*config) return "K8PSH_CONFIG is set and empty";
+  const char *config = variable(SWITCH_CONFIG);
+  if (config && !*config) return SWITCH_CONFIG " is set and empty";
   if (!config) config = "k8psh.conf";
   int length = config[0] == '/' ? snprintf(key, size, "%s", config) : snprintf(key, size, "%s/%s", cwd, config);
   return length < 0 || (size_t)length >= size ? "the configuration path is too long" : NULL;
@@ -204,7 +192,7 @@ static const char *load(const struct payload *payload, const char *key, char *ca
     return "the table's path is too long";
   }
   const char *why;
-  if (table_load(cache, payload->trailer.id, key, variable("K8PSH_CONFIG"), lookup, &table, &why) != 0)
+  if (table_load(cache, payload->trailer.id, key, variable(SWITCH_CONFIG), lookup, &table, &why) != 0)
     return strcmp(why, "missing") == 0 ? because("no table at %s", cache)
                                         : because("the table at %s is not valid (%s)", cache, why);
   cache[0] = '\0';
@@ -215,18 +203,13 @@ const char *stub_run(const struct payload *payload, const char *name, int argc, 
                      char *cache, size_t size) {
   environment = envp;
   cache[0] = '\0';
-  const char *setting = variable("K8PSH_NATIVE");
-  if (setting && strcmp(setting, "0") == 0) return "K8PSH_NATIVE=0";
-  setting = variable("K8PSH_DEBUG");
-  if (setting && *setting) return "K8PSH_DEBUG is set";
-  setting = variable("K8PSH_TTY");
-  if (setting && (strcmp(setting, "1") == 0 || strcmp(setting, "true") == 0))
-    return "K8PSH_TTY asks for a pseudo-terminal";
-  setting = variable("K8PSH_DIRECT_STDIO");
-  if (setting && strcmp(setting, "0") == 0) return "K8PSH_DIRECT_STDIO=0";
-  const char *stdin_setting = variable("K8PSH_STDIN");
-  int null_stdin = stdin_setting && strcmp(stdin_setting, "null") == 0;
-  if (stdin_setting && *stdin_setting && !null_stdin) return "K8PSH_STDIN is set and not \"null\"";
+  if (switch_native(variable(SWITCH_NATIVE)) == NATIVE_NEVER) return SWITCH_NATIVE "=0";
+  if (switch_debug(variable(SWITCH_DEBUG))) return SWITCH_DEBUG " is set";
+  if (switch_tty(variable(SWITCH_TTY)) == 1) return SWITCH_TTY " asks for a pseudo-terminal";
+  if (!switch_direct_stdio(variable(SWITCH_DIRECT_STDIO))) return SWITCH_DIRECT_STDIO "=0";
+  enum stdin_switch stdin_setting = switch_stdin(variable(SWITCH_STDIN));
+  int null_stdin = stdin_setting == STDIN_NULL;
+  if (stdin_setting == STDIN_INVALID) return SWITCH_STDIN " is set and not \"null\"";
 
   char cwd[PATH_MAX], key[PATH_MAX];
   if (!getcwd(cwd, sizeof cwd) || cwd[0] != '/') return "getcwd() failed";
@@ -236,7 +219,7 @@ const char *stub_run(const struct payload *payload, const char *name, int argc, 
 
   struct table_command command;
   if (!table_command(&table, name, strlen(name), &command)) return because("%s is not a command of the table", name);
-  const char *workdir = relative(cwd, &table.base);
+  const char *workdir = workdir_relative(cwd, (const char *)table.base.bytes, table.base.size);
   if (!workdir) return "the current directory is outside the base directory";
   if (!valid(cwd)) return "the current directory is not valid UTF-8 (Node would change it)";
 

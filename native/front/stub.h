@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include "payload.h"
 
-/* Whether name (the invoked name) is a stub's (src/mode.ts): not k8psh, k8pshd, main, or a script. */
+/* Whether name (the invoked name) is a stub's (src/face.ts): none of OWN_NAMES, not a script (SCRIPT_SUFFIXES). */
 int stub_name(const char *name);
 
 /*

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fnv.h"
+#include "shared.h"
 
 /* A bounded reader over the body: any read past the end sets failed and yields nothing. */
 struct cursor {
@@ -135,7 +136,7 @@ static const char *check_body(struct cursor *cursor, const char *build_id, const
   if (cursor->failed) return "truncated";
   if (present != (config_variable != NULL) ||
       (present && !equals(recorded, config_variable, strlen(config_variable))))
-    return "K8PSH_CONFIG changed";
+    return SWITCH_CONFIG " changed";
   struct table_string content = read_str(cursor);
   if (cursor->failed) return "truncated";
   if (content.size > TABLE_MAX_CONFIG) return "configuration too large";
