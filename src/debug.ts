@@ -4,8 +4,9 @@
  * lookup; pino is loaded only by the server (src/log.ts).
  */
 import { writeSync } from 'node:fs';
+import { Switch } from './switches.js';
 
-const spec = (process.env.K8PSH_DEBUG ?? '').trim().toLowerCase();
+const spec = (process.env[Switch.DEBUG] ?? '').trim().toLowerCase();
 const all = spec === 'all' || spec === '*' || spec === '1';
 const enabled = new Set(
   spec

@@ -3,6 +3,7 @@
  * arguments alone. Only src/main.ts acts on it: the server and the client never load each other.
  */
 import { basename } from 'node:path';
+import { SCRIPT_SUFFIXES } from './shared-rules.js';
 
 export type Face =
   /** `k8psh --version` / `k8pshd -v`: answered without loading an option parser. */
@@ -18,9 +19,12 @@ const VALUE_OPTIONS = new Set(['-c', '--config', '--install', '--convert-config'
 
 /** In the single executable argv[1] is the name we were invoked by; under node it is the script. */
 export function invokedName(argv = process.argv): string {
-  return basename(argv[1] ?? 'k8psh').replace(/\.[cm]?[jt]s$/, '');
+  const name = basename(argv[1] ?? 'k8psh');
+  const suffix = SCRIPT_SUFFIXES.find((end) => name.length > end.length && name.endsWith(end));
+  return suffix ? name.slice(0, -suffix.length) : name;
 }
 
+/** Each of src/shared-rules.ts OWN_NAMES has a face of its own; any other name is a stub. */
 export function chooseFace(name: string, args: string[]): Face {
   if (
     (name === 'k8psh' || name === 'k8pshd') &&

@@ -41,7 +41,7 @@ export const OWN_NAMES: readonly string[] = ['k8psh', 'k8pshd', 'main'];
 /** A name ending so is a script run by node (the sources, tests): its face is the name without it. */
 export const SCRIPT_SUFFIXES: readonly string[] = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 
-/** Forwarded to the remote process group (docs/session.md, "Signals"). */
+/** Forwarded to the remote process group (docs/session.md, "Signals and endings"). */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 /** Their default action dumps core: a client reports them as an exit status 128+N instead of raising them. */
 export const CORE_SIGNALS = [

@@ -1,5 +1,6 @@
 /** Signal names and numbers of this platform (client and server are both Linux). */
 import { constants } from 'node:os';
+import { CORE_SIGNALS as SHARED_CORE, FORWARDED_SIGNALS as SHARED_FORWARDED } from './shared-rules.js';
 
 const numbers = constants.signals as Record<string, number>;
 const names = new Map<number, NodeJS.Signals>();
@@ -14,26 +15,8 @@ export function signalName(number: number): NodeJS.Signals | undefined {
   return names.get(number);
 }
 
-/** Forwarded to the remote process group (SPEC B). */
-export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
-  'SIGINT',
-  'SIGTERM',
-  'SIGHUP',
-  'SIGQUIT',
-  'SIGUSR1',
-  'SIGUSR2',
-];
+/** Forwarded to the remote process group (docs/session.md, "Signals and endings"; the list: src/shared-rules.ts). */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = SHARED_FORWARDED;
 
 /** Their default action dumps core: a client reports them as an exit status 128+N instead of raising them. */
-export const CORE_SIGNALS: ReadonlySet<string> = new Set([
-  'SIGQUIT',
-  'SIGILL',
-  'SIGTRAP',
-  'SIGABRT',
-  'SIGBUS',
-  'SIGFPE',
-  'SIGSEGV',
-  'SIGSYS',
-  'SIGXCPU',
-  'SIGXFSZ',
-]);
+export const CORE_SIGNALS: ReadonlySet<string> = new Set(SHARED_CORE);

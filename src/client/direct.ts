@@ -38,13 +38,15 @@ import {
 } from './outcome.js';
 import { SignalForwarder } from './signal-forwarder.js';
 import { callerEnv } from '../runtime/caller-env.js';
+import { TERM_VARIABLE } from '../shared-rules.js';
+import { directStdioSwitch, Switch } from '../switches.js';
 
 const STDIO = Array.from({ length: PASSED_FD_COUNT }, (_, fd) => fd);
 const READ_SIZE = 64 * 1024;
 
 /** Whether stdio is to be passed: not disabled by K8PSH_DIRECT_STDIO=0 (terminals included). */
 export function directStdioWanted(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.K8PSH_DIRECT_STDIO !== '0';
+  return directStdioSwitch(env[Switch.DIRECT_STDIO]);
 }
 
 /**
@@ -114,9 +116,9 @@ function peerUid(native: Syscalls, fd: number): number | undefined {
 
 /** A passed terminal takes our TERM along (the server sets it unless the command's specs do). */
 function withTerm(environment: RemoteCommand['environment']): RemoteCommand['environment'] {
-  const term = callerEnv().TERM;
-  if (term === undefined || environment.some(([name]) => name === 'TERM')) return environment;
-  return [...environment, ['TERM', term]];
+  const term = callerEnv()[TERM_VARIABLE];
+  if (term === undefined || environment.some(([name]) => name === TERM_VARIABLE)) return environment;
+  return [...environment, [TERM_VARIABLE, term]];
 }
 
 function writeAll(fd: number, chunk: Buffer): void {

@@ -12,6 +12,7 @@ import { clientDebug } from '../debug.js';
 import { ensurePrivateDirectory, makeDirectories } from '../mkdirp.js';
 import { fnv1a64Hex } from './fnv1a64.js';
 import { encodeStubTable } from './stub-table.js';
+import { Switch } from '../switches.js';
 
 export { recordEnv } from '../config/env-recorder.js';
 
@@ -38,7 +39,7 @@ export function tableFor(target: string, loaded: LoadedForTable): Buffer | strin
   const match = TABLE_NAME.exec(basename(target));
   if (!match) return `${target} is not named native-<build id>-<hash>`;
   const [, buildId, hash] = match as unknown as [string, string, string];
-  if (loaded.k8pshConfig === '') return 'K8PSH_CONFIG is empty';
+  if (loaded.k8pshConfig === '') return `${Switch.CONFIG} is empty`;
   if (loaded.content === undefined) return 'the configuration bytes were not kept';
   const unusable = loaded.recording.unusable();
   if (unusable !== undefined) return unusable;

@@ -16,6 +16,7 @@ import { restoreTerminalModes, saveTerminalModes } from './terminal-modes.js';
 import { relativeWorkingDirectory } from './workdir.js';
 import { callerEnv } from '../runtime/caller-env.js';
 import { stubCacheTarget } from '../runtime/stub-cache-target.js';
+import { stdinSwitch, Switch } from '../switches.js';
 
 export interface RunOptions {
   configFile?: string | undefined;
@@ -51,7 +52,7 @@ export async function runCommand(
       config,
       content,
       recording,
-      k8pshConfig: callerEnv().K8PSH_CONFIG,
+      k8pshConfig: callerEnv()[Switch.CONFIG],
     });
   const command = config.commands.get(name);
   if (!command) throw new CommandNotFoundError(`${name}: command not found in ${resolve(file)}`);
@@ -87,10 +88,10 @@ export async function runCommand(
 
 /** K8PSH_STDIN=null is `-n` for stubs; unset or empty: stdin as it is. */
 export function stdinIsNull(env: NodeJS.ProcessEnv): boolean {
-  const setting = env.K8PSH_STDIN;
-  if (setting === undefined || setting === '') return false;
-  if (setting === 'null') return true;
-  throw new UsageError(`K8PSH_STDIN must be "null" or unset, not ${JSON.stringify(setting)}`);
+  const setting = env[Switch.STDIN];
+  const choice = stdinSwitch(setting);
+  if (choice !== 'invalid') return choice === 'null';
+  throw new UsageError(`${Switch.STDIN} must be "null" or unset, not ${JSON.stringify(setting)}`);
 }
 
 /** End this process the way the remote command ended. */

@@ -1,5 +1,5 @@
 /**
- * The client's signals go to the remote process group (SPEC B), for both clients (./direct.ts,
+ * The client's signals go to the remote process group (docs/session.md, "Signals and endings"), for both clients (./direct.ts,
  * ./remote.ts): each says how a signal is sent on its connection.
  */
 import { clientDebug } from '../debug.js';

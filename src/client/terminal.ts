@@ -1,6 +1,8 @@
 /** The pseudo-terminal choice, and raw mode for pseudo-terminal sessions (restored on every way out). */
 import { syscalls } from '../native/syscalls.js';
 import type { TtyRequest } from '../protocol/tty.js';
+import { TERM_VARIABLE } from '../shared-rules.js';
+import { Switch, ttySwitch } from '../switches.js';
 
 /**
  * The pseudo-terminal choice (docs/terminals.md): `-t`/`-T` (front end), else K8PSH_TTY, else
@@ -9,10 +11,7 @@ import type { TtyRequest } from '../protocol/tty.js';
  */
 export function ttyChoice(forced: boolean | undefined, env = process.env): boolean | undefined {
   if (forced !== undefined) return forced;
-  const setting = env.K8PSH_TTY;
-  if (setting === '1' || setting === 'true') return true;
-  if (setting === '0' || setting === 'false') return false;
-  return undefined;
+  return ttySwitch(env[Switch.TTY]);
 }
 
 /**
@@ -36,7 +35,7 @@ export function ttyRequest(env = process.env): TtyRequest {
   return {
     rows: out.isTTY ? out.rows : 24,
     cols: out.isTTY ? out.columns : 80,
-    term: env.TERM ?? 'xterm',
+    term: env[TERM_VARIABLE] ?? 'xterm',
   };
 }
 

@@ -1,4 +1,4 @@
-/** The current directory relative to baseDirectory (SPEC A4 step 2). */
+/** The current directory relative to baseDirectory (docs/session.md, "The client", step 2). */
 import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import { SetupError } from '../errors.js';

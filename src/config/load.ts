@@ -6,6 +6,7 @@ import type { Config } from './model.js';
 import { parseConf } from './parse.js';
 import { type Caller, currentCaller, directoryReason, distrust, fileReason } from './trust.js';
 import { callerEnv } from '../runtime/caller-env.js';
+import { Switch } from '../switches.js';
 
 export interface LoadOptions {
   /** Load-time substitution environment; default the caller's (src/runtime/caller-env.ts). */
@@ -31,7 +32,7 @@ export interface Loaded {
 
 /** The configuration file (docs/configuration.md): `--config`, else `$K8PSH_CONFIG`, else `./k8psh.conf`. */
 export function configPath(explicit: string | undefined, env = callerEnv()): string {
-  return explicit ?? env.K8PSH_CONFIG ?? 'k8psh.conf';
+  return explicit ?? env[Switch.CONFIG] ?? 'k8psh.conf';
 }
 
 export function isTomlFile(file: string): boolean {
@@ -110,7 +111,7 @@ export async function loadChosenConfig(
   const env = options.env ?? callerEnv();
   const file = configPath(explicit, env);
   const trust = { how, ...options.trust };
-  const relativeDefault = explicit === undefined && env.K8PSH_CONFIG === undefined;
+  const relativeDefault = explicit === undefined && env[Switch.CONFIG] === undefined;
   try {
     if (relativeDefault) checkDirectory(file, trust);
     return { file, ...(await loadConfigFile(file, { ...options, trust })) };

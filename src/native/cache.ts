@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import { ensurePrivateDirectory, makeDirectories } from '../mkdirp.js';
 import { memoryAddon } from '../runtime/memory-fds.js';
 import { runtimeDirectory } from '../runtime/self.js';
+import { CACHE_CANDIDATES } from '../shared-rules.js';
 
 export type NativeSource = 'runtime' | 'cache' | 'temp';
 
@@ -58,12 +59,10 @@ export interface LoadNativeOptions {
 
 /** The directory under which per-version cache directories live, or undefined when none can be named. */
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const explicit = env.K8PSH_CACHE_DIR;
-  if (explicit && path.isAbsolute(explicit)) return path.normalize(explicit);
-  const xdg = env.XDG_CACHE_HOME;
-  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'k8psh');
-  const home = env.HOME;
-  if (home && path.isAbsolute(home)) return path.join(home, '.cache', 'k8psh');
+  for (const { variable, suffix, named } of CACHE_CANDIDATES) {
+    const value = named && variable !== null ? env[variable] : undefined;
+    if (value && path.isAbsolute(value)) return path.join(value, suffix);
+  }
   return undefined;
 }
 

@@ -12,16 +12,13 @@
  */
 import './memory-fds.js'; // takes K8PSH_FDS out of process.env first
 import './stub-cache-target.js'; // takes K8PSH_STUB_CACHE out of process.env first
-
-const STASH_PREFIX = 'K8PSH_STASH_';
-const SELF_VARIABLE = 'K8PSH_SELF';
-const STUB_CACHE_VARIABLE = 'K8PSH_STUB_CACHE';
+import { SELF_VARIABLE, STASH_PREFIX, STUB_CACHE_VARIABLE } from '../shared-rules.js';
 
 /** The front executable that started us (its real path), or undefined when none did. */
 export const frontExecutable: string | undefined = process.env[SELF_VARIABLE] || undefined;
 
 // process.env is left as it is (this module may be evaluated once per lazy bundle): every child
-// we start gets an explicit environment, the caller's view or a command's own (SPEC A4).
+// we start gets an explicit environment, the caller's view or a command's own (docs/session.md).
 let view: NodeJS.ProcessEnv | undefined;
 
 /**

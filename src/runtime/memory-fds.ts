@@ -8,7 +8,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 
-const VARIABLE = 'K8PSH_FDS';
+import { FDS_VARIABLE as VARIABLE } from '../shared-rules.js';
 const KEY = Symbol.for('k8psh.memory-addons');
 const registry = globalThis as { [KEY]?: Map<string, string> };
 

@@ -5,7 +5,8 @@
  * command nor substituted into a configuration. Idempotent across the copies of this module in
  * lazy bundles: the variable is consumed, the value lives on globalThis.
  */
-const VARIABLE = 'K8PSH_STUB_CACHE';
+import { STUB_CACHE_VARIABLE as VARIABLE } from '../shared-rules.js';
+
 const KEY = Symbol.for('k8psh.stub-cache-target');
 const registry = globalThis as { [KEY]?: { path: string | undefined } };
 
