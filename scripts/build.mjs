@@ -14,7 +14,8 @@
  *    addons as assets).
  * 3. build/runtime.mjs: a copy of that node (stripped unless --no-strip) gets the blob injected with
  *    postject; the glibc loader, the libraries it needs and the addons are staged beside it.
- * 4. build/binary.mjs: those files are appended to the static front executable (native/front,
+ * 4. build/binary.mjs: native/front/shared.h regenerated from the TypeScript when it differs
+ *    (scripts/shared-header.mjs); those files are appended to the static front executable (native/front,
  *    scripts/payload.mjs): OUT/NAME, the runtime directory OUT/.k8psh-runtime-<id>/ beside it, and
  *    the symlink OUT/k8pshd -> NAME.
  *
@@ -95,7 +96,7 @@ async function main() {
   });
   log(`runtime  ${show(staging)}: ${entries.map((e) => e.name).join(' ')} (${elapsed()})`);
 
-  const { target, front, compiler, beside, link } = writeBinary({ options, buildDir, entries });
+  const { target, front, compiler, beside, link } = await writeBinary({ options, buildDir, entries });
   log(
     `binary   ${show(target)}: ${mib(fs.statSync(target).size)}` +
       ` (front ${kib(fs.statSync(front).size)} by ${compiler}, node ${embeddedNodeVersion()}` +

@@ -54,8 +54,16 @@ export async function sharedHeader() {
     'enum {',
     ...Object.entries(s.FrameType).map(([name, type]) => `  FRAME_${name} = ${type},`),
     '};',
-    `#define FRAME_NAMES_ORIGINAL ${list(Object.keys(s.FrameType).filter((n) => s.FrameType[n] <= s.FrameType.EXIT_CODE).map(cString))}`,
-    `#define FRAME_NAMES_OURS ${list(Object.keys(s.FrameType).filter((n) => s.FrameType[n] >= s.FrameType.HELLO).map(cString))}`,
+    `#define FRAME_NAMES_ORIGINAL ${list(
+      Object.keys(s.FrameType)
+        .filter((n) => s.FrameType[n] <= s.FrameType.EXIT_CODE)
+        .map(cString),
+    )}`,
+    `#define FRAME_NAMES_OURS ${list(
+      Object.keys(s.FrameType)
+        .filter((n) => s.FrameType[n] >= s.FrameType.HELLO)
+        .map(cString),
+    )}`,
     `#define HELLO_MAGIC ${hex(s.HELLO_MAGIC)}`,
     `#define HELLO_SIZE ${s.HELLO_SIZE}`,
     `#define PROTOCOL_VERSION ${s.PROTOCOL_VERSION}`,

@@ -6,11 +6,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { assemble, compileFront, runtimeBeside } from '../payload.mjs';
+import { writeSharedHeader } from '../shared-header.mjs';
 import { frontCompilers } from '../targets.mjs';
 import { root } from './root.mjs';
 
 /** { target: OUT/NAME, front: the front alone, compiler: the one that built it, beside, link }. */
-export function writeBinary({ options, buildDir, entries }) {
+export async function writeBinary({ options, buildDir, entries }) {
+  // The front includes what the TypeScript owns (native/front/shared.h): written first when it differs.
+  await writeSharedHeader();
   const target = path.join(options.out, options.name);
   const front = path.join(buildDir, 'front');
   const compiler = compileFront(root, front, frontCompilers(options.arch));
