@@ -1,5 +1,5 @@
 /*
- * k8psh --install DIR/NAME (SPEC A1; the init container of a Pod), done by the front alone so that
+ * k8psh --install DIR/NAME (docs/session.md, "Faces"; the init container of a Pod), done by the front alone so that
  * it works in an image with nothing else (FROM scratch): DIR/.k8psh-runtime-<id>/ gets the runtime
  * (unpacked from our payload, or linked/copied from the runtime beside an installed copy), then
  * DIR/NAME the front executable without payload (a hard link of an installed copy, else a copy),

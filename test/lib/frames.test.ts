@@ -1,12 +1,12 @@
 /**
  * The test side's own frames (test/lib/frames.mjs), which the hostile, protocol and legacy tests and
- * the benchmark all speak through: the bytes the SPEC's A4 table gives, and a parser that keeps a
+ * the benchmark all speak through: the bytes docs/protocol.md's table gives (an independent encoder: never the codec's), and a parser that keeps a
  * torn last frame for later.
  */
 import t from 'tap';
 import { parseFrames, stringFrame, valueFrame } from './frames.mjs';
 
-t.test('frames are the SPEC bytes', async (t) => {
+t.test('frames are the bytes docs/protocol.md gives', async (t) => {
   t.equal(valueFrame(8, 3).toString('hex'), '0803000000', 'EXIT_CODE 3');
   t.equal(valueFrame(8, -1).toString('hex'), '08ffffffff', 'a negative value as its u32');
   t.equal(stringFrame(3, 'gcc').toString('hex'), '0303000000676363', 'START_COMMAND gcc');
