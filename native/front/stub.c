@@ -22,6 +22,7 @@
 #include "session.h"
 #include "switches.h"
 #include "table.h"
+#include "unix-connect.h"
 #include "utf8.h"
 #include "workdir.h"
 
@@ -68,27 +69,13 @@ __attribute__((format(printf, 1, 2))) static const char *because(const char *for
   return reason;
 }
 
-/* The server's local socket: an abstract name, exact length (Node 24), then padded (Node 20). -errno. */
-static int connect_to(const struct sockaddr_un *address, socklen_t size) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int result;
-  do result = connect(fd, (const struct sockaddr *)address, size);
-  while (result < 0 && errno == EINTR);
-  if (result == 0) return fd;
-  int error = errno;
-  close(fd);
-  return -error;
-}
-
+/* The server's local socket (unix-connect.h: exact name, then padded). -errno. */
 static int connect_local(uint32_t port) {
   struct sockaddr_un address;
   memset(&address, 0, sizeof address);
   address.sun_family = AF_UNIX;
   int length = snprintf(address.sun_path + 1, sizeof address.sun_path - 1, LOCAL_SOCKET_PREFIX "%u", (unsigned)port);
-  int fd = connect_to(&address, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)length));
-  if (fd == -ECONNREFUSED) fd = connect_to(&address, sizeof address);
-  return fd;
+  return unix_connect(&address, 1 + (size_t)length);
 }
 
 /*

@@ -18,23 +18,9 @@
 #include <unistd.h>
 
 #include "addon.h"
+#include "../front/unix-connect.h"
 
 #define MAX_FDS 8
-
-/* A new close-on-exec stream socket connected to address (size bytes of it), or -errno. */
-static int connect_to(const struct sockaddr_un *address, socklen_t size) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int result;
-  do result = connect(fd, (const struct sockaddr *)address, size);
-  while (result < 0 && errno == EINTR);
-  if (result < 0) {
-    int error = errno;
-    close(fd);
-    return -error;
-  }
-  return fd;
-}
 
 napi_value connect_local(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -51,15 +37,7 @@ napi_value connect_local(napi_env env, napi_callback_info info) {
   char path[sizeof address.sun_path + 1];
   napi_get_value_string_utf8(env, argv[0], path, sizeof path, &length);
   memcpy(address.sun_path, path, length);
-  /*
-   * A file path ends at its NUL. An abstract name is exactly its bytes for the libuv of Node 24
-   * (what our server binds); the libuv of Node 20 padded it with NULs to the whole sun_path, so
-   * that form is tried when the exact one is refused (a server run by Node 20 from the sources).
-   */
-  bool abstract = path[0] == '\0';
-  socklen_t size = offsetof(struct sockaddr_un, sun_path) + length + (abstract ? 0 : 1);
-  int fd = connect_to(&address, size);
-  if (abstract && fd == -ECONNREFUSED) fd = connect_to(&address, sizeof address);
+  int fd = unix_connect(&address, length); /* exact, then padded (unix-connect.h) */
   if (fd < 0) return negative_errno(env, -fd);
   napi_value value;
   napi_create_int32(env, fd, &value);
