@@ -19,14 +19,11 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { stringFrame } from '../test/lib/frames.mjs';
 import { freePort, sleep, waitForPort } from '../test/lib/net.mjs';
+import { encodeString, FrameType } from './lib/protocol.mjs';
 
 const MiB = 1 << 20;
-const WORKING_DIRECTORY = 0;
-const ENVIRONMENT_VARIABLE = 1;
-const COMMAND_ARGUMENT = 2;
-const START_COMMAND = 3;
+const { WORKING_DIRECTORY, ENVIRONMENT_VARIABLE, COMMAND_ARGUMENT, START_COMMAND } = FrameType;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -42,13 +39,13 @@ const connections = Number(values.connections);
 const idle = values.idle.split(',').map(Number);
 const binary = resolve(positionals[0] ?? new URL('../dist/k8pshd', import.meta.url).pathname);
 
-const wd = stringFrame(WORKING_DIRECTORY, '');
+const wd = encodeString(WORKING_DIRECTORY, '');
 const frames = (count, make) => Buffer.concat([wd, ...Array.from({ length: count }, (_, i) => make(i))]);
 const KINDS = {
-  big: () => frames(4, () => stringFrame(COMMAND_ARGUMENT, Buffer.alloc(MiB, 'a'))),
-  many: () => frames(60_000, (i) => stringFrame(COMMAND_ARGUMENT, `arg-${i}-`.padEnd(64, 'x'))),
-  env: () => frames(4000, (i) => stringFrame(ENVIRONMENT_VARIABLE, `V${i}=`.padEnd(1000, 'v'))),
-  bigenv: () => frames(3, (i) => stringFrame(ENVIRONMENT_VARIABLE, `B${i}=`.padEnd(MiB, 'v'))),
+  big: () => frames(4, () => encodeString(COMMAND_ARGUMENT, Buffer.alloc(MiB, 'a'))),
+  many: () => frames(60_000, (i) => encodeString(COMMAND_ARGUMENT, `arg-${i}-`.padEnd(64, 'x'))),
+  env: () => frames(4000, (i) => encodeString(ENVIRONMENT_VARIABLE, `V${i}=`.padEnd(1000, 'v'))),
+  bigenv: () => frames(3, (i) => encodeString(ENVIRONMENT_VARIABLE, `B${i}=`.padEnd(MiB, 'v'))),
 };
 const kinds = values.kinds.split(',');
 if (!(rounds > 0) || !(connections > 0) || idle.some((s) => !(s >= 0)) || kinds.some((k) => !KINDS[k]))
@@ -98,7 +95,7 @@ try {
   await waitForPort(port, 20000, () => server.exitCode !== null);
   const pid = server.pid;
   // One normal session first, so that its code is in, as it would be in a server that has worked.
-  await send(port, Buffer.concat([wd, stringFrame(START_COMMAND, 'ok')]));
+  await send(port, Buffer.concat([wd, encodeString(START_COMMAND, 'ok')]));
   await sleep(1500);
   const start = vmRss(pid);
   console.log(`start: ${mib(start)} MiB (${split(pid)})`);

@@ -20,14 +20,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { interleave } from '../bench/lib/interleave.mjs';
 import { startTarget } from '../bench/lib/target.mjs';
-import { parseFrames, stringFrame } from '../test/lib/frames.mjs';
-
-const HELLO = 0x40;
-const WORKING_DIRECTORY = 0;
-const START_COMMAND = 3;
-const EXIT_CODE = 8;
-/** ERRORS | SIGNALS | TTY | PASSED_STDIO (src/protocol/constants.ts). */
-const FEATURES = 15;
+import { CLIENT_FEATURES, ClientSession, encodeRequest, Feature, localSocketPath } from './lib/protocol.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -58,15 +51,15 @@ const module = { exports: {} };
 process.dlopen(module, new URL('../native/syscalls/build/Release/syscalls.node', import.meta.url).pathname);
 const addon = module.exports;
 
-const hello = Buffer.alloc(10);
-hello.writeUInt32LE(0x3270386b, 0);
-hello.writeUInt16LE(1, 4);
-hello.writeUInt32LE(FEATURES, 6);
-const requestBytes = Buffer.concat([
-  stringFrame(HELLO, hello),
-  stringFrame(WORKING_DIRECTORY, ''),
-  stringFrame(START_COMMAND, 'true'),
-]);
+/** A stub's request for a direct `true`, its descriptors passed: the client's own encoder. */
+const requestBytes = encodeRequest({
+  hello: true,
+  features: CLIENT_FEATURES | Feature.PASSED_STDIO,
+  workingDirectory: '',
+  arguments: [],
+  environment: [],
+  command: 'true',
+});
 const stdio = [openSync('/dev/null', 'r'), openSync('/dev/null', 'w'), openSync('/dev/null', 'w')];
 const reply = Buffer.alloc(4096);
 
@@ -78,25 +71,29 @@ function spin(ms) {
 
 /** ms from the request's sendmsg to its EXIT_CODE (the socket is blocking: readSync waits). */
 function turnaround(port, gap) {
-  const fd = addon.connect(`\0k8psh-${port}`);
+  const fd = addon.connect(localSocketPath(port));
   if (fd < 0) throw new Error(`connect: errno ${-fd}`);
   try {
+    let code = null;
+    const session = new ClientSession({
+      onExit: (status) => (code = status),
+      onServerError: (message) => {
+        throw new Error(`server: ${message}`);
+      },
+      onProtocolError: (message) => {
+        throw new Error(message);
+      },
+    });
     spin(gap);
     const start = process.hrtime.bigint();
     if (addon.send(fd, requestBytes, stdio) !== requestBytes.length) throw new Error('short send');
-    let pending = Buffer.alloc(0);
-    for (;;) {
+    while (code === null) {
       const bytes = readSync(fd, reply, 0, reply.length, null);
       if (bytes === 0) throw new Error('closed before EXIT_CODE');
-      pending = Buffer.concat([pending, reply.subarray(0, bytes)]);
-      const { frames, rest } = parseFrames(pending);
-      const exit = frames.find((frame) => frame.type === EXIT_CODE);
-      if (exit) {
-        if (exit.value !== 0) throw new Error(`true exited ${exit.value}`);
-        return Number(process.hrtime.bigint() - start) / 1e6;
-      }
-      pending = pending.subarray(pending.length - rest);
+      session.receive(reply.subarray(0, bytes));
     }
+    if (code !== 0) throw new Error(`true exited ${code}`);
+    return Number(process.hrtime.bigint() - start) / 1e6;
   } finally {
     closeSync(fd);
   }

@@ -8,7 +8,9 @@
  *   turnaround ROUNDS GAP_US PORT...   -> a line per port: "PORT median p90 mean" in ms
  *
  * Built and run by scripts/measure-turnaround.mjs (--client c). The reply is parsed with a fixed
- * buffer: string payloads are skipped, never stored, whatever length the server announces.
+ * buffer: string payloads are skipped, never stored, whatever length the server announces. Its wire
+ * values come from ../native/front/shared.h (generated from src/protocol/, docs/protocol.md "One
+ * source").
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -22,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../native/front/shared.h"
+
 #define MAX_PORTS 8
 #define MAX_ROUNDS 100000
 
@@ -31,10 +35,10 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-/* Node 24 binds an abstract name with its exact length: "\0k8psh-PORT". */
+/* Node 24 binds an abstract name with its exact length: "\0" LOCAL_SOCKET_PREFIX "PORT". */
 static int connect_port(int port) {
   struct sockaddr_un address = {.sun_family = AF_UNIX};
-  int length = snprintf(address.sun_path + 1, sizeof address.sun_path - 1, "k8psh-%d", port);
+  int length = snprintf(address.sun_path + 1, sizeof address.sun_path - 1, LOCAL_SOCKET_PREFIX "%d", port);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0 || connect(fd, (struct sockaddr *)&address, offsetof(struct sockaddr_un, sun_path) + 1 + length) < 0) {
     perror("turnaround: connect");
@@ -43,14 +47,22 @@ static int connect_port(int port) {
   return fd;
 }
 
-static size_t put_frame(unsigned char *at, int type, uint32_t value, const void *payload, size_t length) {
-  at[0] = (unsigned char)type;
-  for (int i = 0; i < 4; i++) at[1 + i] = (unsigned char)(value >> (8 * i));
-  memcpy(at + 5, payload, length);
-  return 5 + length;
+/* Every field of the wire is little-endian: `size` bytes of `value` at `at`; returns the end. */
+static unsigned char *put_le(unsigned char *at, uint32_t value, int size) {
+  for (int i = 0; i < size; i++) at[i] = (unsigned char)(value >> (8 * i));
+  return at + size;
 }
 
-static int is_string_frame(int type) { return type <= 6 || type == 0x40 || type == 0x41 || type == 0x44; }
+static size_t put_frame(unsigned char *at, int type, uint32_t value, const void *payload, size_t length) {
+  at[0] = (unsigned char)type;
+  put_le(at + 1, value, 4);
+  memcpy(at + FRAME_HEADER_SIZE, payload, length);
+  return FRAME_HEADER_SIZE + length;
+}
+
+static int is_string_frame(int type) {
+  return type <= FRAME_STDERR_DATA || type == FRAME_HELLO || type == FRAME_ERROR || type == FRAME_TTY_REQUEST;
+}
 
 /* Reads frames until EXIT_CODE; its value, or -1000 when the server closed first. */
 static int read_exit(int fd) {
@@ -69,11 +81,11 @@ static int read_exit(int fd) {
         skip -= take;
         if (skip) break;
       }
-      if (have - at < 5) break;
+      if (have - at < FRAME_HEADER_SIZE) break;
       int type = buffer[at];
       uint32_t value = buffer[at + 1] | buffer[at + 2] << 8 | buffer[at + 3] << 16 | (uint32_t)buffer[at + 4] << 24;
-      at += 5;
-      if (type == 8) return (int32_t)value;
+      at += FRAME_HEADER_SIZE;
+      if (type == FRAME_EXIT_CODE) return (int32_t)value;
       if (is_string_frame(type)) skip = value;
     }
     memmove(buffer, buffer + at, have - at);
@@ -100,12 +112,14 @@ int main(int argc, char **argv) {
   }
   static double times[MAX_PORTS][MAX_ROUNDS];
   unsigned char request[64];
-  unsigned char hello[10] = {0x6b, 0x38, 0x70, 0x32, 1, 0, 15, 0, 0, 0}; /* magic, version 1, features 15 */
-  size_t size = put_frame(request, 0x40, sizeof hello, hello, sizeof hello);
-  size += put_frame(request + size, 0, 0, "", 0);
-  size += put_frame(request + size, 3, 4, "true", 4);
+  /* A stub's HELLO: the magic, our protocol version, a client's features and PASSED_STDIO. */
+  unsigned char hello[HELLO_SIZE];
+  put_le(put_le(put_le(hello, HELLO_MAGIC, 4), PROTOCOL_VERSION, 2), CLIENT_FEATURES | FEATURE_PASSED_STDIO, 4);
+  size_t size = put_frame(request, FRAME_HELLO, sizeof hello, hello, sizeof hello);
+  size += put_frame(request + size, FRAME_WORKING_DIRECTORY, 0, "", 0);
+  size += put_frame(request + size, FRAME_START_COMMAND, 4, "true", 4);
   int null_in = open("/dev/null", O_RDONLY), null_out = open("/dev/null", O_WRONLY);
-  int fds[3] = {null_in, null_out, null_out};
+  int fds[PASSED_FD_COUNT] = {null_in, null_out, null_out};
   for (int round = -3; round < rounds; round++) { /* three warm-up rounds, not kept */
     for (int p = 0; p < ports; p++) {
       int fd = connect_port(atoi(argv[3 + p]));

@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { localSocketPath } from '../../scripts/lib/protocol.mjs';
 import { freePort, sleep } from '../../test/lib/net.mjs';
 import { compileC } from './compile-c.mjs';
 
@@ -92,7 +93,7 @@ export async function startFloor(kind, ours, scratch) {
  * pads the name, so `node bench/run.mjs` on the toolchain's Node 20 would never see the floors.
  */
 async function listening(port) {
-  const path = `\0k8psh-${port}`;
+  const path = localSocketPath(port);
   const native = addon();
   if (native) {
     const fd = native.connect(path);

@@ -1,4 +1,4 @@
-/** Types of frames.mjs (plain JavaScript, shared with the benchmark). */
+/** Types of frames.mjs (plain JavaScript). */
 export declare const HEADER_SIZE: 5;
 export declare const STRING_FRAME_TYPES: ReadonlySet<number>;
 export declare function valueFrame(type: number, value: number): Buffer;

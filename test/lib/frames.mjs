@@ -1,11 +1,11 @@
 /**
- * The frames of the wire protocol (SPEC A4, docs/protocol.md) as the tests and the benchmark write
- * and read them: 1 byte type, 4 bytes little-endian value; a string frame's value is its payload's
- * length and the payload follows.
+ * The frames of the wire protocol (docs/protocol.md) as the tests write and read them: 1 byte type,
+ * 4 bytes little-endian value; a string frame's value is its payload's length and the payload
+ * follows.
  *
- * Written from the SPEC, not from src/protocol/codec.ts, so that the codec is never checked against
- * itself. Plain JavaScript (typed by frames.d.mts) so that the benchmark, which node runs without a
- * TypeScript loader, speaks through the same code as the hostile and protocol harnesses.
+ * An independent encoder, written from docs/protocol.md, so that tests do not check the code against
+ * itself: the one place outside src/protocol that writes frames on purpose (docs/protocol.md, "One
+ * source"). Plain JavaScript, typed by frames.d.mts.
  */
 
 export const HEADER_SIZE = 5;
