@@ -11,27 +11,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import * as esbuild from 'esbuild';
+import { importTypeScript } from './lib/typescript.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const SHARED_HEADER = path.join(root, 'native/front/shared.h');
 
-/** The TypeScript modules, evaluated: esbuild bundles them into one ES module held in memory. */
-async function sources() {
-  const entry = ['protocol/constants', 'protocol/hello', 'shared-rules', 'switches']
-    .map((file) => `export * from './${file}.js';`)
-    .join('\n');
-  const result = await esbuild.build({
-    stdin: { contents: entry, resolveDir: path.join(root, 'src'), loader: 'ts' },
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    write: false,
-    logLevel: 'silent',
-  });
-  const code = result.outputFiles[0].text;
-  return import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
-}
+/** The TypeScript modules that own the values, evaluated. */
+const sources = () => importTypeScript(['protocol/constants', 'protocol/hello', 'shared-rules', 'switches']);
 
 const cString = (text) => JSON.stringify(text); // ASCII names only: JSON's escapes are C's
 const hex = (value) => `0x${(value >>> 0).toString(16)}u`;
