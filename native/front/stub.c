@@ -22,7 +22,7 @@
 #include "session.h"
 #include "switches.h"
 #include "table.h"
-#include "unix-connect.h"
+#include "../syscalls/unix-connect.h"
 #include "utf8.h"
 #include "workdir.h"
 

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "addon.h"
-#include "../front/unix-connect.h"
+#include "unix-connect.h"
 
 #define MAX_FDS 8
 

@@ -1,6 +1,7 @@
 /*
  * Connecting to a local (AF_UNIX) socket, for the front's native stub and the runtime's addon
- * (native/syscalls/passing.c) alike: header-only, so each build compiles it with its own libc.
+ * (passing.c) alike: header-only, so each build compiles it with its own libc. It lives here, with
+ * the addon, because the addon's cross build copies this directory alone (scripts/targets.mjs).
  * An abstract name is exactly its bytes for the libuv of Node 24 (what our server binds); the
  * libuv of Node 20 padded it with NULs to the whole sun_path, so that form is tried when the exact
  * one is refused (a server run by Node 20 from the sources).
