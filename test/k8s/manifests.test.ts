@@ -1,8 +1,9 @@
 /**
  * config/k8s/*.yaml: every document is valid Kubernetes (schema + strict field names), and the Pods
- * are wired the way k8psh needs: the binary installed by the init container into a memory emptyDir,
- * servers started with the right name, their k8psh.conf (from a ConfigMap) loading with the project's
- * own loader, and the clients' stubs existing for what they run. No cluster is involved.
+ * are wired the way k8psh needs: the binary installed by the init container into a memory emptyDir
+ * (or, in build-pod-image-volume.yaml, the image itself mounted as a volume), servers started with the
+ * right name, their k8psh.conf (from a ConfigMap) loading with the project's own loader, and the
+ * clients' stubs existing for what they run. No cluster is involved.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -10,23 +11,27 @@ import t, { type Test } from 'tap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { parseConf } from '../../src/config/parse.js';
-import type { Config } from '../../src/config/model.js';
 import {
   allContainers,
+  allManifests,
+  args,
   bytes,
+  configOf,
   container,
   envOf,
-  loadManifests,
   type Manifest,
   MANIFEST_DIR,
   manifestFiles,
+  manifestsOf,
   mountPath,
   option,
   parseManifests,
   podSpecOf,
   ROOT,
+  script,
   strictFieldErrors,
   validateManifest,
+  workload,
 } from './manifests.js';
 
 /** Placeholder for the image built with ./Dockerfile (docs/kubernetes.md). */
@@ -38,60 +43,7 @@ const K8PSHD = `${BIN_DIR}/k8pshd`;
 const INSTALLED_MAX = 120 * 2 ** 20;
 
 const files = manifestFiles();
-const manifests = files.flatMap(loadManifests);
-
-function manifestsOf(name: string): Manifest[] {
-  const found = manifests.filter((m) => path.basename(m.file) === name);
-  if (found.length === 0) throw new Error(`config/k8s/${name}: no documents`);
-  return found;
-}
-
-function workload(name: string, kind: string): IPodSpec {
-  const found = manifestsOf(name).find((m) => m.object.kind === kind);
-  if (found === undefined) throw new Error(`config/k8s/${name}: no ${kind}`);
-  return podSpecOf(found.object);
-}
-
-function args(c: IContainer): string[] {
-  return [...(c.command ?? []), ...(c.args ?? [])];
-}
-
-/** The shell script of a `[/bin/sh, -c, SCRIPT]` container. */
-function script(c: IContainer): string {
-  const [shell, flag, text] = c.command ?? [];
-  if (shell !== '/bin/sh' || flag !== '-c' || text === undefined)
-    throw new Error(`${c.name}: not a /bin/sh -c script`);
-  return text;
-}
-
-/**
- * Loads the k8psh.conf a container uses (--config, else $K8PSH_CONFIG) from the ConfigMap mounted
- * there, with the container's own environment, like k8psh in that container would.
- */
-function configOf(
-  fileName: string,
-  spec: IPodSpec,
-  c: IContainer,
-  commandLine: readonly string[] = c.args ?? [],
-): { config: Config; warnings: string[] } {
-  const env = envOf(c);
-  const file = option(commandLine, '--config') ?? env.K8PSH_CONFIG;
-  if (file === undefined) throw new Error(`${c.name}: no --config and no K8PSH_CONFIG`);
-  const mount = c.volumeMounts?.find((m) => m.mountPath === path.dirname(file));
-  if (mount === undefined) throw new Error(`${c.name}: nothing mounted at ${path.dirname(file)}`);
-  const volume = spec.volumes?.find((v) => v.name === mount.name);
-  const mapName = volume?.configMap?.name;
-  if (mapName === undefined) throw new Error(`${c.name}: ${mount.mountPath} is not a ConfigMap volume`);
-  const map = manifestsOf(fileName).find(
-    (m) => m.object.kind === 'ConfigMap' && (m.object.metadata as { name?: string }).name === mapName,
-  );
-  if (map === undefined) throw new Error(`${fileName}: no ConfigMap ${mapName} in the same file`);
-  const text = (map.object.data as Record<string, string> | undefined)?.[path.basename(file)];
-  if (text === undefined) throw new Error(`ConfigMap ${mapName} has no key ${path.basename(file)}`);
-  const warnings: string[] = [];
-  const config = parseConf(text, file, { env, warn: (m) => warnings.push(m) });
-  return { config, warnings };
-}
+const manifests = allManifests();
 
 /** An image reference without its tag or digest: `alpine:3.22` is `alpine`. */
 function imageName(image: string | undefined): string {
@@ -103,19 +55,23 @@ function millicores(quantity: string | number): number {
   return text.endsWith('m') ? Number(text.slice(0, -1)) : Number(text) * 1000;
 }
 
-t.test('config/k8s holds the test Job and the build-tools Pod', async (t) => {
+t.test('config/k8s holds the test Job and the build-tools Pods', async (t) => {
+  const kinds: Record<string, string[]> = {
+    'build-pod-image-volume.yaml': ['ConfigMap', 'Pod'],
+    'build-pod.yaml': ['ConfigMap', 'Pod'],
+    'test-job.yaml': ['ConfigMap', 'Job'],
+  };
   t.same(
     files.map((f) => path.basename(f)),
-    ['build-pod.yaml', 'test-job.yaml'],
+    Object.keys(kinds),
   );
-  t.same(
-    manifestsOf('test-job.yaml').map((m) => m.object.kind),
-    ['ConfigMap', 'Job'],
-  );
-  t.same(
-    manifestsOf('build-pod.yaml').map((m) => m.object.kind),
-    ['ConfigMap', 'Pod'],
-  );
+  for (const [name, expected] of Object.entries(kinds)) {
+    t.same(
+      manifestsOf(name).map((m) => m.object.kind),
+      expected,
+      name,
+    );
+  }
 });
 
 t.test('every document validates against the Kubernetes schema', async (t) => {
@@ -291,9 +247,13 @@ t.test('test-job.yaml: the original end-to-end test, its images and commands ver
   );
 });
 
-t.test('build-pod.yaml: compilers in one container, the build in a slim one', async (t) => {
-  const spec = workload('build-pod.yaml', 'Pod');
-  checkInstall(t, spec);
+/**
+ * build-pod.yaml and its image-volume variant: compilers in one container, the build in a slim one,
+ * k8psh started from `binDir` (the init container's copy, or the image volume).
+ */
+function checkBuildPod(t: Test, file: string, binDir: string): IPodSpec {
+  const k8pshd = `${binDir}/k8pshd`;
+  const spec = workload(file, 'Pod');
   t.same(
     spec.containers.map((c) => c.name),
     ['compiler', 'builder'],
@@ -314,7 +274,7 @@ t.test('build-pod.yaml: compilers in one container, the build in a slim one', as
   const compiler = container(spec, 'compiler');
   const compilerArgs = args(compiler);
   const compilerEnv = envOf(compiler);
-  t.equal(compilerArgs[0], K8PSHD);
+  t.equal(compilerArgs[0], k8pshd);
   t.equal(compiler.image, 'gcc:13-bookworm');
   const name = option(compilerArgs, '--name');
   t.equal(name, 'compiler');
@@ -325,10 +285,10 @@ t.test('build-pod.yaml: compilers in one container, the build in a slim one', as
     'K8PSH_CONFIG (read by the probes) is its config',
   );
   for (const probe of [compiler.readinessProbe, compiler.livenessProbe]) {
-    t.same(probe?.exec?.command, [K8PSHD, '--health'], 'probed with the health check');
+    t.same(probe?.exec?.command, [k8pshd, '--health'], 'probed with the health check');
   }
 
-  const { config: compilerConfig, warnings: compilerWarnings } = configOf('build-pod.yaml', spec, compiler);
+  const { config: compilerConfig, warnings: compilerWarnings } = configOf(file, spec, compiler);
   t.same(compilerWarnings, []);
   const host = compilerConfig.hosts.get(name ?? '');
   t.ok(host, 'the config has commands for the server name');
@@ -354,8 +314,8 @@ t.test('build-pod.yaml: compilers in one container, the build in a slim one', as
     'the builder makes its stubs',
   );
   t.equal(builderEnv.PATH?.split(':')[0], stubs, 'the stubs come first on PATH');
-  t.ok(builderEnv.PATH?.split(':').includes(BIN_DIR), 'k8pshd is on the builder PATH');
-  const { config: builderConfig, warnings: builderWarnings } = configOf('build-pod.yaml', spec, builder);
+  t.ok(builderEnv.PATH?.split(':').includes(binDir), 'k8pshd is on the builder PATH');
+  const { config: builderConfig, warnings: builderWarnings } = configOf(file, spec, builder);
   t.same(builderWarnings, []);
   t.notOk(builderConfig.hosts.has('builder'), 'the builder name has no commands: k8pshd only makes stubs');
   for (const tool of ['make', 'gcc']) {
@@ -375,6 +335,94 @@ t.test('build-pod.yaml: compilers in one container, the build in a slim one', as
   t.equal(compilerConfig.baseDirectory, compilerWorkspace);
   t.equal(builderConfig.baseDirectory, builderWorkspace);
   t.equal(builder.workingDir, builderWorkspace);
+  return spec;
+}
+
+t.test('build-pod.yaml: compilers in one container, the build in a slim one', async (t) => {
+  const spec = checkBuildPod(t, 'build-pod.yaml', BIN_DIR);
+  checkInstall(t, spec);
+});
+
+/** Where build-pod-image-volume.yaml mounts the image: not /k8psh, the init-container layout's path. */
+const IMAGE_MOUNT = '/opt/k8psh';
+
+t.test(
+  'build-pod-image-volume.yaml: the image itself, mounted read-only; no init container, no copy',
+  async (t) => {
+    const spec = checkBuildPod(t, 'build-pod-image-volume.yaml', `${IMAGE_MOUNT}/bin`);
+    t.same(spec.initContainers ?? [], [], 'no init container');
+    t.notOk(
+      spec.volumes?.some((v) => v.emptyDir?.medium === 'Memory'),
+      'no memory-backed emptyDir',
+    );
+    const imageVolumes = spec.volumes?.filter((v) => v.image !== undefined) ?? [];
+    t.equal(imageVolumes.length, 1, 'one image volume');
+    const volume = imageVolumes[0];
+    // The schema leaves `reference` optional (for workload controllers that fill it in); a Pod needs it.
+    t.same(
+      volume?.image,
+      { reference: IMAGE, pullPolicy: 'IfNotPresent' },
+      "the k8psh image, pulled like the containers' images",
+    );
+    for (const c of spec.containers) {
+      const mount = c.volumeMounts?.find((m) => m.name === volume?.name);
+      t.equal(mount?.mountPath, IMAGE_MOUNT, `${c.name} mounts the image's root at ${IMAGE_MOUNT}`);
+      t.not(mount?.mountPath, BIN_DIR.replace(/\/bin$/, ''), 'not at /k8psh');
+      t.equal(mount?.readOnly, true, `${c.name} mounts it read-only`);
+      t.notOk(mount?.subPath, 'the whole image (subPath needs Kubernetes 1.33 and a runtime that has it)');
+    }
+    const stubs = envOf(container(spec, 'builder')).K8PSH_STUBS ?? '';
+    t.notOk(
+      stubs === IMAGE_MOUNT || stubs.startsWith(`${IMAGE_MOUNT}/`),
+      `stubs (${stubs}) are written outside the read-only image volume`,
+    );
+
+    // Otherwise the very Pod of build-pod.yaml: the same containers, commands, scripts, probes and
+    // resources once the paths are mapped, and the same k8psh.conf (the two cannot drift apart).
+    const copy = structuredClone(workload('build-pod.yaml', 'Pod'));
+    const mapped = JSON.stringify(copy.containers)
+      .replaceAll('"mountPath":"/k8psh/bin"', `"mountPath":"${IMAGE_MOUNT}"`)
+      .replaceAll('/opt/k8psh/stubs', '/opt/k8psh-stubs')
+      .replaceAll('/k8psh/bin', `${IMAGE_MOUNT}/bin`)
+      .replaceAll('"k8psh-bin"', `"${volume?.name}"`)
+      .replaceAll('k8psh-build-tools', 'k8psh-build-tools-image-volume');
+    t.same(spec.containers, JSON.parse(mapped), 'the containers of build-pod.yaml, paths mapped');
+    const conf = (file: string): string | undefined =>
+      (manifestsOf(file).find((m) => m.object.kind === 'ConfigMap')?.object.data as Record<string, string>)[
+        'k8psh.conf'
+      ];
+    t.equal(conf('build-pod-image-volume.yaml'), conf('build-pod.yaml'), 'the same k8psh.conf');
+  },
+);
+
+t.test('the schema knows image volumes (kubernetes-models 4.5.1: ImageVolumeSource)', async (t) => {
+  const pod = manifestsOf('build-pod-image-volume.yaml').find((m) => m.object.kind === 'Pod');
+  if (pod === undefined) throw new Error('no Pod');
+  const edited = (edit: (image: Record<string, unknown>) => void): Manifest => {
+    const object = structuredClone(pod.object);
+    const volume = podSpecOf(object).volumes?.find((v) => v.image !== undefined);
+    if (volume?.image === undefined) throw new Error('no image volume');
+    edit(volume.image as Record<string, unknown>);
+    return { ...pod, object };
+  };
+  t.throws(
+    () => validateManifest(edited((image) => (image.pullPolicy = 'Sometimes')).object),
+    /pullPolicy/,
+    'a pull policy that does not exist',
+  );
+  t.throws(
+    () => validateManifest(edited((image) => (image.reference = 5)).object),
+    /reference/,
+    'a reference that is not a string',
+  );
+  const typo = edited((image) => {
+    image.refrence = image.reference;
+    delete image.reference;
+  });
+  t.doesNotThrow(() => validateManifest(typo.object), 'the schema alone lets a misspelt field through...');
+  const errors = strictFieldErrors([typo]);
+  t.equal(errors.length, 1, '...the strict check does not');
+  t.match(errors[0], /'"?refrence"?' does not exist/);
 });
 
 t.test('the k8psh.conf files reject what they should (the loader is really used)', async (t) => {

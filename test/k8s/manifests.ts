@@ -17,6 +17,8 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import { parseConf } from '../../src/config/parse.js';
+import type { Config } from '../../src/config/model.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const MANIFEST_DIR = path.join(ROOT, 'config/k8s');
@@ -74,6 +76,71 @@ export function parseManifests(text: string, file: string): Manifest[] {
 
 export function loadManifests(file: string): Manifest[] {
   return parseManifests(readFileSync(file, 'utf8'), file);
+}
+
+let loaded: Manifest[] | undefined;
+
+/** Every document of every file of config/k8s, read once. */
+export function allManifests(): Manifest[] {
+  loaded ??= manifestFiles().flatMap(loadManifests);
+  return loaded;
+}
+
+export function manifestsOf(name: string): Manifest[] {
+  const found = allManifests().filter((m) => path.basename(m.file) === name);
+  if (found.length === 0) throw new Error(`config/k8s/${name}: no documents`);
+  return found;
+}
+
+export function workload(name: string, kind: string): IPodSpec {
+  const found = manifestsOf(name).find((m) => m.object.kind === kind);
+  if (found === undefined) throw new Error(`config/k8s/${name}: no ${kind}`);
+  return podSpecOf(found.object);
+}
+
+/** A container's command line: command, then args. */
+export function args(c: IContainer): string[] {
+  return [...(c.command ?? []), ...(c.args ?? [])];
+}
+
+/** The shell script of a `[/bin/sh, -c, SCRIPT]` container. */
+export function script(c: IContainer): string {
+  const [shell, flag, text] = c.command ?? [];
+  if (shell !== '/bin/sh' || flag !== '-c' || text === undefined)
+    throw new Error(`${c.name}: not a /bin/sh -c script`);
+  return text;
+}
+
+/**
+ * Loads the k8psh.conf a container uses (--config, else $K8PSH_CONFIG) from the ConfigMap mounted
+ * there, with the container's own environment, like k8psh in that container would. `fileName` is the
+ * manifest the Pod comes from (its own ConfigMap is looked up there first), if it comes from one.
+ */
+export function configOf(
+  fileName: string | undefined,
+  spec: IPodSpec,
+  c: IContainer,
+  commandLine: readonly string[] = c.args ?? [],
+): { config: Config; warnings: string[] } {
+  const env = envOf(c);
+  const file = option(commandLine, '--config') ?? env.K8PSH_CONFIG;
+  if (file === undefined) throw new Error(`${c.name}: no --config and no K8PSH_CONFIG`);
+  const mount = c.volumeMounts?.find((m) => m.mountPath === path.dirname(file));
+  if (mount === undefined) throw new Error(`${c.name}: nothing mounted at ${path.dirname(file)}`);
+  const volume = spec.volumes?.find((v) => v.name === mount.name);
+  const mapName = volume?.configMap?.name;
+  if (mapName === undefined) throw new Error(`${c.name}: ${mount.mountPath} is not a ConfigMap volume`);
+  // In the same file, else in another file of config/k8s (a pod template holds only its Pod).
+  const own = fileName === undefined ? [] : manifestsOf(fileName);
+  const map = [...own, ...allManifests()].find(
+    (m) => m.object.kind === 'ConfigMap' && (m.object.metadata as { name?: string }).name === mapName,
+  );
+  if (map === undefined) throw new Error(`${c.name}: no ConfigMap ${mapName} in config/k8s`);
+  const text = (map.object.data as Record<string, string> | undefined)?.[path.basename(file)];
+  if (text === undefined) throw new Error(`ConfigMap ${mapName} has no key ${path.basename(file)}`);
+  const warnings: string[] = [];
+  const config = parseConf(text, file, { env, warn: (m) => warnings.push(m) });
+  return { config, warnings };
 }
 
 /** Validates against the Kubernetes schema; throws on an unknown kind or an invalid object. */
