@@ -3,7 +3,8 @@
  * are wired the way k8psh needs: the binary installed by the init container into a memory emptyDir
  * (or, in build-pod-image-volume.yaml, the image itself mounted as a volume), servers started with the
  * right name, their k8psh.conf (from a ConfigMap) loading with the project's own loader, and the
- * clients' stubs existing for what they run. No cluster is involved.
+ * clients' stubs existing for what they run. No cluster is involved. The CI agents' Pods
+ * (jenkins-pod-template.yaml, config/gitlab) have their own checks in ci-agents.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -55,10 +56,14 @@ function millicores(quantity: string | number): number {
   return text.endsWith('m') ? Number(text.slice(0, -1)) : Number(text) * 1000;
 }
 
-t.test('config/k8s holds the test Job and the build-tools Pods', async (t) => {
+t.test('config/k8s holds the test Job, the build-tools Pods and the CI agents', async (t) => {
   const kinds: Record<string, string[]> = {
     'build-pod-image-volume.yaml': ['ConfigMap', 'Pod'],
     'build-pod.yaml': ['ConfigMap', 'Pod'],
+    'gitlab-k8psh-config.yaml': ['ConfigMap'],
+    'jenkins-k8psh-config.yaml': ['ConfigMap'],
+    // One Pod alone: the plugin reads the file as one Pod (yamlFile, yaml: readTrusted(...)).
+    'jenkins-pod-template.yaml': ['Pod'],
     'test-job.yaml': ['ConfigMap', 'Job'],
   };
   t.same(
