@@ -65,7 +65,7 @@ RUN mkdir -p /out/bin \
 FROM scratch AS bin
 COPY --from=build /out/bin/ /
 
-# ---- runtime: the executable and its k8pshd link, nothing else (no libc, no shell) ------------------
+# ---- runtime: the executable, its runtime directory and its k8pshd link, nothing else (no libc, no shell)
 FROM scratch AS runtime
 
 COPY --from=bin / /bin/
