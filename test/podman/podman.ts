@@ -430,18 +430,28 @@ export function packageClosure(names: readonly string[]): string[] {
   return [...seen.values()].sort();
 }
 
-const installedCache = new Map<string, boolean>();
+let installed: Set<string> | undefined;
+/** Whether a package (`name` or `name:arch`) is installed: one dpkg-query for all of them. */
 function installedPackage(name: string): boolean {
-  let found = installedCache.get(name);
-  if (found === undefined) {
-    const result = spawnSync('dpkg-query', ['-W', '-f', '${db:Status-Abbrev}', name], {
-      encoding: 'utf8',
-      timeout: 30000,
-    });
-    found = result.status === 0 && result.stdout.startsWith('ii');
-    installedCache.set(name, found);
+  if (installed === undefined) {
+    const result = spawnSync(
+      'dpkg-query',
+      ['-W', '-f', '${db:Status-Abbrev}\t${Package}\t${Architecture}\n'],
+      {
+        encoding: 'utf8',
+        timeout: 30000,
+        maxBuffer: 1 << 26,
+      },
+    );
+    installed = new Set();
+    for (const line of (result.stdout ?? '').split('\n')) {
+      const [status, pkg, arch] = line.split('\t');
+      if (!status?.startsWith('ii') || !pkg) continue;
+      installed.add(pkg);
+      installed.add(`${pkg}:${arch}`);
+    }
   }
-  return found;
+  return installed.has(name);
 }
 
 /** Documentation and translations: not needed to run anything. */
