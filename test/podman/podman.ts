@@ -31,7 +31,9 @@
  *   Pod, its volumes and the ConfigMaps get a suffix `-<id>` (podman makes each emptyDir and
  *   configMap volume a named volume, global to the machine: two Pods with a volume `k8psh-bin` would
  *   share it). `kube play` returns once the init containers have run (podman removes them then). The
- *   Pod, its containers and its volumes are removed in t.teardown, even on failure.
+ *   Pod, its containers and its volumes are removed in t.teardown, even on failure. A Pod with init
+ *   containers and restartPolicy Always (the default) is played with OnFailure: podman 4.3 applies
+ *   the policy to init containers too, restarts the finished one, and the play fails.
  * - `PlayedPod`: `name`, `playMs`, `container(name)` (podman's name: `<pod>-<container>`),
  *   `state(c)`, `waitExit(c, ms)` (exit code), `waitLog(c, re, ms)`, `waitHealthy(c, ms)` (runs the
  *   container's healthcheck, which podman makes from the livenessProbe, until it passes: podman
@@ -810,7 +812,11 @@ export async function playPod(
   }
   const podMeta = pod.metadata as { name: string };
   podMeta.name = suffix(podMeta.name);
-  const spec = pod.spec as PodSpecLike;
+  const spec = pod.spec as PodSpecLike & { restartPolicy?: string };
+  // podman 4.3 applies the Pod's restartPolicy to its init containers too: under Always (the
+  // default) a finished init container is restarted, and the play fails removing it.
+  if ((spec.initContainers ?? []).length > 0 && (spec.restartPolicy ?? 'Always') === 'Always')
+    spec.restartPolicy = 'OnFailure';
   const volumes: string[] = [];
   for (const volume of spec.volumes ?? []) {
     const renamed = suffix(volume.name);
