@@ -8,13 +8,30 @@
  * prints the version, also on a read-only root; and its size.
  */
 import { spawnSync } from 'node:child_process';
-import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import t from 'tap';
 import { ROOT, SKIP_UNBUILT } from '../e2e/harness.js';
 import { buildK8pshImage, podman, podmanUnusable } from './podman.js';
 
 const skip = SKIP_UNBUILT || podmanUnusable();
+
+t.test('.ci/run installs podman and runc and what the base images are made of', async (t) => {
+  const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
+  const install = /^apt-get install (?:[^\n]*\\\n)*[^\n]*$/m.exec(ci)?.[0] ?? '';
+  for (const pkg of [
+    'podman',
+    'runc',
+    'busybox-static',
+    'musl',
+    'musl-tools',
+    'gcc',
+    'make',
+    'binutils',
+    'libc6-dev',
+  ])
+    t.match(install, new RegExp(`\\s${pkg}(\\s|$)`), pkg);
+});
 
 /** Every path under a root: type, size, mode (octal), link target. */
 function walk(root: string): { path: string; type: string; size: number; mode: number; link?: string }[] {
