@@ -276,7 +276,11 @@ async function cachedImage(name: string, key: string, make: (tag: string) => Pro
   });
 }
 
-/** Other tags of the repository more than a day old (not in use: rmi without -f refuses those). */
+/**
+ * Keeps the repository small: besides `keep`, its three newest tags (other checkouts, other builds)
+ * stay; older ones go once they are ten minutes old (so that none a parallel run has just built goes),
+ * unless a container uses them (rmi without -f refuses those).
+ */
 async function pruneOld(repository: string, keep: string): Promise<void> {
   const listed = await podman(['images', '--format', 'json', repository], { check: false });
   let images: { Names?: string[]; Created?: number }[] = [];
@@ -285,10 +289,13 @@ async function pruneOld(repository: string, keep: string): Promise<void> {
   } catch {
     return;
   }
+  const now = Date.now() / 1000;
   const old = images
-    .filter((image) => Date.now() / 1000 - (image.Created ?? Infinity) > 86400)
-    .flatMap((image) => image.Names ?? [])
-    .filter((name) => name !== keep);
+    .filter((image) => !(image.Names ?? []).includes(keep))
+    .sort((a, b) => (b.Created ?? 0) - (a.Created ?? 0))
+    .slice(3)
+    .filter((image) => now - (image.Created ?? now) > 600)
+    .flatMap((image) => image.Names ?? []);
   if (old.length > 0) await podman(['rmi', ...old], { check: false });
 }
 
