@@ -5,6 +5,13 @@
 #   docker build -t ghcr.io/k8psh/k8psh-node:0.1.0-debug --target debug .  # K8PSH_DEBUG=all
 #   docker run --rm ghcr.io/k8psh/k8psh-node:0.1.0                         # prints the version
 #
+# From a dist/ built already (`npm run build`; how CI builds it, with podman: docs/kubernetes.md):
+# lay out the image's /bin with the build stage's last step, then give it as the `bin` stage:
+#   mkdir -p out/bin && dist/k8psh --install out/bin/k8psh && ln -s k8psh out/bin/k8pshd
+#   podman build --build-context bin=out/bin --target deploy -t k8psh-node .
+# (a build context named like a stage replaces it, in BuildKit and in buildah; the build stage is
+# then unused and skipped).
+#
 # In a Pod it is the init container that copies the binary into a shared emptyDir:
 #   args: [--install, /k8psh/bin/k8pshd]
 # (see docs/kubernetes.md and config/k8s/). The executable is static (a small front in C that starts
@@ -42,21 +49,26 @@ COPY . .
 # dist/k8psh for the target's architecture (amd64: the default of `npm run build`).
 RUN npm run build -- --arch "${TARGETARCH:-amd64}" --out dist
 
-# Lay out exactly what the final image gets: the one file and the k8pshd symlink next to it (with no
-# runtime beside it, /bin/k8psh runs its runtime from memory files on the image's read-only root; the
-# init container's --install writes the runtime directory beside the installed copy). A symlink
-# inside a copied directory stays a symlink; one named as a COPY source would be dereferenced.
+# Lay out exactly what the final image's /bin gets, as `k8psh --install` lays out an installed copy:
+# k8psh (the front alone), the runtime directory .k8psh-runtime-<build id>/ beside it, and the k8pshd
+# symlink. So /bin/k8psh runs its runtime from the image's files, also from a read-only mount of the
+# image (an image volume) at any path, and the init container's --install links or copies that
+# runtime instead of unpacking it. A symlink inside a copied directory stays a symlink; one named as a
+# COPY source would be dereferenced.
 RUN mkdir -p /out/bin \
- && cp dist/k8psh /out/bin/k8psh \
- && chmod 0755 /out/bin/k8psh \
+ && dist/k8psh --install /out/bin/k8psh \
  && ln -s k8psh /out/bin/k8pshd \
  && /out/bin/k8psh --version \
  && /out/bin/k8pshd --version
 
-# ---- runtime: the executable and its k8pshd link, nothing else (no libc, no shell) ------------------
+# ---- bin: the image's /bin, from the build stage, or a directory given as the build context `bin` ----
+FROM scratch AS bin
+COPY --from=build /out/bin/ /
+
+# ---- runtime: the executable, its runtime directory and its k8pshd link, nothing else (no libc, no shell)
 FROM scratch AS runtime
 
-COPY --from=build /out/bin/ /bin/
+COPY --from=bin / /bin/
 # Not root: the init container only writes into the emptyDir (mode 0777).
 USER 65532:65532
 # Smoke test in the final image, which has no libc at all (exec form: there is no shell either), as

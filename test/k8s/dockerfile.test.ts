@@ -2,11 +2,22 @@
  * The Dockerfile, checked without a container engine (none is available where these tests run):
  * linted by dockerfile-utils (the Docker language server's validator), parsed, and held to what the
  * image must be: built by the same npm steps as CI, a final stage FROM scratch with only the executable
- * and its k8pshd link (no libc: the executable is static), a `debug` target with K8PSH_DEBUG=all. The
- * step that lays out the final image's /bin is run for real on a scratch directory.
+ * laid out as `--install` lays it (the front, its runtime directory beside it) and its k8pshd link (no
+ * libc: the executable is static), a `bin` stage that a build context can replace, a `debug` target
+ * with K8PSH_DEBUG=all. The step that lays out the final image's /bin is run for real on a scratch
+ * directory; test/podman/images.test.ts builds the image itself with podman.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import t from 'tap';
@@ -41,10 +52,10 @@ t.test('dockerfile-utils finds no problem', async (t) => {
   );
 });
 
-t.test('stages: build, runtime, and the debug and deploy targets', async (t) => {
+t.test('stages: build, bin, runtime, and the debug and deploy targets', async (t) => {
   t.same(
     stages(all).map((s) => s.name),
-    ['build', 'runtime', 'debug', 'deploy'],
+    ['build', 'bin', 'runtime', 'debug', 'deploy'],
   );
   t.equal(stages(all).at(-1)?.name, 'deploy', 'the release image is the default target (the last stage)');
   t.equal(stage('deploy').image, 'runtime');
@@ -136,32 +147,55 @@ t.test('multi-platform: the build stage on $BUILDPLATFORM cross-compiles for $TA
   }
 });
 
-t.test('the final image: FROM scratch, the executable and its k8pshd link, not root', async (t) => {
-  const runtime = stage('runtime');
-  t.equal(runtime.image, 'scratch', 'no base image: no libc, no shell (the original is FROM scratch too)');
-  t.same(
-    runtime.instructions.map((i) => i.keyword),
-    ['COPY', 'USER', 'RUN', 'ENTRYPOINT', 'CMD'],
-  );
-  const copies = runtime.instructions.filter((i) => i.keyword === 'COPY' || i.keyword === 'ADD');
-  t.same(
-    copies.map((i) => i.rest),
-    ['--from=build /out/bin/ /bin/'],
-    'one COPY: the prepared /out/bin directory (its symlink stays a symlink)',
-  );
-  t.equal(runtime.instructions.find((i) => i.keyword === 'USER')?.rest, '65532:65532', 'a numeric user');
-  const run = runtime.instructions.find((i) => i.keyword === 'RUN');
-  t.same(
-    execForm(run?.rest ?? ''),
-    ['/bin/k8psh', '--version'],
-    'smoke test in exec form (no shell in the image)',
-  );
-  t.same(execForm(runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')?.rest ?? ''), ['/bin/k8psh']);
-  t.same(execForm(runtime.instructions.find((i) => i.keyword === 'CMD')?.rest ?? ''), ['--version']);
-});
+t.test(
+  "bin: the image's /bin, which a build context named bin replaces (a dist/ built already)",
+  async (t) => {
+    const bin = stage('bin');
+    t.equal(bin.image, 'scratch');
+    t.same(
+      bin.instructions.map((i) => `${i.keyword} ${i.rest}`),
+      ['COPY --from=build /out/bin/ /'],
+      "the build stage's /out/bin and nothing else: a directory laid out the same way can stand for it",
+    );
+    t.match(
+      dockerfile,
+      /^# +podman build --build-context bin=out\/bin --target deploy /m,
+      'the header says how (test/podman/images.test.ts builds the image so)',
+    );
+  },
+);
 
 t.test(
-  'the /out/bin layout step, run on a scratch directory, makes exactly k8psh and k8pshd -> k8psh',
+  'the final image: FROM scratch, the executable, its runtime and its k8pshd link, not root',
+  async (t) => {
+    const runtime = stage('runtime');
+    t.equal(runtime.image, 'scratch', 'no base image: no libc, no shell (the original is FROM scratch too)');
+    t.same(
+      runtime.instructions.map((i) => i.keyword),
+      ['COPY', 'USER', 'RUN', 'ENTRYPOINT', 'CMD'],
+    );
+    const copies = runtime.instructions.filter((i) => i.keyword === 'COPY' || i.keyword === 'ADD');
+    t.same(
+      copies.map((i) => i.rest),
+      ['--from=bin / /bin/'],
+      'one COPY: the bin stage, a directory (its symlink stays a symlink)',
+    );
+    t.equal(runtime.instructions.find((i) => i.keyword === 'USER')?.rest, '65532:65532', 'a numeric user');
+    const run = runtime.instructions.find((i) => i.keyword === 'RUN');
+    t.same(
+      execForm(run?.rest ?? ''),
+      ['/bin/k8psh', '--version'],
+      'smoke test in exec form (no shell in the image)',
+    );
+    t.same(execForm(runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')?.rest ?? ''), [
+      '/bin/k8psh',
+    ]);
+    t.same(execForm(runtime.instructions.find((i) => i.keyword === 'CMD')?.rest ?? ''), ['--version']);
+  },
+);
+
+t.test(
+  'the /out/bin layout step, run on a scratch directory, lays out k8psh as --install does, and k8pshd -> k8psh',
   { skip: !existsSync(path.join(ROOT, 'dist/k8psh')) && 'dist/k8psh is missing: run npm run build' },
   async (t) => {
     const step = layoutStep();
@@ -182,12 +216,26 @@ t.test(
     t.match(result.stdout, /^k8psh .*\nk8pshd .*\n$/, 'and runs both names');
 
     const bin = path.join(out, 'bin');
-    t.same(readdirSync(bin).sort(), ['k8psh', 'k8pshd'], 'nothing else goes to /bin');
+    const runtime = readdirSync(path.join(ROOT, 'dist')).find((name) => name.startsWith('.k8psh-runtime-'));
+    t.ok(runtime, 'dist/ has its runtime directory');
+    t.same(readdirSync(bin).sort(), [runtime, 'k8psh', 'k8pshd'], 'nothing else goes to /bin');
     const binary = lstatSync(path.join(bin, 'k8psh'));
     t.ok(binary.isFile(), 'k8psh is a regular file');
     t.equal(binary.mode & 0o777, 0o755, 'mode 0755');
+    t.ok(
+      binary.size < statSync(path.join(ROOT, 'dist/k8psh')).size / 100,
+      `the front alone (${binary.size} bytes): the runtime is beside it, not in it`,
+    );
     t.ok(lstatSync(path.join(bin, 'k8pshd')).isSymbolicLink(), 'k8pshd is a symlink...');
     t.equal(readlinkSync(path.join(bin, 'k8pshd')), 'k8psh', '...relative, to k8psh beside it');
+    const dir = path.join(bin, runtime ?? '');
+    t.ok(lstatSync(dir).isDirectory(), 'the runtime directory is a directory');
+    t.equal(lstatSync(dir).mode & 0o777, 0o755, 'mode 0755: any user runs from it');
+    t.same(
+      readdirSync(dir).sort(),
+      readdirSync(path.join(ROOT, 'dist', runtime ?? '')).sort(),
+      "the same files as dist/'s runtime directory",
+    );
   },
 );
 

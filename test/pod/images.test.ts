@@ -2,8 +2,10 @@
  * The one executable in the images it must run in (issue 13; docs/pod-test.md), in a simulated Pod:
  *
  * 1. The image: a root holding exactly the final image's files, made by the Dockerfile's own layout
- *    step (/bin/k8psh, /bin/k8pshd -> k8psh; no libc, no /tmp), runs its default command as its USER
- *    on a read-only root (the one file alone, nowhere to write), then the init container's `--install`.
+ *    step (/bin/k8psh, its runtime directory /bin/.k8psh-runtime-<id>/ as `--install` lays it out,
+ *    /bin/k8pshd -> k8psh; no libc, no /tmp), runs its default command as its USER on a read-only
+ *    root (nowhere to write: it runs from the runtime beside it), then the init container's
+ *    `--install`. test/podman/ builds and runs the image itself.
  * 2. The original k8psh's own test Job, its commands and k8s.conf read from config/k8s/test-job.yaml:
  *    the server in an Alpine-like root (Debian's musl loader + busybox-static, and a musl-linked
  *    printenv compiled here: Debian's busybox has no printenv applet), the client in a glibc root.
@@ -211,15 +213,33 @@ t.test(
     }
     const layout = runLayoutStep(initRoot, layoutFrom);
     t.equal(layout.status, 0, `the Dockerfile's /out/bin step: ${layout.stderr}`);
+    const entries = tree(initRoot, ['/proc', '/dev']);
+    const runtimeDir = /^(\/bin\/\.k8psh-runtime-[0-9a-f]+) d \d+ 40755$/.exec(entries[1] ?? '')?.[1];
+    t.ok(runtimeDir, 'the runtime directory beside the executable, mode 0755, as --install lays it out', {
+      entries,
+    });
     t.match(
-      tree(initRoot, ['/proc', '/dev']),
-      ['/bin d 4096 40755', /^\/bin\/k8psh f \d+ 100755$/, '/bin/k8pshd l 5 120777'],
-      'the init root is the image: the one file and its link, nothing else',
+      entries.filter((line) => runtimeDir === undefined || !line.startsWith(`${runtimeDir}/`)),
+      [
+        '/bin d 4096 40755',
+        /^\/bin\/\.k8psh-runtime-/,
+        /^\/bin\/k8psh f \d+ 100755$/,
+        '/bin/k8pshd l 5 120777',
+      ],
+      'the init root is the image: the one file, its runtime and its link, nothing else',
     );
-    t.equal(tree(initRoot, ['/proc', '/dev']).length, 3, 'three entries');
+    t.match(
+      entries.filter((line) => runtimeDir !== undefined && line.startsWith(`${runtimeDir}/`)),
+      [/\/ld-linux-[\w-]+\.so\.\d f \d+ 100755$/, /\/libc\.so\.6 f/],
+      'the runtime: the loader and the libraries...',
+    );
+    t.ok(
+      entries.some((line) => runtimeDir !== undefined && line.startsWith(`${runtimeDir}/node f `)),
+      '...and node',
+    );
     t.equal(interpreterOf(join(initRoot, 'bin/k8psh')), undefined, 'k8psh is static');
     // `docker run IMAGE`: the default command, as the image's user, on a read-only root with no /tmp:
-    // no runtime beside the one file and nowhere to unpack one.
+    // it runs from the runtime beside it, with nothing to unpack.
     const bare = await pod.runContainer({
       name: 'image',
       root: initRoot,
