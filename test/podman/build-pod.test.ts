@@ -21,7 +21,6 @@ import {
   lines,
   localize,
   playPod,
-  podman,
   podmanUnusable,
   toolsImage,
   toolsUnavailable,
@@ -139,9 +138,7 @@ t.test('config/k8s/build-pod.yaml, played as a Pod', { skip, timeout: 240000 }, 
     t.equal(own.out, 'none\n', 'none of its own');
   });
 
-  const workspace = (
-    await podman(['volume', 'inspect', '--format', '{{.Mountpoint}}', `workspace-${played.id}`])
-  ).out.trim();
+  const workspace = await played.volumePath('workspace');
   writeProject(join(workspace, 'stubs-make'));
   writeProject(join(workspace, 'direct-make'));
   writeProject(join(workspace, 'stubs-gcc'));

@@ -22,7 +22,10 @@
  *   - `buildK8pshImage()`: OUR image, from the repository's Dockerfile (`podman build --target
  *     deploy`), its `bin` stage replaced by the build context `bin` = the Dockerfile's own layout
  *     step run on this checkout's dist/ (the build stage's base image cannot be pulled here).
- *   Each returns `{ tag, built, ms }`: built false when the cached image was reused.
+ *   Each returns `{ tag, built, ms }`: built false when the cached image was reused (and
+ *   buildK8pshImage also `buildLog`, podman build's output when it built). What each needs, as a
+ *   skip reason or false: `alpineUnavailable()`, `debianUnavailable()` (client),
+ *   `toolsUnavailable()`.
  * - Manifests: `podFromTemplate(job)` (a Job's or Deployment's spec.template as a Pod),
  *   `localize(object, images)` (images replaced through the map original -> local tag, `ports:`
  *   dropped, as `--network none` requires; everything else as shipped), both returning copies.
@@ -34,7 +37,8 @@
  *   Pod, its containers and its volumes are removed in t.teardown, even on failure. A Pod with init
  *   containers and restartPolicy Always (the default) is played with OnFailure: podman 4.3 applies
  *   the policy to init containers too, restarts the finished one, and the play fails.
- * - `PlayedPod`: `name`, `playMs`, `container(name)` (podman's name: `<pod>-<container>`),
+ * - `PlayedPod`: `name`, `id` (the suffix), `playMs`, `container(name)` (podman's name:
+ *   `<pod>-<container>`), `volumePath(name)` (where the Pod's volume `name` is on the host),
  *   `state(c)`, `waitExit(c, ms)` (exit code), `waitLog(c, re, ms)`, `waitHealthy(c, ms)` (runs the
  *   container's healthcheck, which podman makes from the livenessProbe, until it passes: podman
  *   cannot schedule it without systemd), `logs(c)` ({ out, err }; with `tty: true` lines end in CRLF,
@@ -773,6 +777,12 @@ export class PlayedPod {
       timeoutMs: options.timeoutMs ?? 60000,
       input: options.input,
     });
+  }
+
+  /** Where the Pod's volume `name` (an emptyDir or configMap volume, as the manifest names it) is. */
+  async volumePath(name: string): Promise<string> {
+    const result = await podman(['volume', 'inspect', '--format', '{{.Mountpoint}}', `${name}-${this.id}`]);
+    return result.out.trim();
   }
 
   /** The host pid of the container's PID 1. */

@@ -22,7 +22,6 @@ import {
   localize,
   playPod,
   podFromTemplate,
-  podman,
   podmanUnusable,
 } from './podman.js';
 
@@ -90,8 +89,7 @@ t.test('config/k8s/test-job.yaml, played as a Pod', { skip, timeout: 180000 }, a
   t.equal(records.at(-1)?.msg, 'stopped', 'and stopped');
 
   // The init container is gone (podman removes init containers once they ran); its work is not.
-  const volume = await podman(['volume', 'inspect', '--format', '{{.Mountpoint}}', `k8psh-bin-${played.id}`]);
-  const dir = volume.out.trim();
+  const dir = await played.volumePath('k8psh-bin');
   const installed = readdirSync(dir).sort();
   t.match(installed, [/^\.k8psh-runtime-[0-9a-f]+$/, 'k8pshd'], 'k8pshd and its runtime in the emptyDir');
   t.equal(installed.length, 2, 'nothing else');
