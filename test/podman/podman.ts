@@ -611,6 +611,8 @@ export function buildK8pshImage(): Promise<Image & { buildLog: string }> {
       const built = await podman(
         [
           'build',
+          // No intermediate images kept: each build would leave the bin stage's 111 MiB behind.
+          '--layers=false',
           '--build-context',
           `bin=${join(out, 'bin')}`,
           '--target',
