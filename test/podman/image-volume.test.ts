@@ -174,7 +174,8 @@ function tmpfs(t: Test, size: string): string {
   });
   if (mounted.status !== 0) throw new Error(`mount tmpfs: ${mounted.stderr}`);
   t.teardown(() => {
-    spawnSync('umount', [dir], { timeout: 30000 });
+    // Lazy: a container of the Pod, torn down after this, may still hold it.
+    spawnSync('umount', ['--lazy', dir], { timeout: 30000 });
     rmSync(dir, { recursive: true, force: true });
   });
   return dir;
