@@ -15,17 +15,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { ROOT, SKIP_UNBUILT } from '../e2e/harness.js';
 import { loadManifests } from '../k8s/manifests.js';
-import {
-  buildK8pshImage,
-  clientImage,
-  lines,
-  localize,
-  playPod,
-  podmanUnusable,
-  toolsImage,
-  toolsUnavailable,
-  type PlayedPod,
-} from './podman.js';
+import { buildK8pshImage, clientImage, toolsImage, toolsUnavailable } from './base-images.js';
+import { lines, localize, playPod, type PlayedPod } from './play.js';
+import { podmanUnusable } from './podman.js';
 
 const skip = SKIP_UNBUILT || podmanUnusable() || toolsUnavailable();
 

@@ -16,16 +16,9 @@ import * as path from 'node:path';
 import t from 'tap';
 import { gitlabJobPod, gitlabJobs, JENKINS_WORKDIR, jenkinsAgentPod, runnerConfigs } from '../k8s/ci-pods.js';
 import { loadManifests, MANIFEST_DIR, ROOT } from '../k8s/manifests.js';
-import {
-  buildK8pshImage,
-  clientImage,
-  lines,
-  localize,
-  playPod,
-  podmanUnusable,
-  toolsImage,
-  toolsUnavailable,
-} from './podman.js';
+import { buildK8pshImage, clientImage, toolsImage, toolsUnavailable } from './base-images.js';
+import { lines, localize, playPod } from './play.js';
+import { podmanUnusable } from './podman.js';
 import { GREETING, PRODUCTS, timed, timing, writeProject } from './workload.js';
 
 const IMAGE = 'ghcr.io/k8psh/k8psh-node:0.1.0';

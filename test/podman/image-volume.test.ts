@@ -33,17 +33,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { loadManifests, MANIFEST_DIR, ROOT } from '../k8s/manifests.js';
 import { executableOf, mib, processMemory, type ProcessMemory } from './memory.js';
-import {
-  buildK8pshImage,
-  clientImage,
-  lines,
-  localize,
-  playPod,
-  podman,
-  podmanUnusable,
-  toolsImage,
-  toolsUnavailable,
-} from './podman.js';
+import { buildK8pshImage, clientImage, toolsImage, toolsUnavailable } from './base-images.js';
+import { lines, localize, playPod } from './play.js';
+import { podman, podmanUnusable } from './podman.js';
 
 const IMAGE = 'ghcr.io/k8psh/k8psh-node:0.1.0';
 const MOUNT = '/opt/k8psh';

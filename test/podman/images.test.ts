@@ -12,7 +12,8 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statS
 import { join, relative } from 'node:path';
 import t from 'tap';
 import { ROOT, SKIP_UNBUILT } from '../e2e/harness.js';
-import { buildK8pshImage, podman, podmanUnusable } from './podman.js';
+import { buildK8pshImage } from './base-images.js';
+import { podman, podmanUnusable } from './podman.js';
 
 const skip = SKIP_UNBUILT || podmanUnusable();
 

@@ -22,10 +22,9 @@ import {
   buildK8pshImage,
   clientImage,
   debianUnavailable,
-  localize,
-  playPod,
-  podmanUnusable,
-} from './podman.js';
+} from './base-images.js';
+import { localize, playPod } from './play.js';
+import { podmanUnusable } from './podman.js';
 
 const skip = SKIP_UNBUILT || podmanUnusable() || alpineUnavailable() || debianUnavailable();
 

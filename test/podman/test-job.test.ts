@@ -18,12 +18,9 @@ import {
   buildK8pshImage,
   clientImage,
   debianUnavailable,
-  lines,
-  localize,
-  playPod,
-  podFromTemplate,
-  podmanUnusable,
-} from './podman.js';
+} from './base-images.js';
+import { lines, localize, playPod, podFromTemplate } from './play.js';
+import { podmanUnusable } from './podman.js';
 
 const skip = SKIP_UNBUILT || podmanUnusable() || alpineUnavailable() || debianUnavailable();
 
