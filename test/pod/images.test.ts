@@ -24,6 +24,7 @@ import {
   mkdirSync,
   readdirSync,
   realpathSync,
+  readFileSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -132,23 +133,8 @@ function foreignFiles(root: string): string[] {
     .filter((path) => /ld-linux|libc\.so\.6|libstdc\+\+|libgcc_s|k8psh|node/.test(path));
 }
 
-const PRINTENV_C = `/* printenv for the Alpine-like root (Alpine's busybox has the applet, Debian's has not). */
-#include <stdio.h>
-#include <stdlib.h>
-extern char **environ;
-int main(int argc, char **argv) {
-  if (argc < 2) {
-    for (char **e = environ; *e; e++) puts(*e);
-    return 0;
-  }
-  int status = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *value = getenv(argv[i]);
-    if (value) puts(value); else status = 1;
-  }
-  return status;
-}
-`;
+/** printenv for the Alpine-like root, compiled with musl-gcc. */
+const PRINTENV_C = readFileSync(new URL('./printenv.c', import.meta.url), 'utf8');
 
 /** Alpine as far as k8psh can tell: busybox, musl's loader (its libc), a musl-linked printenv. */
 function alpineRoot(dir: string, scratch: string): string {

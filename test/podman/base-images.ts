@@ -175,23 +175,8 @@ const RECIPE = '2';
 
 export const MUSL_LOADER = '/lib/ld-musl-x86_64.so.1';
 
-const PRINTENV_C = `/* printenv for the Alpine-like image (Alpine's busybox has the applet, Debian's has not). */
-#include <stdio.h>
-#include <stdlib.h>
-extern char **environ;
-int main(int argc, char **argv) {
-  if (argc < 2) {
-    for (char **e = environ; *e; e++) puts(*e);
-    return 0;
-  }
-  int status = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *value = getenv(argv[i]);
-    if (value) puts(value); else status = 1;
-  }
-  return status;
-}
-`;
+/** printenv for the Alpine-like image (test/pod/printenv.c), compiled with musl-gcc. */
+const PRINTENV_C = readFileSync(new URL('../pod/printenv.c', import.meta.url), 'utf8');
 
 /** Why the Alpine-like image cannot be made here, or false. */
 export function alpineUnavailable(): string | false {

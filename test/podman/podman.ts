@@ -49,7 +49,7 @@
  * Needs root (rootful podman), podman + runc (apt-get install podman runc), tar, dpkg-query; for the
  * Alpine-like image busybox-static, musl and musl-tools.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
@@ -64,6 +64,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { which } from '../pod/pod.js';
+import { run } from '../e2e/harness.js';
 
 /** Where the harness keeps its small state: the containers.conf, the build locks. */
 export const STATE = join(tmpdir(), 'k8psh-podman');
@@ -106,33 +107,16 @@ export interface PodmanOptions {
 }
 
 /** Runs podman with our containers.conf; never hangs (SIGKILL at the timeout, then it throws). */
-export function podman(args: readonly string[], options: PodmanOptions = {}): Promise<PodmanResult> {
+export async function podman(args: readonly string[], options: PodmanOptions = {}): Promise<PodmanResult> {
   writeConf();
-  const timeoutMs = options.timeoutMs ?? 120000;
-  return new Promise((resolve, reject) => {
-    const child = spawn('podman', args, { env: podmanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.stdin.on('error', () => {});
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`podman ${args.join(' ')} did not finish in ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const result = { code, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() };
-      if ((options.check ?? true) && code !== 0)
-        reject(new Error(`podman ${args.join(' ')} exited ${code}: ${result.err.trim()}`));
-      else resolve(result);
-    });
-    child.stdin.end(options.input ?? '');
+  const { code, out, err } = await run('podman', args, {
+    env: podmanEnv(),
+    input: options.input ?? '',
+    timeoutMs: options.timeoutMs ?? 120000,
   });
+  if ((options.check ?? true) && code !== 0)
+    throw new Error(`podman ${args.join(' ')} exited ${code}: ${err.trim()}`);
+  return { code, out, err };
 }
 
 // ---------------------------------------------------------------------------------------------
