@@ -6,13 +6,12 @@
  * the pidfd is what tells it. (The server does listen for SIGCHLD, for orphans: src/server/orphans.ts.)
  */
 import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import t from 'tap';
 import { syscalls, syscallsFailure } from '../../src/native/syscalls.js';
 import { encodeRequest } from '../../src/protocol/client-session.js';
-import { CLIENT_FEATURES, Feature, localSocketPath } from '../../src/protocol/constants.js';
+import { CLIENT_FEATURES, Feature } from '../../src/protocol/constants.js';
 import { cleanup, freePort } from '../e2e/harness.js';
-import { converse, makeWorkspace, SKIP_UNBUILT, startServer, T } from './harness.js';
+import { converseLocal, makeWorkspace, SKIP_UNBUILT, startServer, T } from './harness.js';
 
 const native = syscalls();
 const SKIP = SKIP_UNBUILT || (native ? false : `no syscalls addon: ${syscallsFailure()}`);
@@ -47,7 +46,7 @@ t.test('direct commands: every exit seen, each through its pidfd', { skip: SKIP 
   t.teardown(() => clearInterval(sampler));
   const results = await Promise.all(
     codes.map((code) =>
-      converse(
+      converseLocal(
         port,
         encodeRequest({
           hello: true,
@@ -58,13 +57,7 @@ t.test('direct commands: every exit seen, each through its pidfd', { skip: SKIP 
           environment: [],
           command: 'exiting',
         }),
-        {
-          path: localSocketPath(port),
-          sendFirst: (socket: Socket, bytes: Buffer) => {
-            const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
-            native!.send(fd, bytes, devNull);
-          },
-        },
+        { fds: devNull },
       ),
     ),
   );

@@ -9,7 +9,8 @@ import type { SpawnOptions } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
-import { FrameType } from '../../src/protocol/constants.js';
+import { FrameType, localSocketPath } from '../../src/protocol/constants.js';
+import { syscalls, syscallsFailure } from '../../src/native/syscalls.js';
 import { parseFrames, stringFrame, type Frame } from '../lib/frames.mjs';
 import {
   ROOT,
@@ -129,6 +130,39 @@ export async function converse(
   const wasClosed = await closed;
   const raw = Buffer.concat(chunks);
   return { frames: parseFrames(raw).frames, raw, closed: wasClosed, ms: Date.now() - started, error };
+}
+
+/** The descriptor behind a net.Socket (for sendmsg with SCM_RIGHTS). */
+export function fdOf(socket: Socket): number {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('the socket has no descriptor');
+  return fd;
+}
+
+export interface LocalOptions extends Omit<ConverseOptions, 'path' | 'sendFirst'> {
+  /** Descriptors sent with the first bytes. */
+  fds?: number[];
+}
+
+/**
+ * converse() on the server's local socket, the first bytes sent with `fds` in ONE sendmsg (the rest
+ * of them, if the kernel took fewer, written after). Needs the syscalls addon.
+ */
+export function converseLocal(
+  port: number,
+  bytes: Buffer,
+  options: LocalOptions = {},
+): Promise<Conversation> {
+  const native = syscalls();
+  if (!native) throw new Error(`converseLocal needs the syscalls addon: ${syscallsFailure()}`);
+  return converse(port, bytes, {
+    ...options,
+    path: localSocketPath(port),
+    sendFirst: (socket, first) => {
+      const sent = native.send(fdOf(socket), first, options.fds ?? []);
+      if (sent < first.length) socket.write(first.subarray(sent));
+    },
+  });
 }
 
 /** What a refusal looked like, for assertions. */

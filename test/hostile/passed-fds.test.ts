@@ -16,12 +16,14 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { syscalls, syscallsFailure } from '../../src/native/syscalls.js';
 import { encodeRequest } from '../../src/protocol/client-session.js';
-import { CLIENT_FEATURES, Feature, localSocketPath } from '../../src/protocol/constants.js';
+import { CLIENT_FEATURES, Feature } from '../../src/protocol/constants.js';
 import { cleanup, freePort, pidsMatching, run, sleep, tempDir, writeFile } from '../e2e/harness.js';
 import {
   converse,
+  converseLocal,
   eventually,
   fdCount,
+  fdOf,
   hello,
   makeWorkspace,
   refusal,
@@ -30,7 +32,6 @@ import {
   startServer,
   stringFrame,
   T,
-  type ConverseOptions,
   type Conversation,
 } from './harness.js';
 
@@ -50,29 +51,6 @@ const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((path) => exi
 
 const native = syscalls();
 const SKIP = SKIP_UNBUILT || (native ? false : `no syscalls addon: ${syscallsFailure()}`);
-
-function fdOf(socket: Socket): number {
-  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new Error('the socket has no descriptor');
-  return fd;
-}
-
-interface LocalOptions extends Omit<ConverseOptions, 'path' | 'sendFirst'> {
-  /** Descriptors sent with the first bytes. */
-  fds?: number[];
-}
-
-/** converse() on the server's local socket, the first bytes sent with `fds` in ONE sendmsg. */
-function converseLocal(port: number, bytes: Buffer, options: LocalOptions = {}): Promise<Conversation> {
-  return converse(port, bytes, {
-    ...options,
-    path: localSocketPath(port),
-    sendFirst: (socket, first) => {
-      const sent = native!.send(fdOf(socket), first, options.fds ?? []);
-      if (sent < first.length) socket.write(first.subarray(sent));
-    },
-  });
-}
 
 /** HELLO (with `features`), then the request for `command`, as one buffer. */
 function modernRequest(

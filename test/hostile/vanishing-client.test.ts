@@ -15,11 +15,12 @@ import t from 'tap';
 import { syscalls, syscallsFailure } from '../../src/native/syscalls.js';
 import { encodeRequest } from '../../src/protocol/client-session.js';
 import { encodeString, encodeValue } from '../../src/protocol/codec.js';
-import { CLIENT_FEATURES, Feature, FrameType, localSocketPath } from '../../src/protocol/constants.js';
+import { CLIENT_FEATURES, Feature, FrameType } from '../../src/protocol/constants.js';
 import { encodeTtyPayload } from '../../src/protocol/tty.js';
 import { alive, cleanup, freePort, pidsMatching, sleep } from '../e2e/harness.js';
 import {
   converse,
+  converseLocal,
   eventually,
   fdCount,
   hello,
@@ -34,6 +35,19 @@ import {
 const native = syscalls();
 const STDIN_END = encodeValue(FrameType.STDIN_DATA, 0);
 const stdin = (text: string): Buffer => encodeString(FrameType.STDIN_DATA, text);
+
+/** HELLO asking to pass stdio, then the request for `command`: what a stub sends on the local socket. */
+function passingRequest(command: string): Buffer {
+  return encodeRequest({
+    command,
+    arguments: [],
+    workingDirectory: '',
+    environment: [],
+    hello: true,
+    tty: null,
+    features: CLIENT_FEATURES | Feature.PASSED_STDIO,
+  });
+}
 
 function output(conversation: Conversation): { out: string; exit: number | undefined } {
   const out = Buffer.concat(
@@ -115,24 +129,11 @@ t.test('vanishing clients', { skip: SKIP_UNBUILT }, async (t) => {
     { skip: native ? false : `no addon: ${syscallsFailure()}` },
     async (t) => {
       const devNull = openSync('/dev/null', 'r+');
-      const bytes = encodeRequest({
-        command: 'late',
-        arguments: [],
-        workingDirectory: '',
-        environment: [],
-        hello: true,
-        tty: null,
-        features: CLIENT_FEATURES | Feature.PASSED_STDIO,
-      });
-      const conversation = await converse(port, bytes, {
-        path: localSocketPath(port),
+      const bytes = passingRequest('late');
+      const conversation = await converseLocal(port, bytes, {
+        fds: [devNull, devNull, devNull],
         endAfterWrite: true,
         timeoutMs: 10000,
-        sendFirst: (socket, first) => {
-          const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
-          const sent = native!.send(fd, first, [devNull, devNull, devNull]);
-          if (sent < first.length) socket.write(first.subarray(sent));
-        },
       });
       closeSync(devNull);
       t.equal(output(conversation).exit, 0);
@@ -155,24 +156,11 @@ t.test('vanishing clients', { skip: SKIP_UNBUILT }, async (t) => {
     { skip: native ? false : `no addon: ${syscallsFailure()}` },
     async (t) => {
       const devNull = openSync('/dev/null', 'r+');
-      const bytes = encodeRequest({
-        command: 'sleeper',
-        arguments: [],
-        workingDirectory: '',
-        environment: [],
-        hello: true,
-        tty: null,
-        features: CLIENT_FEATURES | Feature.PASSED_STDIO,
-      });
-      const conversation = converse(port, bytes, {
-        path: localSocketPath(port),
+      const bytes = passingRequest('sleeper');
+      const conversation = converseLocal(port, bytes, {
+        fds: [devNull, devNull, devNull],
         endAfterWrite: true,
         timeoutMs: 1500,
-        sendFirst: (socket, first) => {
-          const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
-          const sent = native!.send(fd, first, [devNull, devNull, devNull]);
-          if (sent < first.length) socket.write(first.subarray(sent));
-        },
         // The server has its own copies once they are sent.
         onSent: () => closeSync(devNull),
       });

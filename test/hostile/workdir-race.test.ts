@@ -19,9 +19,19 @@ import { join } from 'node:path';
 import t from 'tap';
 import { syscalls } from '../../src/native/syscalls.js';
 import { encodeRequest } from '../../src/protocol/client-session.js';
-import { CLIENT_FEATURES, Feature, localSocketPath } from '../../src/protocol/constants.js';
+import { CLIENT_FEATURES, Feature } from '../../src/protocol/constants.js';
 import { cleanup, freePort } from '../e2e/harness.js';
-import { converse, hello, makeWorkspace, refusal, request, SKIP_UNBUILT, startServer, T } from './harness.js';
+import {
+  converse,
+  converseLocal,
+  hello,
+  makeWorkspace,
+  refusal,
+  request,
+  SKIP_UNBUILT,
+  startServer,
+  T,
+} from './harness.js';
 
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((path) => existsSync(path));
 /** Swaps two names until killed: glibc's renameat2 through ctypes (coreutils' mv has no --exchange here). */
@@ -96,14 +106,9 @@ t.test(
     for (let i = 0; i < ROUNDS / 2; i++) {
       const output = join(ws.dir, `out-${i}`);
       const [stdin, stdout] = [openSync('/dev/null', 'r'), openSync(output, 'w')];
-      const conversation = await converse(port, passing, {
-        path: localSocketPath(port),
+      const conversation = await converseLocal(port, passing, {
+        fds: [stdin, stdout, stdout],
         timeoutMs: 10000,
-        sendFirst: (socket, first) => {
-          const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
-          const sent = native.send(fd, first, [stdin, stdout, stdout]);
-          if (sent < first.length) socket.write(first.subarray(sent));
-        },
       });
       closeSync(stdin);
       closeSync(stdout);
