@@ -231,13 +231,13 @@ export async function startServer(
   };
 }
 
-/** A process still alive? */
+/** Whether a process `pid` exists (EPERM: it does, another user's). */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -29,6 +29,7 @@ import { runLayoutStep } from '../k8s/dockerfile.js';
 import { ROOT } from '../k8s/manifests.js';
 import { sleep } from '../lib/net.mjs';
 import { installBusybox, which } from '../pod/pod.js';
+import { alive } from '../e2e/harness.js';
 import { podman, podmanEnv, STATE, writeConf } from './podman.js';
 
 export interface Image {
@@ -85,15 +86,6 @@ function takeLock(file: string): number | undefined {
   writeSync(fd, String(process.pid));
   closeSync(fd);
   return undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The image `localhost/k8psh-test-NAME:<hash of key>`, made by `make(tag)` unless it exists. */
