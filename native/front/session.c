@@ -17,9 +17,8 @@
 #include "utf8.h"
 
 /* The forwarded signals (src/shared-rules.ts), then SIGWINCH (a passed terminal's resizes); SIGPIPE last. */
-static const int FORWARDED_LIST[] = {FORWARDED_SIGNALS};
 static const int SIGNALS[] = {FORWARDED_SIGNALS, SIGWINCH, SIGPIPE};
-#define FORWARDED (sizeof FORWARDED_LIST / sizeof *FORWARDED_LIST)
+#define FORWARDED (sizeof(int[]){FORWARDED_SIGNALS} / sizeof(int))
 #define COUNT (sizeof SIGNALS / sizeof *SIGNALS)
 
 static struct {
