@@ -12,6 +12,7 @@ import {
   SERVER_UID_OPTION,
 } from './model.js';
 import type { RawConfig, RawSpec } from './raw.js';
+import { remoteSection } from './remote-options.js';
 import { type Segment, lookupIn, resolveSegments } from './substitute.js';
 import type { Word } from './words.js';
 
@@ -137,7 +138,14 @@ export function buildConfig(raw: RawConfig, file: string, opts: ParseOptions): C
     const serverOptions = section.options.map(resolve);
     let host = hosts.get(hostName);
     if (host === undefined) {
-      host = { name: hostName, port, environment: [], serverOptions: [], serverUid: undefined };
+      host = {
+        name: hostName,
+        port,
+        environment: [],
+        serverOptions: [],
+        serverUid: undefined,
+        remote: undefined,
+      };
       hosts.set(hostName, host);
     } else if (host.port !== port && section.port !== undefined) {
       warn?.(
@@ -149,6 +157,9 @@ export function buildConfig(raw: RawConfig, file: string, opts: ParseOptions): C
     const uid = serverUid(serverOptions);
     if (typeof uid === 'string') return fail(section.name, uid);
     host.serverUid = uid ?? host.serverUid;
+    const remote = remoteSection(host.serverOptions, host.port, configDirectory);
+    if (typeof remote === 'string') return fail(section.name, remote);
+    host.remote = remote;
 
     for (const command of section.commands) {
       const name = resolve(command.name);

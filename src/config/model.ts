@@ -22,6 +22,18 @@ export interface HostConfig {
    * their own, the only uid whose listener stubs talk to (docs/security.md, "Whose listener").
    */
   serverUid: number | undefined;
+  /** Set when clients reach this section's server on another node (`--remote`, docs/remote.md). */
+  remote: RemoteSection | undefined;
+}
+
+/** Where and how a remote section's server is reached (src/config/remote-options.ts). */
+export interface RemoteSection {
+  host: string;
+  port: number;
+  /** Absolute: tls.crt, tls.key and ca.crt, as a kubernetes.io/tls Secret is mounted. */
+  tlsDirectory: string;
+  /** The name the server's certificate must carry. */
+  serverName: string;
 }
 
 /** The section option naming the uid a server runs as (HostConfig.serverUid). */

@@ -3,6 +3,7 @@
  * command and moves bytes with back-pressure both ways, so memory stays
  * bounded whatever the sizes and however slow either end is.
  */
+import type { ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { isatty } from 'node:tty';
 import type { Logger } from 'pino';
@@ -43,7 +44,16 @@ export interface SessionContext extends PlanContext {
   onStarted(): void;
   /** Where a session that Node would not see end is watched for its client leaving (./peer-watch.ts). */
   peers: PeerWatch;
+  /** Set for a TLS peer whose identity this server does not serve: every request is refused with it. */
+  identityRefusal?: string | null;
 }
+
+/**
+ * A local or loopback socket, or one HTTP/2 stream of a TLS client (./tls-listener.ts): the same frames
+ * either way. A stream needs no peer watch: its session reads on while the stream is paused, so a
+ * client gone (RST_STREAM, a lost connection, an unanswered PING) always closes it.
+ */
+export type Transport = Socket | ServerHttp2Stream;
 
 /** The first bytes of a connection on the local socket, with the descriptors that came with them. */
 export interface FirstMessage {
@@ -79,14 +89,18 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   /** Debug lines are built only when they are written (K8PSH_DEBUG=Process): not on every session. */
   private readonly debugging: boolean;
 
+  /** The socket when the peer watch applies (not an HTTP/2 stream). */
+  private readonly watchable: Socket | null;
+
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: Transport,
     private readonly context: SessionContext,
   ) {
+    this.watchable = 'setNoDelay' in socket ? socket : null;
     this.session = new ServerSession(this, context.limits);
     this.debugging = context.log.isLevelEnabled('debug');
     this.done = new Promise((resolve) => (this.markDone = resolve));
-    socket.setNoDelay(true);
+    this.watchable?.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) =>
       context.log.debug({ err: error.code }, 'socket error'),
@@ -129,6 +143,10 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   onStart(request: SessionRequest): void {
     this.clearRequestTimer();
     this.context.onStarted();
+    // A TLS peer's sessions are logged one by one, with who asked (the context's logger says who).
+    if (this.context.identityRefusal !== undefined)
+      this.context.log.info({ command: request.command, cwd: request.workingDirectory }, 'remote session');
+    if (this.context.identityRefusal) return this.refuse(this.context.identityRefusal, ExitCode.FAILURE);
     const plan = planCommand(
       request,
       this.context,
@@ -313,14 +331,14 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     this.socket.pause();
     if (this.readingPaused || this.closed) return;
     this.readingPaused = true;
-    this.context.peers.watch(this.socket, () => this.socket.destroy());
+    this.watch();
   }
 
   private resumeReading(): void {
     this.socket.resume();
     if (!this.readingPaused) return;
     this.readingPaused = false;
-    if (!this.halfClosed) this.context.peers.unwatch(this.socket);
+    if (!this.halfClosed) this.unwatch();
   }
 
   /**
@@ -337,7 +355,15 @@ export class Connection implements ServerSessionHandler, ChildEvents {
         ? this.finish(Buffer.alloc(0))
         : this.refuse('the request ended before START_COMMAND', ExitCode.FAILURE);
     this.onStdinEnd();
-    this.context.peers.watch(this.socket, () => this.socket.destroy());
+    this.watch();
+  }
+
+  private watch(): void {
+    if (this.watchable) this.context.peers.watch(this.watchable, () => this.socket.destroy());
+  }
+
+  private unwatch(): void {
+    if (this.watchable) this.context.peers.unwatch(this.watchable);
   }
 
   private releaseRequestBytes(): void {
@@ -380,7 +406,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     this.releasePassedFds();
     if (this.closed) return;
     this.closed = true;
-    this.context.peers.unwatch(this.socket);
+    this.unwatch();
     this.socket.end(frames);
     // A peer that never closes its side must not hold the session (and a shutdown) forever.
     this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
@@ -395,7 +421,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     this.releasePassedFds();
     const wasOpen = !this.closed;
     this.closed = true;
-    this.context.peers.unwatch(this.socket);
+    this.unwatch();
     this.markDone();
     if (wasOpen && this.child && !this.exited) {
       this.context.log.info({ pid: this.child.pid }, 'client gone: ending its command');

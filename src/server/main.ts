@@ -15,7 +15,7 @@ import { daemonChildReady, daemonize, isDaemonChild } from './daemon.js';
 import { parseServerOptions, type ServerOptions } from './options.js';
 import { setLongTimeout } from './long-timeout.js';
 import { reapOrphans } from './orphans.js';
-import { Server } from './server.js';
+import { listenAddresses, Server } from './server.js';
 import { createStubs, deleteStubs, removeFiles } from './stubs.js';
 import { callerEnv } from '../runtime/caller-env.js';
 
@@ -44,7 +44,11 @@ async function run(args: string[]): Promise<void> {
   // Section options come first, so the real command line wins.
   const options =
     host && host.serverOptions.length > 0
-      ? (await parseServerOptions([...host.serverOptions, ...args], (m) => warnings.push(m)))!
+      ? (await parseServerOptions(
+          [...host.serverOptions, ...args],
+          (m) => warnings.push(m),
+          host.serverOptions.length,
+        ))!
       : first;
 
   initLogger(options.logFormat);
@@ -54,8 +58,19 @@ async function run(args: string[]): Promise<void> {
 
   if (options.background && !isDaemonChild()) return daemonize(args);
 
+  if (options.gateway) {
+    const { runGateway } = await import('./gateway/main.js');
+    return runGateway(config, options, log);
+  }
+
   // Before anything is made: a server that would only be refused leaves nothing behind.
   if (host) checkServerUid(name, options.serverUid);
+  // So is one told to listen beyond loopback without its TLS material.
+  const addresses = listenAddresses(options.listen, host?.port ?? 0);
+  const tls =
+    addresses.tls.length > 0
+      ? (await import('./tls-listener.js')).serverTlsMaterial(options.tls, addresses.tls)
+      : null;
   const stubs = makeStubs(config, name, options, log);
   const commands = new Map<string, CommandConfig>(
     [...config.commands].filter(([, command]) => command.host === name),
@@ -72,7 +87,7 @@ async function run(args: string[]): Promise<void> {
     if (isDaemonChild()) daemonChildReady(null);
     return;
   }
-  const server = new Server({ config, name, port: host.port, commands, options, stubs }, log);
+  const server = new Server({ config, name, port: host.port, commands, options, stubs, tls }, log);
   // One broken session must not take the others down with it.
   process.on('uncaughtException', (error) => log.error({ err: error }, 'internal error in a session'));
   // Before listening: a signal that comes as soon as the port accepts finds its handler.

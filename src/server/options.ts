@@ -35,6 +35,14 @@ export interface ServerOptions {
   limits: Limits;
   /** --server-uid: the uid the configuration says this server runs as (docs/security.md). */
   serverUid: number | undefined;
+  /** --listen, as given (ADDR, ADDR:PORT, [IPv6]:PORT): checked against the section's port at start. */
+  listen: string[];
+  /** --tls: the Secret-shaped directory of this server's (or gateway's) TLS material. */
+  tls: string | undefined;
+  /** --allow-identity: client identities served; empty, every certificate the CA signed. */
+  allowIdentities: string[];
+  /** --gateway: serve the remote sections of the configuration locally (docs/remote.md). */
+  gateway: boolean;
 }
 
 export const DEFAULT_MAX_ARGUMENT_BYTES = DEFAULT_LIMITS.maxArgumentBytes;
@@ -134,6 +142,42 @@ const SERVER_OPTIONS = {
     nargs: 1,
     description:
       'The uid this server runs as (on its section line: stubs then trust its listener); k8pshd refuses to start as another non-root uid.',
+  },
+  listen: {
+    type: 'string',
+    requiresArg: true,
+    description:
+      'Addresses to listen on (repeatable or comma-separated; ADDR, ADDR:PORT, [IPv6]:PORT). Loopback serves the Pod; any other address needs --tls. Defaults to 127.0.0.1.',
+  },
+  tls: {
+    type: 'string',
+    requiresArg: true,
+    description:
+      'Directory with tls.crt, tls.key and ca.crt (a mounted kubernetes.io/tls Secret): mutual TLS 1.3 on non-loopback addresses; for --gateway, the client certificate.',
+  },
+  'allow-identity': {
+    type: 'string',
+    requiresArg: true,
+    description:
+      "Client certificate identities served on TLS (repeatable or comma-separated): the subject's CN or a subjectAltName. Defaults to any the CA signed.",
+  },
+  remote: {
+    type: 'string',
+    requiresArg: true,
+    description:
+      "(Section option, read by clients) HOST[:PORT] where this section's server is reached over mutual TLS.",
+  },
+  'tls-server-name': {
+    type: 'string',
+    requiresArg: true,
+    description:
+      "(Section option, read by clients) The name the server's certificate must carry. Defaults to the --remote host.",
+  },
+  gateway: {
+    type: 'boolean',
+    default: false,
+    description:
+      'Serve every section with --remote on its local port and socket, relaying its sessions to the remote server.',
   },
   'request-timeout': {
     requiresArg: true,
@@ -250,10 +294,35 @@ const NUMERIC_RULES = {
   'server-uid': UID,
 } as const satisfies Record<string, NumericRule>;
 
-/** Parses; `null` when --help or --version was answered. */
+/**
+ * Every value of a repeatable option, commas split; those from `commandLineFrom` on replace the
+ * section's (the real command line wins, as for every other option).
+ */
+function repeated(args: readonly string[], name: string, commandLineFrom: number): string[] {
+  const section: string[] = [];
+  const commandLine: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const at = i;
+    let value: string | undefined;
+    if (arg === `--${name}`) value = args[++i];
+    else if (arg.startsWith(`--${name}=`)) value = arg.slice(name.length + 3);
+    else if (arg === '--') break;
+    else continue;
+    if (value === undefined) continue;
+    (at >= commandLineFrom ? commandLine : section).push(...value.split(',').filter((v) => v !== ''));
+  }
+  return commandLine.length > 0 ? commandLine : section;
+}
+
+/**
+ * Parses; `null` when --help or --version was answered. `commandLineFrom`: where the real command
+ * line starts in `args`, after the section's options.
+ */
 export async function parseServerOptions(
   args: readonly string[],
   warn: (message: string) => void,
+  commandLineFrom = 0,
 ): Promise<ServerOptions | null> {
   const argv = await parser(args, warn).parse();
   if (argv.help || argv.version) return null;
@@ -279,6 +348,10 @@ export async function parseServerOptions(
     maxSessions: number('max-sessions'),
     maxRequestBytes: number('max-request-bytes'),
     serverUid: argv['server-uid'] === undefined ? undefined : number('server-uid'),
+    listen: repeated(args, 'listen', commandLineFrom),
+    tls: argv.tls,
+    allowIdentities: repeated(args, 'allow-identity', commandLineFrom),
+    gateway: argv.gateway,
     limits: {
       ...DEFAULT_LIMITS,
       maxFramePayload: number('max-frame-size'),

@@ -6,9 +6,13 @@
  * descriptor budget from its accept to its close, whichever listener took it and whatever it is
  * doing (waiting for its first bytes, sending its request, running a command).
  */
+import type { ServerHttp2Stream } from 'node:http2';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { formatHostPort, isLoopback, parseHostPort, type HostPort } from '../config/address.js';
 import type { CommandConfig, Config } from '../config/model.js';
+import { identityRefusal } from '../remote/identity.js';
+import type { TlsMaterial } from '../remote/material.js';
 import { SetupError } from '../errors.js';
 import { logger } from '../log.js';
 import { ExitCode, localSocketPath } from '../protocol/constants.js';
@@ -20,7 +24,8 @@ import { listenLocal } from './local.js';
 import { PeerWatch } from './peer-watch.js';
 import type { ServerOptions } from './options.js';
 import { removePidfile, writePidfile } from './pidfile.js';
-import { Connection, type FirstMessage, type SessionContext } from './connection.js';
+import { Connection, type FirstMessage, type SessionContext, type Transport } from './connection.js';
+import type { TlsListener, TlsPeer } from './tls-listener.js';
 import { removeFiles } from './stubs.js';
 
 export const SERVER_HOST = '127.0.0.1';
@@ -36,16 +41,46 @@ export interface ServerSettings {
   options: ServerOptions;
   /** The stubs this server made: removed when it stops (unless --keep-client-executables). */
   stubs: string[];
+  /** Loaded at start when --listen names a non-loopback address (./tls-listener.ts). */
+  tls: TlsMaterial | null;
+  /** Makes each session in place of a Connection: the gateway's relay (./gateway/relay.ts). */
+  sessions?: (socket: Socket, first: FirstMessage | undefined) => Session;
+}
+
+/** What the server holds of a session, whatever runs it. */
+export interface Session {
+  readonly done: Promise<void>;
+  receiveFirst(first: FirstMessage): void;
+  awaitRequest(): void;
+  refuseIfWaiting(message: string): void;
+  hangUp(): void;
+}
+
+/** --listen split by where it listens: loopback serves the plain protocol, the rest mutual TLS. */
+export function listenAddresses(
+  listen: readonly string[],
+  port: number,
+): { plain: HostPort[]; tls: HostPort[] } {
+  const plain: HostPort[] = [];
+  const tls: HostPort[] = [];
+  for (const text of listen.length > 0 ? listen : [SERVER_HOST]) {
+    const address = parseHostPort(text, port);
+    if (typeof address === 'string') throw new SetupError(`--listen ${address}`);
+    (isLoopback(address.host) ? plain : tls).push(address);
+  }
+  return { plain, tls };
 }
 
 export class Server {
-  private readonly connections = new Set<Connection>();
+  private readonly connections = new Set<Session>();
   /** Connections admitted and not yet closed, on both listeners. */
   private held = 0;
   private started = 0;
   private stopping = false;
-  private readonly tcp: NetServer;
+  private readonly plain: NetServer[] = [];
   private local: NetServer | null = null;
+  private remote: TlsListener | null = null;
+  private readonly addresses: { plain: HostPort[]; tls: HostPort[] };
   private readonly memory = new IdleMemoryReducer({ isIdle: () => this.connections.size === 0 });
   private descriptors: DescriptorBudget | null = null;
   private readonly context: SessionContext;
@@ -74,13 +109,7 @@ export class Server {
           void this.shutdown('max-connections reached');
       },
     };
-    // Half-open: a client that shut down its side still gets its output and exit code.
-    this.tcp = createServer(
-      { noDelay: true, pauseOnConnect: false, allowHalfOpen: true },
-      (socket: Socket) => {
-        if (this.admit(socket)) this.startSession(socket);
-      },
-    );
+    this.addresses = listenAddresses(options.listen, settings.port);
   }
 
   /**
@@ -100,49 +129,50 @@ export class Server {
     try {
       // With the name taken, the port is bound all the same: when it is taken too (another k8pshd
       // serves this port), that is the error to see.
-      await new Promise<void>((resolveListen, rejectListen) => {
-        this.tcp.once('error', (error: NodeJS.ErrnoException) =>
-          rejectListen(
-            new SetupError(
-              error.code === 'EADDRINUSE'
-                ? `port ${port} is already in use (server ${name} on ${SERVER_HOST}:${port})`
-                : `cannot listen on ${SERVER_HOST}:${port}: ${error.message}`,
-            ),
-          ),
-        );
-        this.tcp.listen({ host: SERVER_HOST, port, exclusive: true }, resolveListen);
-      });
+      for (const address of this.addresses.plain) this.plain.push(await this.listenPlain(address));
+      if (this.addresses.tls.length > 0) await this.listenTls();
       if (local.taken)
         throw new SetupError(
           `the local socket @${localSocketPath(port).slice(1)} of server ${name} is already in use: another process holds it, and stubs would talk to that process`,
         );
       if (this.pidfile) writePidfile(this.pidfile);
     } catch (error) {
-      this.tcp.close();
+      for (const server of this.plain) server.close();
+      this.remote?.close();
       this.local?.close();
       if (!options.keepClientExecutables) removeFiles(this.settings.stubs);
       throw error;
     }
-    this.tcp.on('error', (error) => this.log.error({ err: error.message }, 'server error'));
     if (local.missing)
       this.log[local.missing.level](local.missing.detail, 'no local socket: stdio is relayed over TCP');
     // Counted once both listeners are open: what the server holds before any connection.
     this.descriptors = new DescriptorBudget();
     this.log.info(
-      { name, port, local: this.local !== null, commands: [...this.settings.commands.keys()] },
+      {
+        name,
+        port,
+        local: this.local !== null,
+        listen: [...this.addresses.plain, ...this.addresses.tls].map(formatHostPort),
+        tls: this.addresses.tls.length > 0,
+        commands: [...this.settings.commands.keys()],
+      },
       'listening',
     );
   }
 
-  /** Stops accepting, drains (a second call: hangs up), removes stubs and pidfile, exits 0. */
-  async shutdown(reason: string): Promise<void> {
+  /**
+   * Stops accepting, drains (a second call: hangs up), removes stubs and pidfile, exits 0 (or, with
+   * `exit` false, resolves: a gateway drains all its sections before it exits).
+   */
+  async shutdown(reason: string, exit = true): Promise<void> {
     if (this.stopping) {
       for (const connection of this.connections) connection.hangUp();
       return;
     }
     this.stopping = true;
     this.log.info({ reason, sessions: this.connections.size }, 'shutting down');
-    this.tcp.close();
+    for (const server of this.plain) server.close();
+    this.remote?.close();
     this.local?.close();
     // Running commands are drained; a client still sending its request would hold the exit until
     // its request timeout.
@@ -153,7 +183,76 @@ export class Server {
     if (!this.settings.options.keepClientExecutables) removeFiles(this.settings.stubs);
     if (this.pidfile) removePidfile(this.pidfile);
     this.log.info('stopped');
-    process.exit(ExitCode.SUCCESS);
+    if (exit) process.exit(ExitCode.SUCCESS);
+  }
+
+  /** One plain listener: a loopback address, where the Pod's own clients connect. */
+  private async listenPlain(address: HostPort): Promise<NetServer> {
+    const { name } = this.settings;
+    const where = formatHostPort(address);
+    // Half-open: a client that shut down its side still gets its output and exit code.
+    const server = createServer(
+      { noDelay: true, pauseOnConnect: false, allowHalfOpen: true },
+      (socket: Socket) => {
+        if (this.admit(socket)) this.startSession(socket);
+      },
+    );
+    await new Promise<void>((resolveListen, rejectListen) => {
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        rejectListen(
+          new SetupError(
+            error.code === 'EADDRINUSE'
+              ? `port ${address.port} is already in use (server ${name} on ${where})`
+              : `cannot listen on ${where}: ${error.message}`,
+          ),
+        ),
+      );
+      server.listen({ host: address.host, port: address.port, exclusive: true }, () => resolveListen());
+    });
+    server.removeAllListeners('error');
+    server.on('error', (error) => this.log.error({ err: error.message }, 'server error'));
+    return server;
+  }
+
+  /** The mutual-TLS listeners (./tls-listener.ts), loaded only when --listen names such an address. */
+  private async listenTls(): Promise<void> {
+    const { TlsListener } = await import('./tls-listener.js');
+    const { name, options, tls } = this.settings;
+    this.remote = new TlsListener({
+      name,
+      directory: options.tls!,
+      material: tls!,
+      maxStreams: options.maxSessions,
+      admit: (socket) => this.admit(socket),
+      admitStream: (stream) => this.admitStream(stream),
+      onStream: (stream, peer) => this.startSession(stream, undefined, peer),
+      log: logger('Main'),
+    });
+    for (const address of this.addresses.tls) await this.remote.listen(address);
+  }
+
+  /**
+   * A stream is a session: it counts toward --max-sessions as a connection does (its TLS connection
+   * holds the descriptors, counted once when it was accepted).
+   */
+  private admitStream(stream: ServerHttp2Stream): boolean {
+    const { name, options } = this.settings;
+    if (this.stopping || this.held >= options.maxSessions) {
+      this.log.warn({ limit: options.maxSessions }, 'stream refused: too many sessions');
+      stream.end(
+        encodeRefusal(
+          this.stopping
+            ? `server ${name} is shutting down`
+            : `server ${name} is busy (${options.maxSessions} sessions)`,
+          ExitCode.FAILURE,
+          false,
+        ),
+      );
+      return false;
+    }
+    this.held++;
+    stream.once('close', () => this.held--);
+    return true;
   }
 
   /** False: the connection was dropped or refused (and is not read). */
@@ -196,13 +295,17 @@ export class Server {
     setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
   }
 
-  private startSession(socket: Socket, first?: FirstMessage): void {
+  private startSession(socket: Transport, first?: FirstMessage, peer?: TlsPeer): void {
     // A local connection may have waited for its first bytes: the server may be stopping now.
     if (this.stopping) {
       if (first) closeDescriptors(first.fds);
       return void socket.destroy();
     }
-    const connection = new Connection(socket, this.context);
+    const make = this.settings.sessions;
+    const connection: Session =
+      make && !peer
+        ? make(socket as Socket, first)
+        : new Connection(socket, peer ? this.peerContext(peer) : this.context);
     this.connections.add(connection);
     void connection.done.then(() => {
       this.connections.delete(connection);
@@ -211,5 +314,17 @@ export class Server {
     // Counted first: this request may be the one that reaches --max-connections.
     if (first) connection.receiveFirst(first);
     else connection.awaitRequest();
+  }
+
+  /** Every log line of a TLS peer's session carries who it is; a refused identity is refused at START. */
+  private peerContext(peer: TlsPeer): SessionContext {
+    const { name, options } = this.settings;
+    const refusal = identityRefusal(peer.identity, options.allowIdentities, name);
+    if (refusal) this.log.warn({ peer: peer.address, identity: peer.identity.text }, 'identity not allowed');
+    return {
+      ...this.context,
+      log: this.context.log.child({ identity: peer.identity.text, peer: peer.address }),
+      identityRefusal: refusal,
+    };
   }
 }

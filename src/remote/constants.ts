@@ -1,0 +1,28 @@
+/**
+ * The remote transport (docs/remote.md): one HTTP/2 session over mutual TLS 1.3 from a gateway (or a
+ * TypeScript client) to a server, one stream per k8psh session whose body, both ways, is the very
+ * frame sequence a local connection carries.
+ */
+
+/** The one path a server answers; any other stream is reset. */
+export const SESSION_PATH = '/k8psh/v1/session';
+
+/** The files of a kubernetes.io/tls Secret as cert-manager writes it. */
+export const TLS_FILES = { certificate: 'tls.crt', key: 'tls.key', ca: 'ca.crt' } as const;
+
+/**
+ * Flow control (docs/remote.md, "Bulk"): Node's default 64 KiB window held one stream to 178 MiB/s;
+ * 8 MiB per stream, 32 MiB per session and 1 MiB frames reached the TLS socket's own throughput.
+ * The session window is larger than a few stalled streams may hold, so that one stub that stops
+ * reading does not stall the others.
+ */
+export const STREAM_WINDOW = 8 << 20;
+export const SESSION_WINDOW = 32 << 20;
+export const MAX_FRAME_SIZE = (1 << 20) - 1;
+
+/** A peer that answers no PING within this long is gone (a cable cut leaves no FIN to see). */
+export const PING_INTERVAL_MS = 5000;
+export const PING_TIMEOUT_MS = 10000;
+
+/** A gateway waits this long for its connection before refusing a session (then exit 255). */
+export const CONNECT_WAIT_MS = 10000;

@@ -1,0 +1,63 @@
+/**
+ * A stub's passed stdin, stdout and stderr as Node streams, for a gateway that relays them to a remote
+ * command (docs/remote.md, "Passed descriptors"). Pipes and terminals must be read and written without
+ * blocking the event loop, but O_NONBLOCK belongs to the open file description, which the stub's
+ * shell and siblings share: such a descriptor is reopened through /proc/self/fd (a new description on
+ * the same pipe or terminal) and only that one is made non-blocking. Files and /dev/null never block:
+ * they are read and written in place, at the offset the caller shares (`>>` and `{ a; b; } > f` keep
+ * working). A socket cannot be reopened; it is used as it is (Node makes it non-blocking).
+ */
+import { closeSync, constants, createReadStream, createWriteStream, fstatSync, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { isatty, ReadStream, WriteStream } from 'node:tty';
+
+/** The chunk size of a file read: the size of the data frames it becomes. */
+const FILE_READ_SIZE = 256 * 1024;
+
+type Kind = 'pipe' | 'tty' | 'socket' | 'file';
+
+function kind(fd: number): Kind {
+  const stat = fstatSync(fd);
+  if (stat.isFIFO()) return 'pipe';
+  if (stat.isSocket()) return 'socket';
+  if (stat.isCharacterDevice() && isatty(fd)) return 'tty';
+  return 'file';
+}
+
+/** A new description of the same pipe or terminal, or null (then the descriptor is used as it is). */
+function reopen(fd: number, flags: number): number | null {
+  try {
+    return openSync(`/proc/self/fd/${fd}`, flags | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch {
+    return null;
+  }
+}
+
+/** Takes ownership of `fd` (closed with the stream). */
+export function fdReader(fd: number): Readable {
+  const type = kind(fd);
+  if (type === 'pipe' || type === 'tty') {
+    const own = reopen(fd, constants.O_RDONLY);
+    if (own !== null) {
+      closeSync(fd);
+      return type === 'tty' ? new ReadStream(own) : new Socket({ fd: own, readable: true, writable: false });
+    }
+  }
+  if (type === 'socket') return new Socket({ fd, readable: true, writable: false, allowHalfOpen: true });
+  return createReadStream('', { fd, autoClose: true, highWaterMark: FILE_READ_SIZE });
+}
+
+/** Takes ownership of `fd` (closed with the stream). */
+export function fdWriter(fd: number): Writable {
+  const type = kind(fd);
+  if (type === 'pipe' || type === 'tty') {
+    const own = reopen(fd, constants.O_WRONLY);
+    if (own !== null) {
+      closeSync(fd);
+      return type === 'tty' ? new WriteStream(own) : new Socket({ fd: own, readable: false, writable: true });
+    }
+  }
+  if (type === 'socket') return new Socket({ fd, readable: false, writable: true });
+  return createWriteStream('', { fd, autoClose: true });
+}

@@ -1,0 +1,176 @@
+/**
+ * A gateway's connection to one remote section's server (docs/remote.md): one HTTP/2 session over
+ * mutual TLS 1.3, made at start and kept made, so that no session pays a handshake. It is made again
+ * in the background when lost (back-off 100 ms to 5 s) and when the TLS directory rotates (the old
+ * session finishes its streams: running sessions are untouched).
+ */
+import { connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import { isIP } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type { Logger } from 'pino';
+import { formatHostPort } from '../../config/address.js';
+import type { RemoteSection } from '../../config/model.js';
+import {
+  CONNECT_WAIT_MS,
+  MAX_FRAME_SIZE,
+  SESSION_PATH,
+  SESSION_WINDOW,
+  STREAM_WINDOW,
+} from '../../remote/constants.js';
+import { keepAlive } from '../../remote/keepalive.js';
+import { loadTlsMaterial, watchTlsMaterial, type TlsMaterial } from '../../remote/material.js';
+import { describeTlsError } from '../../remote/tls-errors.js';
+
+const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 5000;
+
+export class Upstream {
+  private session: ClientHttp2Session | null = null;
+  private connecting: ClientHttp2Session | null = null;
+  private material: TlsMaterial | null = null;
+  private lastError = 'not connected yet';
+  private retryMs = FIRST_RETRY_MS;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private waiters: (() => void)[] = [];
+  private stopWatching: (() => void) | null = null;
+  private closed = false;
+  readonly where: string;
+
+  constructor(
+    private readonly name: string,
+    private readonly remote: RemoteSection,
+    private readonly log: Logger,
+  ) {
+    this.where = formatHostPort(remote);
+  }
+
+  /** Connects now; the material is read first, so a missing file is an error at start (exit 1). */
+  start(): void {
+    this.material = loadTlsMaterial(this.remote.tlsDirectory);
+    this.stopWatching = watchTlsMaterial(
+      this.remote.tlsDirectory,
+      this.material,
+      (material) => {
+        this.material = material;
+        this.log.info(
+          { server: this.name, directory: this.remote.tlsDirectory },
+          'TLS material changed: reconnecting',
+        );
+        this.connect();
+      },
+      (message) => this.log.warn({ server: this.name, problem: message }, 'TLS material not reloaded'),
+    );
+    this.connect();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stopWatching?.();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.connecting?.destroy();
+    this.session?.close();
+  }
+
+  /** A new stream for one k8psh session, or the one-line reason there is none (the stub exits 255). */
+  async open(): Promise<ClientHttp2Stream | string> {
+    if (!this.usable(this.session)) await this.ready();
+    const session = this.session;
+    if (!session || !this.usable(session))
+      return `cannot reach server ${this.name} at ${this.where}: ${this.lastError}`;
+    try {
+      return session.request({ ':method': 'POST', ':path': SESSION_PATH }, { endStream: false });
+    } catch (error) {
+      return `cannot reach server ${this.name} at ${this.where}: ${(error as Error).message}`;
+    }
+  }
+
+  private usable(session: ClientHttp2Session | null): session is ClientHttp2Session {
+    return session !== null && !session.closed && !session.destroyed;
+  }
+
+  /** Resolves when a session is made or the wait is over, whichever comes first. */
+  private ready(): Promise<void> {
+    if (this.retryTimer && !this.connecting) {
+      // Waiting out a back-off: a session is wanted now, try at once.
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.connect();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, CONNECT_WAIT_MS);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.waiters.push(done);
+    });
+  }
+
+  private wake(): void {
+    for (const waiter of this.waiters.splice(0)) waiter();
+  }
+
+  private connect(): void {
+    if (this.closed || !this.material) return;
+    this.connecting?.destroy();
+    const { host, port, serverName } = this.remote;
+    const material = this.material;
+    const session = connect(`https://${formatHostPort({ host, port })}`, {
+      cert: material.cert,
+      key: material.key,
+      ca: material.ca,
+      minVersion: 'TLSv1.3',
+      // SNI carries a name, never an address; the certificate is checked against the configured name.
+      ...(isIP(serverName) ? {} : { servername: serverName }),
+      checkServerIdentity: (_host: string, certificate: PeerCertificate) =>
+        checkServerIdentity(serverName, certificate),
+      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW, maxFrameSize: MAX_FRAME_SIZE },
+    });
+    this.connecting = session;
+    session.on('error', (error: NodeJS.ErrnoException) => {
+      this.lastError = describeTlsError(error);
+      this.log.warn(
+        { server: this.name, at: this.where, problem: this.lastError },
+        'connection to the server failed',
+      );
+    });
+    session.once('connect', () => {
+      if (this.connecting !== session) return;
+      this.connecting = null;
+      this.retryMs = FIRST_RETRY_MS;
+      session.setLocalWindowSize(SESSION_WINDOW);
+      keepAlive(session, () => {
+        this.lastError = 'the server stopped answering';
+        session.destroy();
+      });
+      const old = this.session;
+      this.session = session;
+      // Its running streams finish on it; new ones go to the new session.
+      old?.close();
+      this.log.info({ server: this.name, at: this.where }, 'connected to the server');
+      this.wake();
+    });
+    session.once('goaway', (code: number) => {
+      if (code !== h2.NGHTTP2_NO_ERROR)
+        this.lastError = `the server ended the connection (HTTP/2 error ${code})`;
+      if (this.session === session) this.reconnectSoon(0);
+    });
+    session.once('close', () => {
+      if (this.connecting === session) this.connecting = null;
+      if (this.session === session) this.session = null;
+      if (this.session === null && this.connecting === null) this.reconnectSoon(this.retryMs);
+    });
+  }
+
+  private reconnectSoon(delay: number): void {
+    if (this.closed || this.retryTimer) return;
+    // The sessions waiting see the failure now rather than at the end of their wait.
+    if (delay > 0) this.wake();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
+    this.retryTimer.unref();
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+  }
+}

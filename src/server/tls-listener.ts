@@ -1,0 +1,192 @@
+/**
+ * The server's listeners beyond the Pod (docs/remote.md): mutual TLS 1.3, client certificate
+ * required, HTTP/2; each stream on the path SESSION_PATH is one k8psh session, its body the same
+ * frames a local connection carries, so ./connection.ts runs it unchanged.
+ *
+ * The first byte of each connection is looked at before TLS: a client speaking the plain protocol to
+ * this port (a TLS handshake always opens with 0x16) gets a refusal it can print, instead of a reset
+ * it would report as a lost connection.
+ */
+import {
+  createSecureServer,
+  constants as h2,
+  type Http2SecureServer,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { formatHostPort, type HostPort } from '../config/address.js';
+import { SetupError } from '../errors.js';
+import { ExitCode } from '../protocol/constants.js';
+import { encodeRefusal } from '../protocol/server-frames.js';
+import { MAX_FRAME_SIZE, SESSION_PATH, SESSION_WINDOW, STREAM_WINDOW } from '../remote/constants.js';
+import { peerIdentity, type PeerIdentity } from '../remote/identity.js';
+import { keepAlive } from '../remote/keepalive.js';
+import { loadTlsMaterial, watchTlsMaterial, type TlsMaterial } from '../remote/material.js';
+
+const TLS_HANDSHAKE = 0x16;
+/** A peer that sends nothing at all is dropped after this long. */
+const FIRST_BYTE_MS = 10000;
+
+export interface TlsPeer {
+  identity: PeerIdentity;
+  /** `address:port` of the peer, for logs. */
+  address: string;
+}
+
+export interface TlsListenerSettings {
+  name: string;
+  directory: string;
+  material: TlsMaterial;
+  maxStreams: number;
+  /** False: refused (and answered) already. */
+  admit(socket: Socket): boolean;
+  /** False: the stream is refused (busy). */
+  admitStream(stream: ServerHttp2Stream): boolean;
+  onStream(stream: ServerHttp2Stream, peer: TlsPeer): void;
+  log: Logger;
+}
+
+export class TlsListener {
+  private readonly servers: NetServer[] = [];
+  private readonly h2: Http2SecureServer;
+  private readonly stopWatching: () => void;
+
+  constructor(private readonly settings: TlsListenerSettings) {
+    const { log } = settings;
+    this.h2 = createSecureServer({
+      ...secureOptions(settings.material),
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+      allowHTTP1: false,
+      settings: {
+        initialWindowSize: STREAM_WINDOW,
+        maxFrameSize: MAX_FRAME_SIZE,
+        maxConcurrentStreams: settings.maxStreams,
+      },
+    });
+    this.h2.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) =>
+      log.warn(
+        { peer: address(socket), err: error.code ?? error.message, reason: error.message },
+        'TLS handshake refused',
+      ),
+    );
+    this.h2.on('session', (session) => {
+      session.setLocalWindowSize(SESSION_WINDOW);
+      keepAlive(session, () => {
+        log.warn({ peer: address(session.socket) }, 'client stopped answering: ending its sessions');
+        session.destroy();
+      });
+      session.on('error', (error: Error) => log.debug({ err: error.message }, 'HTTP/2 session error'));
+    });
+    this.h2.on('stream', (stream, headers) => this.onStream(stream, headers[':path']));
+    this.stopWatching = watchTlsMaterial(
+      settings.directory,
+      settings.material,
+      (material) => {
+        // New handshakes only: established sessions keep the context they were made with.
+        this.h2.setSecureContext(secureOptions(material));
+        log.info({ directory: settings.directory }, 'TLS material changed: new connections use it');
+      },
+      (message) => log.warn({ problem: message }, 'TLS material not reloaded'),
+    );
+  }
+
+  async listen(at: HostPort): Promise<void> {
+    const server = createServer({ noDelay: true, allowHalfOpen: false }, (socket) =>
+      this.onConnection(socket),
+    );
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          new SetupError(
+            error.code === 'EADDRINUSE'
+              ? `${formatHostPort(at)} is already in use (server ${this.settings.name})`
+              : `cannot listen on ${formatHostPort(at)}: ${error.message}`,
+          ),
+        ),
+      );
+      server.listen({ host: at.host, port: at.port, exclusive: true }, () => {
+        server.removeAllListeners('error');
+        server.on('error', (error) => this.settings.log.error({ err: error.message }, 'TLS listener error'));
+        resolve();
+      });
+    });
+    this.servers.push(server);
+  }
+
+  /** Stops accepting; established sessions finish their streams (GOAWAY). */
+  close(): void {
+    this.stopWatching();
+    for (const server of this.servers) server.close();
+    this.h2.close();
+  }
+
+  private onConnection(socket: Socket): void {
+    if (!this.settings.admit(socket)) return;
+    socket.on('error', () => {});
+    const timer = setTimeout(() => socket.destroy(), FIRST_BYTE_MS);
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      socket.pause();
+      socket.unshift(chunk);
+      if (chunk[0] === TLS_HANDSHAKE) return void this.h2.emit('connection', socket);
+      this.settings.log.warn(
+        { peer: address(socket) },
+        'plaintext connection refused: this address speaks only TLS',
+      );
+      socket.resume();
+      socket.end(
+        encodeRefusal(
+          `server ${this.settings.name} accepts only mutual TLS on ${socket.localAddress}:${socket.localPort} (give the section --remote and --tls)`,
+          ExitCode.CONNECTION_FAILURE,
+          false,
+        ),
+      );
+      setTimeout(() => socket.destroy(), 2000).unref();
+    });
+  }
+
+  private onStream(stream: ServerHttp2Stream, path: string | undefined): void {
+    stream.on('error', () => {});
+    if (path !== SESSION_PATH) {
+      stream.respond({ ':status': 404 }, { endStream: true });
+      return;
+    }
+    if (!this.settings.admitStream(stream)) return;
+    const socket = stream.session!.socket as TLSSocket;
+    stream.respond({ ':status': 200 });
+    this.settings.onStream(stream, {
+      identity: peerIdentity(socket.getPeerCertificate()),
+      address: address(socket),
+    });
+  }
+}
+
+function secureOptions(material: TlsMaterial): { cert: Buffer; key: Buffer; ca: Buffer } {
+  return { cert: material.cert, key: material.key, ca: material.ca };
+}
+
+function address(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  return socket.remoteAddress === undefined
+    ? 'unknown'
+    : formatHostPort({ host: socket.remoteAddress, port: socket.remotePort ?? 0 });
+}
+
+/** Loads the directory's material at start: a missing file is a one-line SetupError (exit 1). */
+export function serverTlsMaterial(
+  directory: string | undefined,
+  nonLoopback: readonly HostPort[],
+): TlsMaterial | null {
+  if (nonLoopback.length === 0) return null;
+  if (directory === undefined)
+    throw new SetupError(
+      `--listen ${formatHostPort(nonLoopback[0]!)} is not a loopback address: it needs --tls DIR (tls.crt, tls.key, ca.crt)`,
+    );
+  return loadTlsMaterial(directory);
+}
+
+export const RST_REFUSED = h2.NGHTTP2_REFUSED_STREAM;
