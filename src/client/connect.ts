@@ -49,6 +49,30 @@ export async function connectWithRetry(target: RemoteTarget, onread?: OnReadOpts
   }
 }
 
+/**
+ * The Pod's gateway for a remote section (docs/remote.md): one try at 127.0.0.1:port, null when
+ * nothing listens there (then the client connects to the remote server itself).
+ */
+export async function connectGateway(target: RemoteTarget, onread?: OnReadOpts): Promise<Socket | null> {
+  let socket: Socket;
+  try {
+    socket = await attempt(target.port, onread);
+  } catch (error) {
+    clientDebug(
+      'Socket',
+      `no gateway at ${SERVER_HOST}:${target.port} (${(error as NodeJS.ErrnoException).code})`,
+    );
+    return null;
+  }
+  try {
+    checkListener(tcpListenerUid(socket), `${SERVER_HOST}:${target.port}`, target);
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+  return socket;
+}
+
 function attempt(port: number, onread: OnReadOpts | undefined): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = netConnect({ host: SERVER_HOST, port, noDelay: true, ...(onread ? { onread } : {}) });

@@ -2,6 +2,7 @@
  * What a remote command is and how it ended, as both clients (./direct.ts, ./remote.ts) report it.
  * No I/O here: the direct client must not load ./remote.ts (and Node's net with it).
  */
+import type { RemoteSection } from '../config/model.js';
 import type { ClientRequest } from '../protocol/client-session.js';
 import { ExitCode } from '../protocol/constants.js';
 import { signalName, signalNumber } from '../signals.js';
@@ -11,6 +12,8 @@ import type { ListenerTrust } from './listener.js';
 export interface RemoteTarget extends ListenerTrust {
   port: number;
   connectTimeoutMs: number;
+  /** A section whose server is on another node (`--remote`): reached through the gateway, else over TLS. */
+  remote?: RemoteSection | undefined;
 }
 
 export type RemoteCommand = Omit<ClientRequest, 'hello' | 'tty' | 'features'>;

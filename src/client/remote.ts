@@ -8,6 +8,7 @@
  * read leave in one writev, and while stdout/stderr still hold bytes of that buffer the socket is
  * not read.
  */
+import type { ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { Feature, FrameType } from '../protocol/constants.js';
 import {
@@ -23,7 +24,7 @@ import type { TtyRequest } from '../protocol/tty.js';
 import { clientDebug, writeStderr } from '../debug.js';
 import { ConnectionError, errorLine } from '../errors.js';
 import { signalNumber } from '../signals.js';
-import { connectWithRetry } from './connect.js';
+import { connectGateway, connectWithRetry } from './connect.js';
 import {
   connectionLost,
   exitOutcome,
@@ -56,7 +57,9 @@ export async function runRemote(
 ): Promise<Outcome> {
   for (const dialect of ['hello', 'legacy'] as const) {
     const reader = new SocketReader();
-    const socket = await connectWithRetry(target, reader.options);
+    const socket = target.remote
+      ? await connectRemote(target, reader)
+      : await connectWithRetry(target, reader.options);
     const session = new RemoteSession(
       socket,
       reader,
@@ -67,11 +70,26 @@ export async function runRemote(
     );
     const outcome = await session.run();
     if (outcome !== LEGACY_SERVER) return outcome;
+    // Our remote servers all speak HELLO: a close before any byte is a lost connection there.
+    if (target.remote) break;
     // An original k8psh server drops a connection that opens with HELLO, before running anything.
     clientDebug('Process', 'the server closed on HELLO: retrying with the original protocol');
   }
   throw new ConnectionError(`the server ${target.serverName} closed the connection`);
 }
+
+/** A remote section: the Pod's gateway if one listens, else the server itself over mutual TLS. */
+async function connectRemote(target: RemoteTarget, reader: SocketReader): Promise<Transport> {
+  const gateway = await connectGateway(target, reader.options);
+  if (gateway) return gateway;
+  const { openRemoteStream } = await import('./tls-connect.js');
+  const { stream } = await openRemoteStream(target.serverName, target.remote!, target.connectTimeoutMs);
+  reader.feed(stream);
+  return stream;
+}
+
+/** A socket to the server or the gateway, or one HTTP/2 stream to a remote server. */
+type Transport = Socket | ClientHttp2Stream;
 
 class RemoteSession implements ClientSessionHandler, StdinTarget {
   private readonly session = new ClientSession(this);
@@ -94,7 +112,7 @@ class RemoteSession implements ClientSessionHandler, StdinTarget {
   private restoreTerminal: (() => void) | null = null;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: Transport,
     private readonly reader: SocketReader,
     private readonly command: RemoteCommand,
     private readonly tty: TtyRequest | null,

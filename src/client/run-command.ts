@@ -64,6 +64,7 @@ export async function runCommand(
     serverUid: host.serverUid,
     port: host.port,
     connectTimeoutMs: config.connectTimeoutMs,
+    remote: host.remote,
   };
   const request = {
     command: name,

@@ -5,6 +5,7 @@
  * Bytes that arrive before a consumer is attached are copied.
  */
 import type { OnReadOpts } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /** Socket reads land here; a read takes what the kernel has, up to this. */
 const READ_BUFFER_SIZE = 1 << 20;
@@ -22,6 +23,13 @@ export class SocketReader {
       return true;
     },
   };
+
+  /** An HTTP/2 stream has no `onread`: its chunks come as 'data', and pause it the same way. */
+  feed(stream: Duplex): void {
+    stream.on('data', (chunk: Buffer) => {
+      if (!this.options.callback(chunk.length, chunk)) stream.pause();
+    });
+  }
 
   attach(consumer: (chunk: Buffer) => boolean): void {
     this.consumer = consumer;

@@ -1,4 +1,5 @@
 /** A failed TLS connection said in one line a user can act on (docs/remote.md, "When it fails"). */
+import { REFUSED_PREFIX } from './constants.js';
 
 const ALERTS: [RegExp, string][] = [
   [/alert certificate required/i, 'the server requires a client certificate'],
@@ -38,4 +39,12 @@ export function describeTlsError(error: NodeJS.ErrnoException): string {
   if (known) return known;
   for (const [pattern, text] of ALERTS) if (pattern.test(error.message)) return text;
   return error.message.split('\n')[0]!;
+}
+
+/** The reason in a refusing server's GOAWAY (src/server/tls-listener.ts), if that is what it is. */
+export function refusalIn(data: Buffer | undefined): string | null {
+  const text = data?.toString('utf8') ?? '';
+  return text.startsWith(REFUSED_PREFIX)
+    ? `the server refused us: ${text.slice(REFUSED_PREFIX.length)}`
+    : null;
 }

@@ -20,7 +20,13 @@ import { formatHostPort, type HostPort } from '../config/address.js';
 import { SetupError } from '../errors.js';
 import { ExitCode } from '../protocol/constants.js';
 import { encodeRefusal } from '../protocol/server-frames.js';
-import { MAX_FRAME_SIZE, SESSION_PATH, SESSION_WINDOW, STREAM_WINDOW } from '../remote/constants.js';
+import {
+  MAX_FRAME_SIZE,
+  REFUSED_PREFIX,
+  SESSION_PATH,
+  SESSION_WINDOW,
+  STREAM_WINDOW,
+} from '../remote/constants.js';
 import { peerIdentity, type PeerIdentity } from '../remote/identity.js';
 import { keepAlive } from '../remote/keepalive.js';
 import { loadTlsMaterial, watchTlsMaterial, type TlsMaterial } from '../remote/material.js';
@@ -57,8 +63,10 @@ export class TlsListener {
     const { log } = settings;
     this.h2 = createSecureServer({
       ...secureOptions(settings.material),
+      // The chain is verified all the same; a refused client is told why (below) instead of
+      // seeing a bare close, which TLS 1.3 gives it after its handshake looked complete.
       requestCert: true,
-      rejectUnauthorized: true,
+      rejectUnauthorized: false,
       minVersion: 'TLSv1.3',
       allowHTTP1: false,
       settings: {
@@ -74,6 +82,15 @@ export class TlsListener {
       ),
     );
     this.h2.on('session', (session) => {
+      const socket = session.socket as TLSSocket;
+      if (!socket.authorized) {
+        const reason = clientCertificateProblem(socket);
+        log.warn({ peer: address(socket), reason }, 'client certificate refused');
+        // GOAWAY's debug data carries the reason to the client (./gateway/upstream.ts prints it).
+        session.goaway(h2.NGHTTP2_REFUSED_STREAM, 0, Buffer.from(`${REFUSED_PREFIX}${reason}`));
+        setTimeout(() => session.destroy(), 1000).unref();
+        return;
+      }
       session.setLocalWindowSize(SESSION_WINDOW);
       keepAlive(session, () => {
         log.warn({ peer: address(session.socket) }, 'client stopped answering: ending its sessions');
@@ -152,6 +169,11 @@ export class TlsListener {
 
   private onStream(stream: ServerHttp2Stream, path: string | undefined): void {
     stream.on('error', () => {});
+    // Only a verified client's streams are sessions (an unverified session is being closed).
+    if (!(stream.session?.socket as TLSSocket | undefined)?.authorized) {
+      stream.close(h2.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
     if (path !== SESSION_PATH) {
       stream.respond({ ':status': 404 }, { endStream: true });
       return;
@@ -164,6 +186,25 @@ export class TlsListener {
       address: address(socket),
     });
   }
+}
+
+/** Why a client's certificate was refused, in words a user can act on. */
+function clientCertificateProblem(socket: TLSSocket): string {
+  const certificate = socket.getPeerCertificate();
+  if (!certificate || Object.keys(certificate).length === 0) return 'no client certificate was presented';
+  const code = String(socket.authorizationError ?? 'not authorized');
+  const subject = peerIdentity(certificate).text;
+  const why: Record<string, string> = {
+    CERT_HAS_EXPIRED: 'has expired',
+    CERT_NOT_YET_VALID: 'is not valid yet',
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'is not signed by the CA of this server',
+    UNABLE_TO_GET_ISSUER_CERT: 'is not signed by the CA of this server',
+    UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'is not signed by the CA of this server',
+    DEPTH_ZERO_SELF_SIGNED_CERT: 'is self-signed, not signed by the CA of this server',
+    SELF_SIGNED_CERT_IN_CHAIN: 'is not signed by the CA of this server',
+    CERT_REVOKED: 'is revoked',
+  };
+  return `the client certificate (${subject}) ${why[code] ?? `was refused (${code})`}`;
 }
 
 function secureOptions(material: TlsMaterial): { cert: Buffer; key: Buffer; ca: Buffer } {

@@ -19,7 +19,7 @@ import {
 } from '../../remote/constants.js';
 import { keepAlive } from '../../remote/keepalive.js';
 import { loadTlsMaterial, watchTlsMaterial, type TlsMaterial } from '../../remote/material.js';
-import { describeTlsError } from '../../remote/tls-errors.js';
+import { describeTlsError, refusalIn } from '../../remote/tls-errors.js';
 
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
