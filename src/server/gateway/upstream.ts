@@ -23,12 +23,16 @@ import { describeTlsError, refusalIn } from '../../remote/tls-errors.js';
 
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
+/** A server that refused our certificate is asked again no sooner than this. */
+const REFUSED_RETRY_MS = 1000;
 
 export class Upstream {
   private session: ClientHttp2Session | null = null;
   private connecting: ClientHttp2Session | null = null;
   private material: TlsMaterial | null = null;
   private lastError = 'not connected yet';
+  /** Why the server last refused our certificate; cleared when our TLS material changes. */
+  private refusal: string | null = null;
   private retryMs = FIRST_RETRY_MS;
   private retryTimer: NodeJS.Timeout | null = null;
   private waiters: (() => void)[] = [];
@@ -52,6 +56,8 @@ export class Upstream {
       this.material,
       (material) => {
         this.material = material;
+        this.refusal = null;
+        this.retryMs = FIRST_RETRY_MS;
         this.log.info(
           { server: this.name, directory: this.remote.tlsDirectory },
           'TLS material changed: reconnecting',
@@ -127,6 +133,7 @@ export class Upstream {
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW, maxFrameSize: MAX_FRAME_SIZE },
     });
     this.connecting = session;
+    this.watchSession(session);
     session.on('error', (error: NodeJS.ErrnoException) => {
       this.lastError = describeTlsError(error);
       this.log.warn(
@@ -134,23 +141,41 @@ export class Upstream {
         'connection to the server failed',
       );
     });
-    session.once('connect', () => {
-      if (this.connecting !== session) return;
-      this.connecting = null;
-      this.retryMs = FIRST_RETRY_MS;
-      session.setLocalWindowSize(SESSION_WINDOW);
-      keepAlive(session, () => {
-        this.lastError = 'the server stopped answering';
-        session.destroy();
-      });
-      const old = this.session;
-      this.session = session;
-      // Its running streams finish on it; new ones go to the new session.
-      old?.close();
-      this.log.info({ server: this.name, at: this.where }, 'connected to the server');
-      this.wake();
+    // Usable once the server's SETTINGS are in: a server refusing our certificate sends its GOAWAY
+    // right behind them, and a session handed out before that would lose its stream for no stated reason.
+    session.once('remoteSettings', () => setImmediate(() => this.established(session)));
+  }
+
+  private established(session: ClientHttp2Session): void {
+    if (this.connecting !== session || session.closed || session.destroyed) return;
+    this.connecting = null;
+    if (this.refusal === null) this.retryMs = FIRST_RETRY_MS;
+    session.setLocalWindowSize(SESSION_WINDOW);
+    keepAlive(session, () => {
+      this.lastError = 'the server stopped answering';
+      session.destroy();
     });
-    session.once('goaway', (code: number) => {
+    const old = this.session;
+    this.session = session;
+    // Its running streams finish on it; new ones go to the new session.
+    old?.close();
+    this.log.info({ server: this.name, at: this.where }, 'connected to the server');
+    this.wake();
+  }
+
+  private watchSession(session: ClientHttp2Session): void {
+    session.once('goaway', (code: number, _last: number, data?: Buffer) => {
+      const refusal = refusalIn(data);
+      if (refusal) {
+        // Refused for our certificate: no stream may go there, and asking again at once is no use.
+        this.refusal = refusal;
+        this.lastError = refusal;
+        this.retryMs = Math.max(this.retryMs, REFUSED_RETRY_MS);
+        this.log.warn({ server: this.name, at: this.where, problem: refusal }, 'the server refused us');
+        if (this.session === session) this.session = null;
+        this.wake();
+        return;
+      }
       if (code !== h2.NGHTTP2_NO_ERROR)
         this.lastError = `the server ended the connection (HTTP/2 error ${code})`;
       if (this.session === session) this.reconnectSoon(0);
