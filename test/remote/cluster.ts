@@ -1,0 +1,229 @@
+/**
+ * A remote section on simulated nodes (docs/remote.md): a "tools" node running k8pshd with mutual
+ * TLS on its node address, a "build" node running the gateway and the stubs, one workspace
+ * bind-mounted at a different path on each, certificates made here (./certs.ts) in Secret-shaped
+ * directories (./secret-dir.ts). Nothing is reachable but the two nodes.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { cleanup, DAEMON, freePorts, tempDir, writeFile, type Result } from '../e2e/harness.js';
+import { makePki, secretFor, type Leaf, type Pki } from './certs.js';
+import { bindWorkspace, makeNodes, runIn, spawnIn, type SimNode } from './nodes.js';
+import { writeSecretDir } from './secret-dir.js';
+
+/** The name the server's certificate carries and clients reach it by (an alias in the nodes' hosts). */
+export const TOOLS_NAME = 'tools.test';
+
+export interface Daemon {
+  process: ChildProcess;
+  stderr(): string;
+  /** Resolves when `pattern` appears in its stderr (the log); rejects after `ms` or at its exit. */
+  waitFor(pattern: RegExp, ms?: number): Promise<void>;
+  /** SIGTERM (or `signal`) and wait for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export interface ClusterOptions {
+  /** The section's command lines. */
+  commands: string;
+  /** More options on the remote section's line (after --listen, --tls and --remote). */
+  sectionOptions?: string;
+  /** Start the gateway (default true). */
+  gateway?: boolean;
+}
+
+export interface Cluster {
+  tools: SimNode;
+  build: SimNode;
+  pki: Pki;
+  dir: string;
+  port: number;
+  /** The workspace as each side mounts it. */
+  toolsWorkspace: string;
+  buildWorkspace: string;
+  /** The configuration, in the workspace's root (its base directory on each side). */
+  buildConfig: string;
+  toolsConfig: string;
+  serverTls: string;
+  clientTls: string;
+  /** The build side's stubs (made by the gateway, or by `makeStubs`). */
+  bin: string;
+  server: Daemon;
+  gateway: Daemon | null;
+  startServer(extraArgs?: string[]): Promise<Daemon>;
+  startGateway(env?: NodeJS.ProcessEnv): Promise<Daemon>;
+  /** The stub `name` run on the build node, in the build side's workspace (or `cwd`). */
+  stub(
+    name: string,
+    args?: readonly string[],
+    options?: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+  ): Promise<Result>;
+  spawnStub(name: string, args?: readonly string[], options?: { cwd?: string; env?: NodeJS.ProcessEnv }): ChildProcess;
+  /** The build side's environment for stubs. */
+  env: NodeJS.ProcessEnv;
+}
+
+export function daemon(child: ChildProcess): Daemon {
+  let stderr = '';
+  const listeners = new Set<() => void>();
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const listener of [...listeners]) listener();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+    for (const listener of [...listeners]) listener();
+  });
+  return {
+    process: child,
+    stderr: () => stderr,
+    exited,
+    waitFor(pattern, ms = 15000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`not seen within ${ms} ms: ${pattern}\n${stderr}`));
+        }, ms);
+        function check(): void {
+          if (pattern.test(stderr)) {
+            clearTimeout(timer);
+            listeners.delete(check);
+            resolve();
+          } else if (gone) {
+            clearTimeout(timer);
+            listeners.delete(check);
+            reject(new Error(`exited before ${pattern}:\n${stderr}`));
+          }
+        }
+        listeners.add(check);
+        check();
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (!gone) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** The environment of a process in a node: without the test runner's loader hooks. */
+export function nodeEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
+  return env;
+}
+
+export async function makeCluster(t: Test, options: ClusterOptions): Promise<Cluster> {
+  const dir = realpathSync(tempDir('k8psh-remote-'));
+  const nodes = await makeNodes(['tools', 'build'] as const, { test: t, aliases: { tools: [TOOLS_NAME] } });
+  const { tools, build } = nodes.byName;
+  const pki = await makePki(join(dir, 'pki'));
+  const [port] = (await freePorts(1)) as [number];
+  const source = join(dir, 'workspace');
+  mkdirSync(source);
+  const toolsWorkspace = join(dir, 'tools-node', 'workspace');
+  const buildWorkspace = join(dir, 'build-node', 'home', 'workspace');
+  const binding = bindWorkspace(source, [toolsWorkspace, buildWorkspace], { test: t });
+  const serverLeaf: Leaf = await pki.server({ dns: [TOOLS_NAME], ips: [tools.address] });
+  const clientLeaf: Leaf = await pki.client({ cn: 'build', san: ['DNS:build.ci'] });
+  const serverTls = join(dir, 'tools-node', 'tls');
+  const clientTls = join(dir, 'build-node', 'tls');
+  writeSecretDir(serverTls, secretFor(serverLeaf));
+  writeSecretDir(clientTls, secretFor(clientLeaf));
+  const config = (text: string): string =>
+    `connectTimeoutMs = 5000\n[ tools:${port} ] --listen ${tools.address} --tls \${TLS_DIR} --remote ${TOOLS_NAME} ${
+      options.sectionOptions ?? ''
+    }\n${text}\n`;
+  writeFile(join(source, 'k8psh.conf'), config(options.commands));
+  const bin = join(dir, 'build-node', 'bin');
+  mkdirSync(bin, { recursive: true });
+  const env = nodeEnv({
+    TLS_DIR: clientTls,
+    K8PSH_CONFIG: join(buildWorkspace, 'k8psh.conf'),
+    K8PSH_CACHE_DIR: join(dir, 'build-node', 'cache'),
+    PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+  });
+  t.teardown(() => {
+    // Processes first (they hold the mounts), then the mounts, then the files.
+    nodes.cleanup();
+    binding.cleanup();
+    cleanup(dir);
+  });
+
+  const cluster: Cluster = {
+    tools,
+    build,
+    pki,
+    dir,
+    port,
+    toolsWorkspace,
+    buildWorkspace,
+    toolsConfig: join(toolsWorkspace, 'k8psh.conf'),
+    buildConfig: join(buildWorkspace, 'k8psh.conf'),
+    serverTls,
+    clientTls,
+    bin,
+    env,
+    server: null as unknown as Daemon,
+    gateway: null,
+    async startServer(extraArgs = []) {
+      const server = daemon(
+        spawnIn(tools, [DAEMON, '--name', 'tools', '-c', cluster.toolsConfig, '-d', ...extraArgs], {
+          cwd: toolsWorkspace,
+          env: nodeEnv({ TLS_DIR: serverTls }),
+          stdio: ['ignore', 'ignore', 'pipe'],
+        }),
+      );
+      await server.waitFor(/"msg":"listening"/);
+      cluster.server = server;
+      return server;
+    },
+    async startGateway(extra = {}) {
+      const gateway = daemon(
+        spawnIn(build, [DAEMON, '--gateway', '-c', cluster.buildConfig, '-e', bin, '-o'], {
+          cwd: buildWorkspace,
+          env: nodeEnv({ TLS_DIR: clientTls, ...extra }),
+          stdio: ['ignore', 'ignore', 'pipe'],
+        }),
+      );
+      await gateway.waitFor(/"msg":"gateway ready"/);
+      cluster.gateway = gateway;
+      return gateway;
+    },
+    stub(name, args = [], opts = {}) {
+      return runIn(build, [join(bin, name), ...args], {
+        cwd: opts.cwd ?? buildWorkspace,
+        env: opts.env ?? env,
+        input: opts.input,
+        timeoutMs: opts.timeoutMs ?? 30000,
+      });
+    },
+    spawnStub(name, args = [], opts = {}) {
+      return spawnIn(build, [join(bin, name), ...args], {
+        cwd: opts.cwd ?? buildWorkspace,
+        env: opts.env ?? env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+    },
+  };
+  await cluster.startServer();
+  if (options.gateway ?? true) {
+    await cluster.startGateway();
+    await cluster.gateway!.waitFor(/connected to the server/);
+  } else await makeStubs(cluster);
+  return cluster;
+}
+
+/** Stubs without a gateway: a k8pshd whose name has no commands only makes them, then exits. */
+export async function makeStubs(cluster: Cluster): Promise<void> {
+  const result = await runIn(cluster.build, [DAEMON, '--name', 'stubs-only', '-c', cluster.buildConfig, '-e', cluster.bin, '-o'], {
+    cwd: cluster.buildWorkspace,
+    env: nodeEnv({ TLS_DIR: cluster.clientTls }),
+  });
+  if (result.code !== 0) throw new Error(`making stubs failed: ${result.err}`);
+}
+
