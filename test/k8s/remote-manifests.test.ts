@@ -449,6 +449,8 @@ t.test("the build container: the gateway's stubs first on PATH, and a build thro
     'the tools run as it too',
   );
   t.equal(buildSpec.securityContext?.runAsNonRoot, true);
+  for (const pod of [toolsSpec, buildSpec])
+    t.equal(pod.automountServiceAccountToken, false, 'no API token where build code runs');
 });
 
 t.test('the CA: cert-manager bootstraps it and signs both certificates', async (t) => {
