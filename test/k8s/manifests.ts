@@ -30,11 +30,20 @@ export interface Manifest {
   object: Record<string, unknown>;
 }
 
+/**
+ * A kind's checks: `validate` throws on an invalid object; `type`, exported by `module` (a package
+ * path, or one relative to this directory), is the interface the strict check types it as.
+ */
+export interface Model {
+  validate: (o: Record<string, unknown>) => void;
+  module: string;
+  type: string;
+}
+
+export type Models = Record<string, Model>;
+
 /** The models this project's manifests use: kind -> validating class and TypeScript interface. */
-const MODELS: Record<
-  string,
-  { validate: (o: Record<string, unknown>) => void; module: string; type: string }
-> = {
+export const MODELS: Models = {
   Job: {
     validate: (o) => new Job(o).validate(),
     module: 'kubernetes-models/batch/v1/Job',
@@ -122,6 +131,18 @@ export function configOf(
   c: IContainer,
   commandLine: readonly string[] = c.args ?? [],
 ): { config: Config; warnings: string[] } {
+  // In the same file, else in another file of config/k8s (a pod template holds only its Pod).
+  const own = fileName === undefined ? [] : manifestsOf(fileName);
+  return configIn([...own, ...allManifests()], spec, c, commandLine);
+}
+
+/** configOf, with the ConfigMap looked up among `candidates` (the first of its name wins). */
+export function configIn(
+  candidates: readonly Manifest[],
+  spec: IPodSpec,
+  c: IContainer,
+  commandLine: readonly string[] = c.args ?? [],
+): { config: Config; warnings: string[] } {
   const env = envOf(c);
   const file = option(commandLine, '--config') ?? env.K8PSH_CONFIG;
   if (file === undefined) throw new Error(`${c.name}: no --config and no K8PSH_CONFIG`);
@@ -130,9 +151,7 @@ export function configOf(
   const volume = spec.volumes?.find((v) => v.name === mount.name);
   const mapName = volume?.configMap?.name;
   if (mapName === undefined) throw new Error(`${c.name}: ${mount.mountPath} is not a ConfigMap volume`);
-  // In the same file, else in another file of config/k8s (a pod template holds only its Pod).
-  const own = fileName === undefined ? [] : manifestsOf(fileName);
-  const map = [...own, ...allManifests()].find(
+  const map = candidates.find(
     (m) => m.object.kind === 'ConfigMap' && (m.object.metadata as { name?: string }).name === mapName,
   );
   if (map === undefined) throw new Error(`${c.name}: no ConfigMap ${mapName} in config/k8s`);
@@ -144,9 +163,9 @@ export function configOf(
 }
 
 /** Validates against the Kubernetes schema; throws on an unknown kind or an invalid object. */
-export function validateManifest(object: Record<string, unknown>): void {
+export function validateManifest(object: Record<string, unknown>, models: Models = MODELS): void {
   const kind = String(object.kind);
-  const model = MODELS[kind];
+  const model = models[kind];
   if (model === undefined) throw new Error(`no model for kind ${kind}`);
   model.validate(object);
 }
@@ -155,12 +174,12 @@ export function validateManifest(object: Record<string, unknown>): void {
  * Type-checks each manifest as a literal of its model's interface; returns the TypeScript messages
  * (unknown fields, wrong types), each prefixed with the manifest it came from. Empty: all clean.
  */
-export function strictFieldErrors(manifests: Manifest[]): string[] {
+export function strictFieldErrors(manifests: Manifest[], models: Models = MODELS): string[] {
   const virtual = path.join(ROOT, 'test/k8s/__strict_manifests__.ts');
   const lines: string[] = [];
   const origins: string[] = [];
   manifests.forEach((manifest, i) => {
-    const model = MODELS[String(manifest.object.kind)];
+    const model = models[String(manifest.object.kind)];
     if (model === undefined) throw new Error(`no model for kind ${String(manifest.object.kind)}`);
     lines.push(`import type { ${model.type} as T${i} } from '${model.module}';`);
     origins.push(`${path.relative(ROOT, manifest.file)}#${manifest.index}`);
@@ -205,7 +224,8 @@ export function strictFieldErrors(manifests: Manifest[]): string[] {
 
 export function podSpecOf(object: Record<string, unknown>): IPodSpec {
   if (object.kind === 'Pod') return (object as { spec: IPodSpec }).spec;
-  if (object.kind === 'Job') return (object as { spec: { template: { spec: IPodSpec } } }).spec.template.spec;
+  if (object.kind === 'Job' || object.kind === 'Deployment')
+    return (object as { spec: { template: { spec: IPodSpec } } }).spec.template.spec;
   throw new Error(`no pod spec in a ${String(object.kind)}`);
 }
 
