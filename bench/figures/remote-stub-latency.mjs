@@ -7,7 +7,7 @@
  */
 import { medianBars } from '../lib/bars.mjs';
 import { interleave } from '../lib/interleave.mjs';
-import { remoteFigure, stubRun } from '../lib/remote.mjs';
+import { cpuMs, remoteFigure, stubRun } from '../lib/remote.mjs';
 import { round, summary } from '../lib/stats.mjs';
 
 /** The issue's goal: a call through the gateway costs at most this much over a Pod-local one. */
@@ -21,11 +21,13 @@ export const remoteStubLatency = (ctx) =>
         label: 'stub → gateway → tools node: true',
         role: 'ours',
         ...stubRun(remote, 'remote', 'true', [], native),
+        servers: { gateway: remote.gateway.pid, 'tools server': remote.server.pid },
       },
       {
         label: 'stub → Pod-local k8pshd: true',
         role: 'baseline',
         ...stubRun(remote, 'local', 'true', [], native),
+        servers: { 'Pod-local k8pshd': remote.local.pid },
       },
       {
         label: '/bin/true',
@@ -38,10 +40,13 @@ export const remoteStubLatency = (ctx) =>
     ];
     // Five times the Pod-local figure's runs: a run costs milliseconds, and the goal is a difference.
     const runs = ctx.options.runs * 5;
+    // The servers' CPU time (/proc/PID/stat, 10 ms ticks) summed over every call: a mean per call.
+    const cpu = {};
     const wall = await interleave(
       cases,
       runs,
       async (c) => {
+        const before = Object.entries(c.servers ?? {}).map(([name, pid]) => [name, pid, cpuMs(pid)]);
         const result = await remote.driver.call({
           op: 'time',
           file: c.file,
@@ -51,6 +56,11 @@ export const remoteStubLatency = (ctx) =>
         });
         if (!result.ok)
           throw new Error(`${c.label} failed with status ${result.status}: ${result.stderr ?? ''}`);
+        for (const [name, pid, ms] of before) {
+          cpu[name] ??= { ms: 0, calls: 0 };
+          cpu[name].ms += cpuMs(pid) - ms;
+          cpu[name].calls++;
+        }
         return result.wall;
       },
       { warmUp: 1 },
@@ -58,6 +68,9 @@ export const remoteStubLatency = (ctx) =>
     const stats = cases.map((c, i) => ({ ...c, s: summary(wall[i]) }));
     const [ours, local, binTrue] = stats;
     const over = ours.s.median - local.s.median;
+    const cpuPerCall = Object.fromEntries(
+      Object.entries(cpu).map(([name, { ms, calls }]) => [name, round(ms / calls, 3)]),
+    );
     return {
       title: 'Remote stub latency: `true` through the gateway',
       subtitle: `median wall time of ${runs} interleaved runs in the build node; K8PSH_NATIVE=1`,
@@ -71,6 +84,7 @@ export const remoteStubLatency = (ctx) =>
         'Pod-local stub vs /bin/true': round(local.s.median / binTrue.s.median, 3),
       },
       overPodLocalMs: round(over, 3),
+      serverCpuMsPerCall: cpuPerCall,
       native: `every run of both stubs exited 0 with K8PSH_NATIVE=1 (${runs + 1} each)`,
       targets: [
         {
@@ -79,6 +93,8 @@ export const remoteStubLatency = (ctx) =>
           met: over <= BUDGET_MS,
         },
       ],
-      note: 'the gateway relays each session over one established HTTP/2 connection with mutual TLS 1.3',
+      note: `server CPU per call: ${Object.entries(cpuPerCall)
+        .map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`)
+        .join(', ')}`,
     };
   });

@@ -141,7 +141,11 @@ async function startRemote(ctx) {
   const daemonEnv = (extra) => ({ PATH: process.env.PATH, HOME: process.env.HOME, ...extra });
   remote.stubEnv = {
     // The build Pod's environment: its TLS directory is where the stubs' configuration says.
-    remote: daemonEnv({ K8PSH_CONFIG: remoteConfig, K8PSH_CACHE_DIR: join(dir, 'cache'), TLS_DIR: clientTls }),
+    remote: daemonEnv({
+      K8PSH_CONFIG: remoteConfig,
+      K8PSH_CACHE_DIR: join(dir, 'cache'),
+      TLS_DIR: clientTls,
+    }),
     local: daemonEnv({ K8PSH_CONFIG: localConfig, K8PSH_CACHE_DIR: join(dir, 'cache') }),
   };
 
