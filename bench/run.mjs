@@ -14,7 +14,9 @@
  * (one run of each, then again) so that a load change on this shared machine hits them alike;
  * medians with their spread are reported (lib/interleave.mjs). The benchmark starts its own k8pshd on
  * a free port with a generated configuration in a scratch directory (lib/target.mjs), and stops it at
- * the end. One file a figure in figures/, in the order figures/index.mjs lists them.
+ * the end. One file a figure in figures/, in the order figures/index.mjs lists them. A figure this
+ * machine cannot measure (the remote ones without network namespaces) is listed under `skipped`
+ * with its reason.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
