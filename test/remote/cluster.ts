@@ -61,7 +61,11 @@ export interface Cluster {
     args?: readonly string[],
     options?: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number },
   ): Promise<Result>;
-  spawnStub(name: string, args?: readonly string[], options?: { cwd?: string; env?: NodeJS.ProcessEnv }): ChildProcess;
+  spawnStub(
+    name: string,
+    args?: readonly string[],
+    options?: { cwd?: string; env?: NodeJS.ProcessEnv },
+  ): ChildProcess;
   /** The build side's environment for stubs. */
   env: NodeJS.ProcessEnv;
 }
@@ -220,10 +224,13 @@ export async function makeCluster(t: Test, options: ClusterOptions): Promise<Clu
 
 /** Stubs without a gateway: a k8pshd whose name has no commands only makes them, then exits. */
 export async function makeStubs(cluster: Cluster): Promise<void> {
-  const result = await runIn(cluster.build, [DAEMON, '--name', 'stubs-only', '-c', cluster.buildConfig, '-e', cluster.bin, '-o'], {
-    cwd: cluster.buildWorkspace,
-    env: nodeEnv({ TLS_DIR: cluster.clientTls }),
-  });
+  const result = await runIn(
+    cluster.build,
+    [DAEMON, '--name', 'stubs-only', '-c', cluster.buildConfig, '-e', cluster.bin, '-o'],
+    {
+      cwd: cluster.buildWorkspace,
+      env: nodeEnv({ TLS_DIR: cluster.clientTls }),
+    },
+  );
   if (result.code !== 0) throw new Error(`making stubs failed: ${result.err}`);
 }
-

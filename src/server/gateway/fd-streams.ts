@@ -5,12 +5,14 @@
  * shell and siblings share: such a descriptor is reopened through /proc/self/fd (a new description on
  * the same pipe or terminal) and only that one is made non-blocking. Files and /dev/null never block:
  * they are read and written in place, at the offset the caller shares (`>>` and `{ a; b; } > f` keep
- * working). A socket cannot be reopened; it is used as it is (Node makes it non-blocking).
+ * working). A socket cannot be reopened: ./socket-fd.ts reads and writes it without changing it.
  */
 import { closeSync, constants, createReadStream, createWriteStream, fstatSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { isatty, ReadStream, WriteStream } from 'node:tty';
+import { syscalls } from '../../native/syscalls.js';
+import { socketReader, socketWriter } from './socket-fd.js';
 
 /** The chunk size of a file read: the size of the data frames it becomes. */
 const FILE_READ_SIZE = 256 * 1024;
@@ -44,11 +46,12 @@ export function fdReader(fd: number): Readable {
       return type === 'tty' ? new ReadStream(own) : new Socket({ fd: own, readable: true, writable: false });
     }
   }
-  if (type === 'socket') return new Socket({ fd, readable: true, writable: false, allowHalfOpen: true });
+  const native = type === 'socket' ? syscalls() : null;
+  if (native) return socketReader(native, fd);
   return createReadStream('', { fd, autoClose: true, highWaterMark: FILE_READ_SIZE });
 }
 
-/** Takes ownership of `fd` (closed with the stream). */
+/** Takes ownership of `fd` (closed with the stream: destroy it, never end it, once written). */
 export function fdWriter(fd: number): Writable {
   const type = kind(fd);
   if (type === 'pipe' || type === 'tty') {
@@ -58,6 +61,7 @@ export function fdWriter(fd: number): Writable {
       return type === 'tty' ? new WriteStream(own) : new Socket({ fd: own, readable: false, writable: true });
     }
   }
-  if (type === 'socket') return new Socket({ fd, readable: false, writable: true });
+  const native = type === 'socket' ? syscalls() : null;
+  if (native) return socketWriter(native, fd);
   return createWriteStream('', { fd, autoClose: true });
 }

@@ -193,6 +193,7 @@ export class GatewaySession implements Session {
       for (const frame of this.pending.splice(0)) stream.write(frame);
       if (this.stubEnded) stream.end();
       this.socket.resume();
+      this.stdin?.resume();
     });
   }
 
@@ -217,8 +218,8 @@ export class GatewaySession implements Session {
       if (!this.fds) return this.down(encodeValue(type, 0));
       // The command closed its stdin: stop reading the stub's.
       if (type === FrameType.STDIN_DATA) this.stopStdin();
-      else if (type === FrameType.STDOUT_DATA) this.stdout?.end();
-      else this.stderr?.end();
+      else if (type === FrameType.STDOUT_DATA) release(this.stdout);
+      else release(this.stderr);
     },
     onError: (message) => this.lost(`protocol error from the server: ${message}`),
   };
@@ -274,6 +275,8 @@ export class GatewaySession implements Session {
     reader.on('data', (chunk: Buffer) => {
       if (this.stream && !writeData(this.stream, FrameType.STDIN_DATA, chunk)) this.holdStub();
     });
+    // Read once there is somewhere to send it (the stream may still be opening).
+    if (!this.stream) reader.pause();
     // A read error (EIO from a terminal gone) ends stdin as its end would.
     const ended = (): void => {
       if (this.stdin === reader) this.up(STDIN_END);
@@ -340,8 +343,8 @@ export class GatewaySession implements Session {
   private finish(frames: Buffer): void {
     if (this.closed) return;
     this.stopStdin();
-    this.stdout?.end();
-    this.stderr?.end();
+    release(this.stdout);
+    release(this.stderr);
     this.socket.end(frames);
     this.socket.resume();
     setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
@@ -361,6 +364,14 @@ export class GatewaySession implements Session {
     this.fromStub.release();
     this.markDone();
   }
+}
+
+/**
+ * Closes our descriptor once what was written is out. Never end(): on a socket that is shutdown(),
+ * which would close the stub's own stdout for everyone sharing it (the stub prints after us).
+ */
+function release(writer: Writable | null): void {
+  if (writer && !writer.destroyed) void written(writer).then(() => writer.destroy());
 }
 
 /** Resolves once everything written to `writer` so far has been handed to the system. */
