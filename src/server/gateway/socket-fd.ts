@@ -54,23 +54,30 @@ export function socketReader(native: Syscalls, fd: number): Readable {
 
 export function socketWriter(native: Syscalls, fd: number): Writable {
   let timer: NodeJS.Timeout | null = null;
+  const send = (chunk: Buffer, callback: (error?: Error | null) => void): void => {
+    let offset = 0;
+    let delay = FIRST_RETRY_MS;
+    const attempt = (): void => {
+      timer = null;
+      try {
+        while (offset < chunk.length) offset += native.send(fd, chunk.subarray(offset), []);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return callback(error as Error);
+        timer = setTimeout(attempt, delay);
+        delay = Math.min(delay * 2, MAX_RETRY_MS);
+        return;
+      }
+      callback();
+    };
+    attempt();
+  };
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      let offset = 0;
-      let delay = FIRST_RETRY_MS;
-      const attempt = (): void => {
-        timer = null;
-        try {
-          while (offset < chunk.length) offset += native.send(fd, chunk.subarray(offset), []);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return callback(error as Error);
-          timer = setTimeout(attempt, delay);
-          delay = Math.min(delay * 2, MAX_RETRY_MS);
-          return;
-        }
-        callback();
-      };
-      attempt();
+      send(chunk, callback);
+    },
+    // Pieces queued meanwhile leave in one send: each send is a syscall and a wake-up of the reader.
+    writev(chunks, callback) {
+      send(Buffer.concat(chunks.map(({ chunk }) => chunk as Buffer)), callback);
     },
     destroy(error, callback) {
       if (timer) clearTimeout(timer);
