@@ -89,6 +89,8 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   /** Debug lines are built only when they are written (K8PSH_DEBUG=Process): not on every session. */
   private readonly debugging: boolean;
 
+  /** Writes to an HTTP/2 stream are corked until the end of this turn (./batch()). */
+  private corked = false;
   /** The socket when the peer watch applies (not an HTTP/2 stream). */
   private readonly watchable: Socket | null;
 
@@ -378,6 +380,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
 
   private forward(type: number, chunk: Buffer): void {
     if (this.closed) return;
+    if (!this.watchable) this.batch();
     if (!writeData(this.socket, type, chunk) && !this.outputPaused) {
       this.outputPaused = true;
       this.child?.pauseOutput();
@@ -391,7 +394,23 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   }
 
   private send(frame: Buffer): void {
-    if (!this.closed) this.socket.write(frame);
+    if (this.closed) return;
+    if (!this.watchable) this.batch();
+    this.socket.write(frame);
+  }
+
+  /**
+   * An HTTP/2 stream (a remote client): the frames of one event-loop turn leave in one write, one
+   * DATA frame and TLS record instead of one each (HELLO reply, ends of stdout and stderr, exit).
+   */
+  private batch(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    setImmediate(() => {
+      this.corked = false;
+      this.socket.uncork();
+    });
   }
 
   private refuse(message: string, code: number): void {

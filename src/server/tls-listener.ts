@@ -181,10 +181,19 @@ export class TlsListener {
     if (!this.settings.admitStream(stream)) return;
     const socket = stream.session!.socket as TLSSocket;
     stream.respond({ ':status': 200 });
-    this.settings.onStream(stream, {
-      identity: peerIdentity(socket.getPeerCertificate()),
-      address: address(socket),
-    });
+    this.settings.onStream(stream, this.peer(socket));
+  }
+
+  /** Who is at the other end of a connection: worked out once, for all its streams. */
+  private readonly peers = new WeakMap<TLSSocket, TlsPeer>();
+
+  private peer(socket: TLSSocket): TlsPeer {
+    let peer = this.peers.get(socket);
+    if (!peer) {
+      peer = { identity: peerIdentity(socket.getPeerCertificate()), address: address(socket) };
+      this.peers.set(socket, peer);
+    }
+    return peer;
   }
 }
 

@@ -75,7 +75,7 @@ export class GatewaySession implements Session {
       maxDataPayload: DEFAULT_LIMITS.maxDataPayload,
     });
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.fromStub.push(chunk));
+    socket.on('data', (chunk: Buffer) => this.fromStubChunk(chunk));
     socket.on('error', () => {});
     socket.on('end', () => this.onStubEnd());
     socket.on('close', () => this.onStubGone());
@@ -91,7 +91,18 @@ export class GatewaySession implements Session {
   receiveFirst(first: FirstMessage): void {
     if (first.fds.length > 0) this.fds = first.fds;
     this.socket.resume();
-    this.fromStub.push(first.bytes);
+    this.fromStubChunk(first.bytes);
+  }
+
+  /**
+   * The frames of one read go up in one write (one DATA frame, one TLS record) rather than one each:
+   * every write is a packet and a wake-up on the other side.
+   */
+  private fromStubChunk(chunk: Buffer): void {
+    const stream = this.stream;
+    stream?.cork();
+    this.fromStub.push(chunk);
+    stream?.uncork();
   }
 
   refuseIfWaiting(message: string): void {
@@ -184,13 +195,20 @@ export class GatewaySession implements Session {
         const status = headers[':status'];
         if (status !== 200) this.lost(`the server answered HTTP status ${String(status)}`);
       });
-      stream.on('data', (chunk: Buffer) => this.fromServer.push(chunk));
+      stream.on('data', (chunk: Buffer) => {
+        // Likewise down to a relaying stub: the frames of one read in one write.
+        this.socket.cork();
+        this.fromServer.push(chunk);
+        this.socket.uncork();
+      });
       stream.on('end', () => this.onServerEnd());
       stream.on('error', (error: Error) => this.lost(error.message));
       stream.on('close', () =>
         this.lost(stream.rstCode ? `stream reset (HTTP/2 error ${stream.rstCode})` : null),
       );
+      stream.cork();
       for (const frame of this.pending.splice(0)) stream.write(frame);
+      stream.uncork();
       if (this.stubEnded) stream.end();
       this.socket.resume();
       this.stdin?.resume();
