@@ -318,6 +318,15 @@ export class Server {
 
   /** Every log line of a TLS peer's session carries who it is; a refused identity is refused at START. */
   private peerContext(peer: TlsPeer): SessionContext {
+    let context = this.peerContexts.get(peer);
+    if (!context) this.peerContexts.set(peer, (context = this.makePeerContext(peer)));
+    return context;
+  }
+
+  /** One per TLS connection (a gateway's sessions all share theirs): its logger is made once. */
+  private readonly peerContexts = new WeakMap<TlsPeer, SessionContext>();
+
+  private makePeerContext(peer: TlsPeer): SessionContext {
     const { name, options } = this.settings;
     const refusal = identityRefusal(peer.identity, options.allowIdentities, name);
     if (refusal) this.log.warn({ peer: peer.address, identity: peer.identity.text }, 'identity not allowed');
