@@ -232,26 +232,31 @@ export class Server {
   }
 
   /**
-   * A stream is a session: it counts toward --max-sessions as a connection does (its TLS connection
-   * holds the descriptors, counted once when it was accepted).
+   * A stream is a session: it counts toward --max-sessions and the descriptor budget as a connection
+   * does (its command's socketpairs and pidfd are the same whatever carries the session; the TLS
+   * connection's own socket was counted when it was accepted).
    */
   private admitStream(stream: ServerHttp2Stream): boolean {
     const { name, options } = this.settings;
-    if (this.stopping || this.held >= options.maxSessions) {
+    const descriptors = this.descriptors;
+    let refusal: string | null = null;
+    if (this.stopping) refusal = `server ${name} is shutting down`;
+    else if (this.held >= options.maxSessions) {
       this.log.warn({ limit: options.maxSessions }, 'stream refused: too many sessions');
-      stream.end(
-        encodeRefusal(
-          this.stopping
-            ? `server ${name} is shutting down`
-            : `server ${name} is busy (${options.maxSessions} sessions)`,
-          ExitCode.FAILURE,
-          false,
-        ),
-      );
+      refusal = `server ${name} is busy (${options.maxSessions} sessions)`;
+    } else if (descriptors && !descriptors.take(CONNECTION_DESCRIPTORS)) {
+      this.log.warn({ limit: descriptors.limit }, 'stream refused: out of file descriptors');
+      refusal = `server ${name} is out of file descriptors (its limit is ${descriptors.limit}): try again later`;
+    }
+    if (refusal !== null) {
+      stream.end(encodeRefusal(refusal, ExitCode.FAILURE, false));
       return false;
     }
     this.held++;
-    stream.once('close', () => this.held--);
+    stream.once('close', () => {
+      this.held--;
+      descriptors?.give(CONNECTION_DESCRIPTORS);
+    });
     return true;
   }
 
