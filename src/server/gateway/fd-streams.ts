@@ -17,7 +17,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { Socket } from 'node:net';
-import { Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { isatty, ReadStream, WriteStream } from 'node:tty';
 import { syscalls } from '../../native/syscalls.js';
 import { socketReader, socketWriter } from './socket-fd.js';
@@ -47,13 +47,15 @@ function reopen(fd: number, flags: number): number | null {
   }
 }
 
-/** Takes ownership of `fd` (closed with the stream). */
-export function fdReader(fd: number): Readable {
+/**
+ * Takes ownership of `fd` (closed with the stream). Null for /dev/null, the commonest stdin of a
+ * build (`-n`, make's jobs, CI): at its end before anything is read, with no stream to make.
+ */
+export function fdReader(fd: number): Readable | null {
   const { kind: type } = kind(fd);
   if (type === 'null') {
-    // The commonest stdin of a build (`-n`, make's jobs, CI): at its end before anything is read.
     closeSync(fd);
-    return Readable.from([]);
+    return null;
   }
   if (type === 'pipe' || type === 'tty') {
     const own = reopen(fd, constants.O_RDONLY);

@@ -281,7 +281,7 @@ export class GatewaySession implements Session {
     const [stdin, stdout, stderr] = fds as [number, number, number];
     this.stdout = new PassedOutput(stdout, (error) => this.onStdoutError(error));
     this.stderr = new PassedOutput(stderr, () => {});
-    let reader: Readable;
+    let reader: Readable | null;
     try {
       reader = fdReader(stdin);
     } catch (error) {
@@ -291,6 +291,8 @@ export class GatewaySession implements Session {
         ExitCode.CONNECTION_FAILURE,
       );
     }
+    // /dev/null: its end goes with the request, in the same write.
+    if (!reader) return this.up(STDIN_END);
     this.stdin = reader;
     reader.on('data', (chunk: Buffer) => {
       if (this.stream && !writeData(this.stream, FrameType.STDIN_DATA, chunk)) this.holdStub();
