@@ -14,7 +14,9 @@
  * (one run of each, then again) so that a load change on this shared machine hits them alike;
  * medians with their spread are reported (lib/interleave.mjs). The benchmark starts its own k8pshd on
  * a free port with a generated configuration in a scratch directory (lib/target.mjs), and stops it at
- * the end. One file a figure in figures/, in the order figures/index.mjs lists them.
+ * the end. One file a figure in figures/, in the order figures/index.mjs lists them. A figure this
+ * machine cannot measure (the remote ones without network namespaces) is listed under `skipped`
+ * with its reason.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -59,6 +61,7 @@ async function main() {
       perf: perf.file !== null,
     },
     figures: {},
+    skipped: {},
   };
   try {
     const ours = await startTarget('k8psh', options.bin, scratch, options.settleMs);
@@ -67,12 +70,25 @@ async function main() {
       ? await startTarget('original', options.reference, scratch, options.settleMs)
       : null;
     if (reference) targets.push(reference);
-    const ctx = { ours, reference, options: { ...options, scratch } };
+    // adopt(): what a figure starts for the rest of the run (lib/remote.mjs) is stopped with the targets.
+    const ctx = {
+      ours,
+      reference,
+      options: { ...options, scratch },
+      adopt: (target) => targets.push(target),
+    };
     for (const [name, measure] of Object.entries(FIGURES)) {
       if (options.only && !options.only.includes(name)) continue;
       const started = Date.now();
       process.stderr.write(`bench: ${name}...`);
-      results.figures[name] = { id: name, ...(await measure(ctx)) };
+      const figure = await measure(ctx);
+      // A figure this machine cannot measure (no network namespaces, ...) says why instead.
+      if (figure.skipped) {
+        results.skipped[name] = figure.skipped;
+        process.stderr.write(` skipped: ${figure.skipped}\n`);
+        continue;
+      }
+      results.figures[name] = { id: name, ...figure };
       if (name === 'stdinThroughput') ctx.warmRssMiB = rssMiB(ours.pid);
       process.stderr.write(` ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     }

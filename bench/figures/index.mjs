@@ -1,12 +1,17 @@
 /**
  * Every figure, in the order they are measured and shown. Each takes { ours, reference, options,
- * warmRssMiB? } and returns { title, unit, better, bars: [{label, value, role, ratio?}], targets, ... }.
+ * warmRssMiB?, adopt } and returns { title, unit, better, bars: [{label, value, role, ratio?}], targets, ... },
+ * or { skipped: reason } when it cannot be measured here.
  */
 import { cProject } from './c-project.mjs';
 import { compilerProbes } from './compiler-probes.mjs';
 import { concurrentSessions } from './concurrent-sessions.mjs';
 import { concurrentStubs } from './concurrent-stubs.mjs';
 import { idleRss } from './idle-rss.mjs';
+import { remoteConcurrentStubs } from './remote-concurrent-stubs.mjs';
+import { remoteIdleRss } from './remote-idle-rss.mjs';
+import { remoteStubLatency } from './remote-stub-latency.mjs';
+import { remoteStdoutThroughput } from './remote-throughput.mjs';
 import { sequentialSessions } from './sequential-sessions.mjs';
 import { slowReaderRss } from './slow-reader-rss.mjs';
 import { stubLatency } from './stub-latency.mjs';
@@ -25,4 +30,9 @@ export const FIGURES = {
   compilerProbes,
   slowReaderRss,
   sequentialSessions,
+  // Issue 24: a remote section through the gateway, on two simulated nodes, beside Pod-local.
+  remoteStubLatency,
+  remoteConcurrentStubs,
+  remoteStdoutThroughput,
+  remoteIdleRss,
 };

@@ -22,6 +22,7 @@ export function table(results) {
       ]);
     rows.push(null);
   }
+  const skipped = Object.entries(results.skipped ?? {}).map(([name, why]) => `${name}: skipped (${why})`);
   const widths = rows[0].map((_, i) => Math.max(...rows.filter(Boolean).map((r) => r[i].length)));
   return rows
     .map((r) =>
@@ -32,5 +33,6 @@ export function table(results) {
             .join('  ')
             .trimEnd(),
     )
+    .concat(skipped)
     .join('\n');
 }

@@ -2,11 +2,25 @@
  * `HOST`, `HOST:PORT`, `[IPv6]` and `[IPv6]:PORT`, as `--remote` and `--listen` take them (docs/remote.md).
  * Pure: a message instead of a throw, so each caller says where the text came from.
  */
-import { isIP } from 'node:net';
 
 export interface HostPort {
   host: string;
   port: number;
+}
+
+/**
+ * 4, 6 or 0 as node:net's isIP, without loading node:net on a stub's path (the configuration is
+ * parsed by every stub call): dotted quads by hand, IPv6 by the URL parser (a global).
+ */
+export function isIP(text: string): 0 | 4 | 6 {
+  if (/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(text)) return 4;
+  if (!text.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(text)) return 0;
+  try {
+    new URL(`http://[${text}]/`);
+    return 6;
+  } catch {
+    return 0;
+  }
 }
 
 /** The address, or why not; `defaultPort` when the text names none. */

@@ -144,7 +144,6 @@ export function buildConfig(raw: RawConfig, file: string, opts: ParseOptions): C
         environment: [],
         serverOptions: [],
         serverUid: undefined,
-        remote: undefined,
       };
       hosts.set(hostName, host);
     } else if (host.port !== port && section.port !== undefined) {
@@ -159,7 +158,7 @@ export function buildConfig(raw: RawConfig, file: string, opts: ParseOptions): C
     host.serverUid = uid ?? host.serverUid;
     const remote = remoteSection(host.serverOptions, host.port, configDirectory);
     if (typeof remote === 'string') return fail(section.name, remote);
-    host.remote = remote;
+    if (remote) host.remote = remote;
 
     for (const command of section.commands) {
       const name = resolve(command.name);

@@ -22,8 +22,11 @@ export interface HostConfig {
    * their own, the only uid whose listener stubs talk to (docs/security.md, "Whose listener").
    */
   serverUid: number | undefined;
-  /** Set when clients reach this section's server on another node (`--remote`, docs/remote.md). */
-  remote: RemoteSection | undefined;
+  /**
+   * Set when clients reach this section's server on another node (`--remote`, docs/remote.md);
+   * absent otherwise, so that an original configuration's model is what it always was.
+   */
+  remote?: RemoteSection;
 }
 
 /** Where and how a remote section's server is reached (src/config/remote-options.ts). */

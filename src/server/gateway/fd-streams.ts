@@ -5,24 +5,37 @@
  * shell and siblings share: such a descriptor is reopened through /proc/self/fd (a new description on
  * the same pipe or terminal) and only that one is made non-blocking. Files and /dev/null never block:
  * they are read and written in place, at the offset the caller shares (`>>` and `{ a; b; } > f` keep
- * working). A socket cannot be reopened; it is used as it is (Node makes it non-blocking).
+ * working). A socket cannot be reopened: ./socket-fd.ts reads and writes it without changing it.
  */
-import { closeSync, constants, createReadStream, createWriteStream, fstatSync, openSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  fstatSync,
+  openSync,
+  type Stats,
+} from 'node:fs';
 import { Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { isatty, ReadStream, WriteStream } from 'node:tty';
+import { syscalls } from '../../native/syscalls.js';
+import { socketReader, socketWriter } from './socket-fd.js';
 
-/** The chunk size of a file read: the size of the data frames it becomes. */
-const FILE_READ_SIZE = 256 * 1024;
+/** The chunk size of a file read: large enough for few reads, small enough not to weigh on V8's heap. */
+const FILE_READ_SIZE = 64 * 1024;
+/** /dev/null: makedev(1, 3). */
+const DEV_NULL = 259;
 
-type Kind = 'pipe' | 'tty' | 'socket' | 'file';
+type Kind = 'pipe' | 'tty' | 'socket' | 'null' | 'file';
 
-function kind(fd: number): Kind {
+function kind(fd: number): { kind: Kind; stat: Stats } {
   const stat = fstatSync(fd);
-  if (stat.isFIFO()) return 'pipe';
-  if (stat.isSocket()) return 'socket';
-  if (stat.isCharacterDevice() && isatty(fd)) return 'tty';
-  return 'file';
+  if (stat.isFIFO()) return { kind: 'pipe', stat };
+  if (stat.isSocket()) return { kind: 'socket', stat };
+  if (stat.isCharacterDevice() && stat.rdev === DEV_NULL) return { kind: 'null', stat };
+  if (stat.isCharacterDevice() && isatty(fd)) return { kind: 'tty', stat };
+  return { kind: 'file', stat };
 }
 
 /** A new description of the same pipe or terminal, or null (then the descriptor is used as it is). */
@@ -36,7 +49,12 @@ function reopen(fd: number, flags: number): number | null {
 
 /** Takes ownership of `fd` (closed with the stream). */
 export function fdReader(fd: number): Readable {
-  const type = kind(fd);
+  const { kind: type } = kind(fd);
+  if (type === 'null') {
+    // The commonest stdin of a build (`-n`, make's jobs, CI): at its end before anything is read.
+    closeSync(fd);
+    return Readable.from([]);
+  }
   if (type === 'pipe' || type === 'tty') {
     const own = reopen(fd, constants.O_RDONLY);
     if (own !== null) {
@@ -44,13 +62,14 @@ export function fdReader(fd: number): Readable {
       return type === 'tty' ? new ReadStream(own) : new Socket({ fd: own, readable: true, writable: false });
     }
   }
-  if (type === 'socket') return new Socket({ fd, readable: true, writable: false, allowHalfOpen: true });
+  const native = type === 'socket' ? syscalls() : null;
+  if (native) return socketReader(native, fd);
   return createReadStream('', { fd, autoClose: true, highWaterMark: FILE_READ_SIZE });
 }
 
-/** Takes ownership of `fd` (closed with the stream). */
+/** Takes ownership of `fd` (closed with the stream: destroy it, never end it, once written). */
 export function fdWriter(fd: number): Writable {
-  const type = kind(fd);
+  const { kind: type } = kind(fd);
   if (type === 'pipe' || type === 'tty') {
     const own = reopen(fd, constants.O_WRONLY);
     if (own !== null) {
@@ -58,6 +77,7 @@ export function fdWriter(fd: number): Writable {
       return type === 'tty' ? new WriteStream(own) : new Socket({ fd: own, readable: false, writable: true });
     }
   }
-  if (type === 'socket') return new Socket({ fd, readable: false, writable: true });
+  const native = type === 'socket' ? syscalls() : null;
+  if (native) return socketWriter(native, fd);
   return createWriteStream('', { fd, autoClose: true });
 }

@@ -10,7 +10,7 @@
 import type { ClientHttp2Stream } from 'node:http2';
 import { constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { encodeString, encodeValue, FrameDecoder, type FrameHandler } from '../../protocol/codec.js';
 import { DEFAULT_LIMITS, ExitCode, Feature, FrameType, type Limits } from '../../protocol/constants.js';
@@ -20,10 +20,10 @@ import { encodeRefusal } from '../../protocol/server-frames.js';
 import { closeDescriptors } from '../addon-spawn.js';
 import type { FirstMessage } from '../connection.js';
 import type { Session } from '../server.js';
-import { fdReader, fdWriter } from './fd-streams.js';
+import { fdReader } from './fd-streams.js';
+import { PassedOutput } from './passed-output.js';
 import type { Upstream } from './upstream.js';
 
-const EMPTY = Buffer.alloc(0);
 const SIGPIPE = 13;
 /** A finished session waits this long for the stub to close before dropping it. */
 const LINGER_MS = 5000;
@@ -51,8 +51,8 @@ export class GatewaySession implements Session {
   private closed = false;
   private fds: number[] | null = null;
   private stdin: Readable | null = null;
-  private stdout: Writable | null = null;
-  private stderr: Writable | null = null;
+  private stdout: PassedOutput | null = null;
+  private stderr: PassedOutput | null = null;
   private stdoutBroken = false;
   /** Frames for the stub that must wait until the output before them is written (fds only). */
   private toStub: Promise<void> = Promise.resolve();
@@ -193,6 +193,7 @@ export class GatewaySession implements Session {
       for (const frame of this.pending.splice(0)) stream.write(frame);
       if (this.stubEnded) stream.end();
       this.socket.resume();
+      this.stdin?.resume();
     });
   }
 
@@ -217,8 +218,8 @@ export class GatewaySession implements Session {
       if (!this.fds) return this.down(encodeValue(type, 0));
       // The command closed its stdin: stop reading the stub's.
       if (type === FrameType.STDIN_DATA) this.stopStdin();
-      else if (type === FrameType.STDOUT_DATA) this.stdout?.end();
-      else this.stderr?.end();
+      else if (type === FrameType.STDOUT_DATA) this.stdout?.release();
+      else this.stderr?.release();
     },
     onError: (message) => this.lost(`protocol error from the server: ${message}`),
   };
@@ -234,21 +235,25 @@ export class GatewaySession implements Session {
       else if (!this.socket.write(frame) && !this.fds) this.holdServer(this.socket);
     };
     if (!this.fds) return send();
-    const stdout = this.stdout;
-    const stderr = this.stderr;
-    this.toStub = this.toStub.then(() => Promise.all([written(stdout), written(stderr)])).then(send);
+    this.toStub = this.toStub.then(() => this.outputWritten()).then(send);
   }
 
-  private output(writer: Writable | null, chunk: Buffer, stdout: boolean): void {
-    if (!writer || (stdout && this.stdoutBroken)) return;
-    if (!writer.write(chunk)) this.holdServer(writer);
+  private output(output: PassedOutput | null, chunk: Buffer, stdout: boolean): void {
+    if (!output || (stdout && this.stdoutBroken)) return;
+    if (!output.write(chunk)) this.holdServer(output);
   }
 
-  private holdServer(writer: Writable): void {
+  /** Resolves once the output before it is written (frames for the stub wait for that). */
+  private outputWritten(): Promise<unknown> {
+    return Promise.all([this.stdout?.written(), this.stderr?.written()]);
+  }
+
+  private holdServer(writer: { onceDrained(callback: () => void): void } | Socket): void {
     const stream = this.stream;
     if (!stream || stream.isPaused()) return;
     stream.pause();
-    writer.once('drain', () => stream.resume());
+    if ('onceDrained' in writer) writer.onceDrained(() => stream.resume());
+    else writer.once('drain', () => stream.resume());
   }
 
   // --- passed descriptors ---
@@ -256,24 +261,24 @@ export class GatewaySession implements Session {
   private serveDescriptors(fds: number[]): void {
     this.fds = fds;
     const [stdin, stdout, stderr] = fds as [number, number, number];
+    this.stdout = new PassedOutput(stdout, (error) => this.onStdoutError(error));
+    this.stderr = new PassedOutput(stderr, () => {});
+    let reader: Readable;
     try {
-      this.stdout = fdWriter(stdout);
-      this.stderr = fdWriter(stderr);
-      this.stdin = fdReader(stdin);
+      reader = fdReader(stdin);
     } catch (error) {
-      // Those not yet taken by a stream are still ours to close.
-      closeDescriptors(this.stderr ? [stdin] : this.stdout ? [stderr, stdin] : fds);
+      closeDescriptors([stdin]);
       return this.refuse(
-        `cannot use the passed descriptors: ${(error as Error).message}`,
+        `cannot read the passed stdin: ${(error as Error).message}`,
         ExitCode.CONNECTION_FAILURE,
       );
     }
-    this.stdout.on('error', (error: NodeJS.ErrnoException) => this.onStdoutError(error));
-    this.stderr.on('error', () => {});
-    const reader = this.stdin;
+    this.stdin = reader;
     reader.on('data', (chunk: Buffer) => {
       if (this.stream && !writeData(this.stream, FrameType.STDIN_DATA, chunk)) this.holdStub();
     });
+    // Read once there is somewhere to send it (the stream may still be opening).
+    if (!this.stream) reader.pause();
     // A read error (EIO from a terminal gone) ends stdin as its end would.
     const ended = (): void => {
       if (this.stdin === reader) this.up(STDIN_END);
@@ -331,17 +336,15 @@ export class GatewaySession implements Session {
     this.finished = true;
     this.stream?.close(h2.NGHTTP2_CANCEL);
     const frames = encodeRefusal(message, code, this.modern);
-    this.toStub = this.toStub
-      .then(() => Promise.all([written(this.stdout), written(this.stderr)]))
-      .then(() => this.finish(frames));
+    this.toStub = this.toStub.then(() => this.outputWritten()).then(() => this.finish(frames));
   }
 
   /** The last frames, once; the stub closes after reading them. */
   private finish(frames: Buffer): void {
     if (this.closed) return;
     this.stopStdin();
-    this.stdout?.end();
-    this.stderr?.end();
+    this.stdout?.release();
+    this.stderr?.release();
     this.socket.end(frames);
     this.socket.resume();
     setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
@@ -354,21 +357,11 @@ export class GatewaySession implements Session {
     // The command's session is cancelled: the server ends its process group.
     if (this.stream && !this.stream.closed) this.stream.close(h2.NGHTTP2_CANCEL);
     this.stopStdin();
-    this.stdout?.destroy();
-    this.stderr?.destroy();
+    this.stdout?.close();
+    this.stderr?.close();
     if (this.fds && !this.stdout) closeDescriptors(this.fds);
     this.fds = null;
     this.fromStub.release();
     this.markDone();
   }
-}
-
-/** Resolves once everything written to `writer` so far has been handed to the system. */
-function written(writer: Writable | null): Promise<void> {
-  if (!writer || writer.destroyed || writer.writableFinished) return Promise.resolve();
-  return new Promise((resolve) => {
-    writer.once('close', () => resolve());
-    if (writer.writableEnded) writer.once('finish', () => resolve());
-    else writer.write(EMPTY, () => resolve());
-  });
 }
