@@ -151,3 +151,14 @@ t.test('the stub killed: SIGTERM to the process group, SIGKILL 2 s later', { ski
   const again = await cluster.stub('sh', ['-c', 'echo again']);
   t.same([again.code, again.out, again.err], [0, 'again\n', '']);
 });
+
+t.test('the client killed, no gateway: its TLS connection closes, the command ends', { skip }, async (t) => {
+  const cluster = await makeCluster(t, { commands: 'sh\n', gateway: false });
+  const long = await startLong(cluster, 'pids-direct-c');
+  long.stub.kill('SIGKILL');
+  await long.exit;
+  t.ok(await allGone(long.pids, 3000), 'the command and its child are ended');
+  await cluster.server.waitFor(/client gone: ending its command/, 1000);
+  const again = await cluster.stub('sh', ['-c', 'echo again']);
+  t.same([again.code, again.out, again.err], [0, 'again\n', '']);
+});
