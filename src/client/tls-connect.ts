@@ -88,12 +88,15 @@ function attempt(remote: RemoteSection, material: ReturnType<typeof loadTlsMater
     session.once('close', () => fail('the server closed the connection', false));
     session.once('connect', () => {
       session.setLocalWindowSize(SESSION_WINDOW);
-      // The refusal comes with the server's first frames: wait for its SETTINGS before the stream.
-      session.once('remoteSettings', () => {
-        if (settled) return;
-        settled = true;
-        resolve({ session });
-      });
+      // The refusal comes right behind the server's SETTINGS (as ../server/gateway/upstream.ts
+      // waits for it): a stream opened before it is read would only see the connection close.
+      session.once('remoteSettings', () =>
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          resolve({ session });
+        }),
+      );
     });
   });
 }

@@ -77,7 +77,7 @@ export class TlsListener {
     });
     this.h2.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) =>
       log.warn(
-        { peer: address(socket), err: error.code ?? error.message, reason: error.message },
+        { peer: handshakePeer(socket), err: error.code ?? error.message, reason: error.message },
         'TLS handshake refused',
       ),
     );
@@ -143,6 +143,8 @@ export class TlsListener {
 
   private onConnection(socket: Socket): void {
     if (!this.settings.admit(socket)) return;
+    // Read now: Node keeps it, and a handshake the peer hangs up on is logged after the socket is gone.
+    address(socket);
     socket.on('error', () => {});
     const timer = setTimeout(() => socket.destroy(), FIRST_BYTE_MS);
     socket.once('close', () => clearTimeout(timer));
@@ -218,6 +220,16 @@ function clientCertificateProblem(socket: TLSSocket): string {
 
 function secureOptions(material: TlsMaterial): { cert: Buffer; key: Buffer; ca: Buffer } {
   return { cert: material.cert, key: material.key, ca: material.ca };
+}
+
+/**
+ * The peer of a failed handshake: a peer that hung up has taken the TLS socket's address with it, but
+ * the plain socket under it (`_parent`, Node's own name for it) still has the one read on connection.
+ */
+function handshakePeer(socket: TLSSocket): string {
+  const known = address(socket);
+  const parent = (socket as TLSSocket & { _parent?: Socket | null })._parent;
+  return known === 'unknown' && parent ? address(parent) : known;
 }
 
 function address(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {

@@ -5,11 +5,11 @@
  * directories (./secret-dir.ts). Nothing is reachable but the two nodes.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, realpathSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { cleanup, DAEMON, freePorts, tempDir, writeFile, type Result } from '../e2e/harness.js';
-import { makePki, secretFor, type Leaf, type Pki } from './certs.js';
+import { makePki, secretFor, type Pki, type TlsFiles } from './certs.js';
 import { bindWorkspace, makeNodes, runIn, spawnIn, type SimNode } from './nodes.js';
 import { writeSecretDir } from './secret-dir.js';
 
@@ -24,6 +24,8 @@ export interface Daemon {
   /** SIGTERM (or `signal`) and wait for the exit. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
+  /** The k8pshd's own pid (under `serverPidNamespace`, not the unshare's that started it). */
+  pid(): number;
 }
 
 export interface ClusterOptions {
@@ -33,6 +35,20 @@ export interface ClusterOptions {
   sectionOptions?: string;
   /** Start the gateway (default true). */
   gateway?: boolean;
+  /**
+   * The whole option text after the section's `]`, in place of the default
+   * `--listen <tools address> --tls ${TLS_DIR} --remote tools.test <sectionOptions>`.
+   */
+  section?: (tools: SimNode) => string;
+  /** The server's Secret (default: a leaf of the CA naming tools.test and the tools node's address). */
+  serverSecret?: (pki: Pki, tools: SimNode) => Promise<TlsFiles>;
+  /** The build side's Secret (default: a client leaf of the CA, CN=build, DNS:build.ci). */
+  clientSecret?: (pki: Pki) => Promise<TlsFiles>;
+  /**
+   * Run the server as PID 1 of a PID namespace of its own, as a container's command is: when it
+   * dies, the kernel ends every process left in the namespace, as in its Pod.
+   */
+  serverPidNamespace?: boolean;
 }
 
 export interface Cluster {
@@ -53,7 +69,10 @@ export interface Cluster {
   bin: string;
   server: Daemon;
   gateway: Daemon | null;
-  startServer(extraArgs?: string[]): Promise<Daemon>;
+  /** `env` is added to the server's (TLS_DIR: its Secret directory). */
+  startServer(extraArgs?: string[], env?: NodeJS.ProcessEnv): Promise<Daemon>;
+  /** k8pshd of the tools section run to its end on the tools node (a start-up that must fail). */
+  runServer(extraArgs?: string[], env?: NodeJS.ProcessEnv): Promise<Result>;
   startGateway(env?: NodeJS.ProcessEnv): Promise<Daemon>;
   /** The stub `name` run on the build node, in the build side's workspace (or `cwd`). */
   stub(
@@ -70,7 +89,7 @@ export interface Cluster {
   env: NodeJS.ProcessEnv;
 }
 
-export function daemon(child: ChildProcess): Daemon {
+export function daemon(child: ChildProcess, pidNamespace = false): Daemon {
   let stderr = '';
   const listeners = new Set<() => void>();
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -112,6 +131,13 @@ export function daemon(child: ChildProcess): Daemon {
       if (!gone) child.kill(signal);
       return exited;
     },
+    pid() {
+      if (!pidNamespace) return child.pid!;
+      // unshare --fork: its one child is the namespace's PID 1.
+      const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim();
+      if (!/^\d+$/.test(children)) throw new Error(`no single child under unshare: ${children}`);
+      return Number(children);
+    },
   };
 }
 
@@ -132,16 +158,20 @@ export async function makeCluster(t: Test, options: ClusterOptions): Promise<Clu
   const toolsWorkspace = join(dir, 'tools-node', 'workspace');
   const buildWorkspace = join(dir, 'build-node', 'home', 'workspace');
   const binding = bindWorkspace(source, [toolsWorkspace, buildWorkspace], { test: t });
-  const serverLeaf: Leaf = await pki.server({ dns: [TOOLS_NAME], ips: [tools.address] });
-  const clientLeaf: Leaf = await pki.client({ cn: 'build', san: ['DNS:build.ci'] });
+  const serverSecret = options.serverSecret
+    ? await options.serverSecret(pki, tools)
+    : secretFor(await pki.server({ dns: [TOOLS_NAME], ips: [tools.address] }));
+  const clientSecret = options.clientSecret
+    ? await options.clientSecret(pki)
+    : secretFor(await pki.client({ cn: 'build', san: ['DNS:build.ci'] }));
   const serverTls = join(dir, 'tools-node', 'tls');
   const clientTls = join(dir, 'build-node', 'tls');
-  writeSecretDir(serverTls, secretFor(serverLeaf));
-  writeSecretDir(clientTls, secretFor(clientLeaf));
-  const config = (text: string): string =>
-    `connectTimeoutMs = 5000\n[ tools:${port} ] --listen ${tools.address} --tls \${TLS_DIR} --remote ${TOOLS_NAME} ${
-      options.sectionOptions ?? ''
-    }\n${text}\n`;
+  writeSecretDir(serverTls, serverSecret);
+  writeSecretDir(clientTls, clientSecret);
+  const section = options.section
+    ? options.section(tools)
+    : `--listen ${tools.address} --tls \${TLS_DIR} --remote ${TOOLS_NAME} ${options.sectionOptions ?? ''}`;
+  const config = (text: string): string => `connectTimeoutMs = 5000\n[ tools:${port} ] ${section}\n${text}\n`;
   writeFile(join(source, 'k8psh.conf'), config(options.commands));
   const bin = join(dir, 'build-node', 'bin');
   mkdirSync(bin, { recursive: true });
@@ -158,6 +188,15 @@ export async function makeCluster(t: Test, options: ClusterOptions): Promise<Clu
     cleanup(dir);
   });
 
+  const serverArgv = (extra: readonly string[]): string[] => [
+    DAEMON,
+    '--name',
+    'tools',
+    '-c',
+    join(toolsWorkspace, 'k8psh.conf'),
+    '-d',
+    ...extra,
+  ];
   const cluster: Cluster = {
     tools,
     build,
@@ -174,17 +213,28 @@ export async function makeCluster(t: Test, options: ClusterOptions): Promise<Clu
     env,
     server: null as unknown as Daemon,
     gateway: null,
-    async startServer(extraArgs = []) {
+    async startServer(extraArgs = [], extraEnv = {}) {
+      const namespace = options.serverPidNamespace
+        ? ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc']
+        : [];
       const server = daemon(
-        spawnIn(tools, [DAEMON, '--name', 'tools', '-c', cluster.toolsConfig, '-d', ...extraArgs], {
+        spawnIn(tools, [...namespace, ...serverArgv(extraArgs)], {
           cwd: toolsWorkspace,
-          env: nodeEnv({ TLS_DIR: serverTls }),
+          env: nodeEnv({ TLS_DIR: serverTls, ...extraEnv }),
           stdio: ['ignore', 'ignore', 'pipe'],
         }),
+        options.serverPidNamespace,
       );
       await server.waitFor(/"msg":"listening"/);
       cluster.server = server;
       return server;
+    },
+    runServer(extraArgs = [], extraEnv = {}) {
+      return runIn(tools, serverArgv(extraArgs), {
+        cwd: toolsWorkspace,
+        env: nodeEnv({ TLS_DIR: serverTls, ...extraEnv }),
+        timeoutMs: 15000,
+      });
     },
     async startGateway(extra = {}) {
       const gateway = daemon(

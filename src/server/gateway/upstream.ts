@@ -172,7 +172,11 @@ export class Upstream {
         this.lastError = refusal;
         this.retryMs = Math.max(this.retryMs, REFUSED_RETRY_MS);
         this.log.warn({ server: this.name, at: this.where, problem: refusal }, 'the server refused us');
-        if (this.session === session) this.session = null;
+        // Nor may the session made with the material before ours (a rotation): new sessions use the
+        // current material or fail with its reason. Its running streams finish.
+        const current = this.session;
+        this.session = null;
+        if (current !== session) current?.close();
         this.wake();
         return;
       }
