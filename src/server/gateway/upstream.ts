@@ -33,6 +33,7 @@ export class Upstream {
   private lastError = 'not connected yet';
   /** Why the server last refused our certificate; cleared when our TLS material changes. */
   private refusal: string | null = null;
+  private readonly refused = new WeakSet<ClientHttp2Session>();
   private retryMs = FIRST_RETRY_MS;
   private retryTimer: NodeJS.Timeout | null = null;
   private waiters: (() => void)[] = [];
@@ -135,6 +136,8 @@ export class Upstream {
     this.connecting = session;
     this.watchSession(session);
     session.on('error', (error: NodeJS.ErrnoException) => {
+      // The refusal's own reason stays the one to tell (its session then closes with an error code).
+      if (this.refused.has(session)) return;
       this.lastError = describeTlsError(error);
       this.log.warn(
         { server: this.name, at: this.where, problem: this.lastError },
@@ -169,6 +172,7 @@ export class Upstream {
       if (refusal) {
         // Refused for our certificate: no stream may go there, and asking again at once is no use.
         this.refusal = refusal;
+        this.refused.add(session);
         this.lastError = refusal;
         this.retryMs = Math.max(this.retryMs, REFUSED_RETRY_MS);
         this.log.warn({ server: this.name, at: this.where, problem: refusal }, 'the server refused us');
