@@ -4,11 +4,12 @@
  * bind-mounted at a different path on each, certificates made here (./certs.ts) in Secret-shaped
  * directories (./secret-dir.ts). Nothing is reachable but the two nodes.
  */
-import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { cleanup, DAEMON, freePorts, tempDir, writeFile, type Result } from '../e2e/harness.js';
+import { alive, cleanup, DAEMON, freePorts, tempDir, writeFile, type Result } from '../e2e/harness.js';
 import { makePki, secretFor, type Pki, type TlsFiles } from './certs.js';
 import { bindWorkspace, makeNodes, runIn, spawnIn, type SimNode } from './nodes.js';
 import { writeSecretDir } from './secret-dir.js';
@@ -147,8 +148,27 @@ export function nodeEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * Clusters of test processes that are gone (killed before their teardown): their bind mounts would
+ * stay in the mount table and their directories in /tmp.
+ */
+function sweepStaleClusters(): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+  for (const name of readdirSync(tmpdir())) {
+    const match = /^k8psh-remote-(\d+)-/.exec(name);
+    if (!match || Number(match[1]) === process.pid || alive(Number(match[1]))) continue;
+    const root = join(tmpdir(), name);
+    for (const line of mounts.split('\n')) {
+      const point = line.split(' ')[4];
+      if (point?.startsWith(`${root}/`)) spawnSync('umount', ['--lazy', point], { timeout: 10_000 });
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 export async function makeCluster(t: Test, options: ClusterOptions): Promise<Cluster> {
-  const dir = realpathSync(tempDir('k8psh-remote-'));
+  sweepStaleClusters();
+  const dir = realpathSync(tempDir(`k8psh-remote-${process.pid}-`));
   const nodes = await makeNodes(['tools', 'build'] as const, { test: t, aliases: { tools: [TOOLS_NAME] } });
   const { tools, build } = nodes.byName;
   const pki = await makePki(join(dir, 'pki'));

@@ -7,6 +7,7 @@
  * (to the gateway's local socket), the default way, and the native stub.
  */
 import { mkdirSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import t, { type Test } from 'tap';
 import { DAEMON, freePorts, SKIP_UNBUILT, writeFile } from '../e2e/harness.js';
@@ -17,8 +18,8 @@ import { nodesUnsupported, spawnIn } from './nodes.js';
 
 t.test('local and remote give the same', { skip: SKIP_UNBUILT || nodesUnsupported() }, async (t) => {
   const native = await nativeBuilt();
-  const scratch = realpathSync(t.testdirName ? '/tmp' : '/tmp');
-  const recorderDir = join(scratch, `k8psh-remote-rec-${process.pid}`);
+  // Outside the workspace, at one path both nodes see (a stale one is swept as a cluster's is).
+  const recorderDir = join(realpathSync(tmpdir()), `k8psh-remote-${process.pid}-recorder`);
   mkdirSync(recorderDir, { recursive: true });
   t.teardown(() => import('node:fs').then((fs) => fs.rmSync(recorderDir, { recursive: true, force: true })));
   const rec = buildRecorder(recorderDir);
