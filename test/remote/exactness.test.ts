@@ -38,6 +38,7 @@ trapint /bin/sh -c 'trap "echo got INT; exit 5" INT; echo ready; while :; do sle
 env     LANG=C.UTF-8 ?OPT= ?WITHDEF=fallback =INH=inherited REQ='\${LANG}-x' ${R} args --
 missing /nonexistent/program
 noexec  ./noexec.txt
+yes     /usr/bin/yes
 `;
   const cluster: Cluster = await makeCluster(t, { commands });
   // The Pod-local twin: the same section, served on the build node itself.
@@ -194,6 +195,27 @@ noexec  ./noexec.txt
         child.kill('SIGINT');
         const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
         t.same([code, out], [5, 'ready\ngot INT\n'], `${side} ${way}: SIGINT forwarded, the trap ran`);
+      }
+  });
+
+  t.test('a reader that goes away: the writer dies by SIGPIPE, as locally, and nothing hangs', async (t) => {
+    for (const way of WAYS)
+      for (const side of ['local', 'remote'] as const) {
+        const r = await runWay(
+          way,
+          'ip',
+          [
+            'netns',
+            'exec',
+            cluster.build.netns,
+            'bash',
+            '-c',
+            `${join(bins[side], 'yes')} | head -2; echo "\${PIPESTATUS[@]}"`,
+          ],
+          // The shell's own tools, not stubs of the same names (cat, env) from the stub directory.
+          { env: { ...envs[side], PATH: '/usr/bin:/bin' }, cwd: cluster.buildWorkspace, timeoutMs: 15000 },
+        );
+        t.same([r.code, r.stdout], [0, 'y\ny\n141 0\n'], `${side} ${way}: yes | head -2`);
       }
   });
 

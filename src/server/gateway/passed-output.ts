@@ -37,9 +37,17 @@ export class PassedOutput {
     return writer.write(chunk);
   }
 
+  /** Once it takes more, or never will (closed, broken): the server's stream must not stay paused. */
   onceDrained(callback: () => void): void {
-    if (this.writer) this.writer.once('drain', callback);
-    else callback();
+    const writer = this.writer;
+    if (!writer || writer.destroyed) return callback();
+    const done = (): void => {
+      writer.off('drain', done);
+      writer.off('close', done);
+      callback();
+    };
+    writer.once('drain', done);
+    writer.once('close', done);
   }
 
   /** Resolves once everything written so far has been handed to the system. */
