@@ -3,14 +3,13 @@
  * session over mutual TLS 1.3 made for this one call, one stream on it. Slower than the gateway (a
  * handshake per call) but needs nothing running in the Pod. Loaded only for a remote section.
  */
-import { connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
-import { isIP } from 'node:net';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { formatHostPort } from '../config/address.js';
 import type { RemoteSection } from '../config/model.js';
 import { clientDebug } from '../debug.js';
 import { ConnectionError } from '../errors.js';
-import { MAX_FRAME_SIZE, SESSION_PATH, SESSION_WINDOW, STREAM_WINDOW } from '../remote/constants.js';
+import { SESSION_PATH, SESSION_WINDOW } from '../remote/constants.js';
+import { connectSession } from '../remote/connect.js';
 import { loadTlsMaterial } from '../remote/material.js';
 import { describeTlsError, refusalIn } from '../remote/tls-errors.js';
 
@@ -59,18 +58,8 @@ export async function openRemoteStream(
 type Attempt = { session: ClientHttp2Session } | { problem: string; retry: boolean };
 
 function attempt(remote: RemoteSection, material: ReturnType<typeof loadTlsMaterial>): Promise<Attempt> {
-  const { serverName } = remote;
   return new Promise((resolve) => {
-    const session = connect(`https://${formatHostPort(remote)}`, {
-      cert: material.cert,
-      key: material.key,
-      ca: material.ca,
-      minVersion: 'TLSv1.3',
-      ...(isIP(serverName) ? {} : { servername: serverName }),
-      checkServerIdentity: (_host: string, certificate: PeerCertificate) =>
-        checkServerIdentity(serverName, certificate),
-      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW, maxFrameSize: MAX_FRAME_SIZE },
-    });
+    const session = connectSession(remote, material);
     let settled = false;
     const fail = (problem: string, retry: boolean): void => {
       if (settled) return;

@@ -4,19 +4,12 @@
  * in the background when lost (back-off 100 ms to 5 s) and when the TLS directory rotates (the old
  * session finishes its streams: running sessions are untouched).
  */
-import { connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
-import { isIP } from 'node:net';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { constants as h2, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import type { Logger } from 'pino';
 import { formatHostPort } from '../../config/address.js';
 import type { RemoteSection } from '../../config/model.js';
-import {
-  CONNECT_WAIT_MS,
-  MAX_FRAME_SIZE,
-  SESSION_PATH,
-  SESSION_WINDOW,
-  STREAM_WINDOW,
-} from '../../remote/constants.js';
+import { CONNECT_WAIT_MS, SESSION_PATH, SESSION_WINDOW } from '../../remote/constants.js';
+import { connectSession } from '../../remote/connect.js';
 import { keepAlive } from '../../remote/keepalive.js';
 import { loadTlsMaterial, watchTlsMaterial, type TlsMaterial } from '../../remote/material.js';
 import { describeTlsError, refusalIn } from '../../remote/tls-errors.js';
@@ -120,19 +113,7 @@ export class Upstream {
   private connect(): void {
     if (this.closed || !this.material) return;
     this.connecting?.destroy();
-    const { host, port, serverName } = this.remote;
-    const material = this.material;
-    const session = connect(`https://${formatHostPort({ host, port })}`, {
-      cert: material.cert,
-      key: material.key,
-      ca: material.ca,
-      minVersion: 'TLSv1.3',
-      // SNI carries a name, never an address; the certificate is checked against the configured name.
-      ...(isIP(serverName) ? {} : { servername: serverName }),
-      checkServerIdentity: (_host: string, certificate: PeerCertificate) =>
-        checkServerIdentity(serverName, certificate),
-      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW, maxFrameSize: MAX_FRAME_SIZE },
-    });
+    const session = connectSession(this.remote, this.material);
     this.connecting = session;
     this.watchSession(session);
     session.on('error', (error: NodeJS.ErrnoException) => {
