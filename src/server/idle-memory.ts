@@ -67,6 +67,20 @@ export class IdleMemoryReducer {
     this.timer.refresh();
   }
 
+  /**
+   * Once, now if idle: what start-up left (the configuration's parse, the option parser, a TLS
+   * handshake) goes, and the baselines start from there. For a gateway, whose idle footprint in
+   * every build Pod is the figure that counts.
+   */
+  settle(): void {
+    if (!this.options.isIdle()) return;
+    this.collect(() => {
+      this.trim();
+      this.baseline = getHeapStatistics().total_heap_size;
+      this.residentBaseline = anonymousResident();
+    });
+  }
+
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

@@ -43,6 +43,8 @@ export interface ServerSettings {
   stubs: string[];
   /** Loaded at start when --listen names a non-loopback address (./tls-listener.ts). */
   tls: TlsMaterial | null;
+  /** Anonymous memory growth that makes an idle server give memory back (./idle-memory.ts). */
+  residentGrowthBytes?: number;
   /** Makes each session in place of a Connection: the gateway's relay (./gateway/relay.ts). */
   sessions?: (socket: Socket, first: FirstMessage | undefined) => Session;
 }
@@ -81,7 +83,7 @@ export class Server {
   private local: NetServer | null = null;
   private remote: TlsListener | null = null;
   private readonly addresses: { plain: HostPort[]; tls: HostPort[] };
-  private readonly memory = new IdleMemoryReducer({ isIdle: () => this.connections.size === 0 });
+  private readonly memory: IdleMemoryReducer;
   private descriptors: DescriptorBudget | null = null;
   private readonly context: SessionContext;
   private readonly pidfile: string | null;
@@ -110,6 +112,12 @@ export class Server {
       },
     };
     this.addresses = listenAddresses(options.listen, settings.port);
+    this.memory = new IdleMemoryReducer({
+      isIdle: () => this.connections.size === 0,
+      ...(settings.residentGrowthBytes === undefined
+        ? {}
+        : { residentGrowthBytes: settings.residentGrowthBytes }),
+    });
   }
 
   /**
@@ -158,6 +166,11 @@ export class Server {
       },
       'listening',
     );
+  }
+
+  /** Gives back what start-up left, if nothing runs (./idle-memory.ts settle()). */
+  settleMemory(): void {
+    this.memory.settle();
   }
 
   /**

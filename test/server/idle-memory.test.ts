@@ -113,3 +113,29 @@ t.test(
     t.equal(pins.length, 100);
   },
 );
+
+t.test('settle(): once, whatever grew, only when idle, and the next growth counts from there', async (t) => {
+  let collections = 0;
+  let trims = 0;
+  let idle = false;
+  const reducer = new IdleMemoryReducer({
+    isIdle: () => idle,
+    delayMs: 10,
+    growthBytes: 64 * MiB,
+    residentGrowthBytes: 64 * MiB,
+    collect: (done) => {
+      collections++;
+      done();
+    },
+    trim: () => trims++,
+  });
+  t.teardown(() => reducer.stop());
+  reducer.settle();
+  t.same([collections, trims], [0, 0], 'a session running: nothing (it would block the session)');
+  idle = true;
+  reducer.settle();
+  t.same([collections, trims], [1, 1], 'idle: collected and trimmed though nothing grew by the thresholds');
+  reducer.sessionEnded();
+  await sleep(100);
+  t.equal(collections, 1, 'afterwards, the usual rule: no growth, no collection');
+});
