@@ -24,6 +24,9 @@ function closeWorkingDirectory(spec: SpawnSpec): void {
   closeDescriptors([spec.cwd.fd]);
 }
 
+/** Output queued on an HTTP/2 stream before the command is paused (see forward()). */
+const STREAM_OUTPUT_HIGH_WATER = 256 << 10;
+
 /** How long a finished session waits for the client to close before dropping it. */
 const LINGER_MS = 5000;
 
@@ -381,7 +384,14 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   private forward(type: number, chunk: Buffer): void {
     if (this.closed) return;
     if (!this.watchable) this.batch();
-    if (!writeData(this.socket, type, chunk) && !this.outputPaused) {
+    const full = !writeData(this.socket, type, chunk);
+    // An HTTP/2 stream says full at 16 KiB, less than one child read: the command would stop at
+    // every read until the peer's WINDOW_UPDATE came back. 256 KiB per session keeps it flowing.
+    if (
+      full &&
+      !this.outputPaused &&
+      (this.watchable || this.socket.writableLength >= STREAM_OUTPUT_HIGH_WATER)
+    ) {
       this.outputPaused = true;
       this.child?.pauseOutput();
     }

@@ -16,7 +16,7 @@ import {
   openSync,
   type Stats,
 } from 'node:fs';
-import { Socket } from 'node:net';
+import { Socket, type SocketConstructorOpts } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { isatty, ReadStream, WriteStream } from 'node:tty';
 import { syscalls } from '../../native/syscalls.js';
@@ -24,6 +24,12 @@ import { socketReader, socketWriter } from './socket-fd.js';
 
 /** The chunk size of a file read: large enough for few reads, small enough not to weigh on V8's heap. */
 const FILE_READ_SIZE = 64 * 1024;
+/**
+ * Output queued before the gateway stops reading the server's stream: a 64 KiB pipe is full at every
+ * write, and pausing at Node's 16 KiB would stall the stream once per pipe-full (its window updates
+ * stop with it).
+ */
+const OUTPUT_HIGH_WATER = 256 << 10;
 /** /dev/null: makedev(1, 3). */
 const DEV_NULL = 259;
 
@@ -76,10 +82,18 @@ export function fdWriter(fd: number): Writable {
     const own = reopen(fd, constants.O_WRONLY);
     if (own !== null) {
       closeSync(fd);
-      return type === 'tty' ? new WriteStream(own) : new Socket({ fd: own, readable: false, writable: true });
+      return type === 'tty'
+        ? new WriteStream(own)
+        : // Duplex options reach the stream; @types/node lists only the socket's own.
+          new Socket({
+            fd: own,
+            readable: false,
+            writable: true,
+            writableHighWaterMark: OUTPUT_HIGH_WATER,
+          } as SocketConstructorOpts);
     }
   }
   const native = type === 'socket' ? syscalls() : null;
-  if (native) return socketWriter(native, fd);
-  return createWriteStream('', { fd, autoClose: true });
+  if (native) return socketWriter(native, fd, OUTPUT_HIGH_WATER);
+  return createWriteStream('', { fd, autoClose: true, highWaterMark: OUTPUT_HIGH_WATER });
 }

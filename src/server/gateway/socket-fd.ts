@@ -52,7 +52,7 @@ export function socketReader(native: Syscalls, fd: number): Readable {
   return reader;
 }
 
-export function socketWriter(native: Syscalls, fd: number): Writable {
+export function socketWriter(native: Syscalls, fd: number, highWaterMark: number): Writable {
   let timer: NodeJS.Timeout | null = null;
   const send = (chunk: Buffer, callback: (error?: Error | null) => void): void => {
     let offset = 0;
@@ -72,6 +72,7 @@ export function socketWriter(native: Syscalls, fd: number): Writable {
     attempt();
   };
   return new Writable({
+    highWaterMark,
     write(chunk: Buffer, _encoding, callback) {
       send(chunk, callback);
     },
