@@ -24,8 +24,5 @@ export const MAX_FRAME_SIZE = (1 << 20) - 1;
 export const PING_INTERVAL_MS = 5000;
 export const PING_TIMEOUT_MS = 10000;
 
-/** A gateway waits this long for its connection before refusing a session (then exit 255). */
-export const CONNECT_WAIT_MS = 10000;
-
 /** Opens the GOAWAY debug data of a server that refused the client's certificate; the reason follows. */
 export const REFUSED_PREFIX = 'k8psh refused: ';

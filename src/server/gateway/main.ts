@@ -37,7 +37,7 @@ export async function runGateway(config: Config, options: ServerOptions, log: Lo
   const upstreams: Upstream[] = [];
   try {
     for (const host of remote) {
-      const upstream = new Upstream(host.name, host.remote!, logger('Socket'));
+      const upstream = new Upstream(host.name, host.remote!, logger('Socket'), config.connectTimeoutMs);
       upstream.start();
       upstreams.push(upstream);
       const commands = new Map([...config.commands].filter(([, command]) => command.host === host.name));

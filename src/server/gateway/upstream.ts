@@ -8,12 +8,22 @@ import { constants as h2, type ClientHttp2Session, type ClientHttp2Stream } from
 import type { Logger } from 'pino';
 import { formatHostPort } from '../../config/address.js';
 import type { RemoteSection } from '../../config/model.js';
-import { CONNECT_WAIT_MS, SESSION_PATH, SESSION_WINDOW } from '../../remote/constants.js';
+import { SESSION_PATH, SESSION_WINDOW } from '../../remote/constants.js';
 import { connectSession } from '../../remote/connect.js';
 import { keepAlive } from '../../remote/keepalive.js';
 import { loadTlsMaterial, watchTlsMaterial, type TlsMaterial } from '../../remote/material.js';
 import { describeTlsError, refusalIn } from '../../remote/tls-errors.js';
 
+/** Failures a later attempt may not meet: sessions keep waiting for the connection (up to connectTimeoutMs). */
+const RETRIED = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
 /** A server that refused our certificate is asked again no sooner than this. */
@@ -38,6 +48,8 @@ export class Upstream {
     private readonly name: string,
     private readonly remote: RemoteSection,
     private readonly log: Logger,
+    /** How long a session waits for a connection before it is refused (the config's connectTimeoutMs). */
+    private readonly connectTimeoutMs: number,
   ) {
     this.where = formatHostPort(remote);
   }
@@ -97,7 +109,9 @@ export class Upstream {
       this.connect();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, CONNECT_WAIT_MS);
+      // connectTimeoutMs, as a client waits for a Pod-local server that is not up yet (negative: no end).
+      const wait = this.connectTimeoutMs;
+      const timer = wait < 0 ? undefined : setTimeout(done, wait);
       function done(): void {
         clearTimeout(timer);
         resolve();
@@ -120,6 +134,9 @@ export class Upstream {
       // The refusal's own reason stays the one to tell (its session then closes with an error code).
       if (this.refused.has(session)) return;
       this.lastError = describeTlsError(error);
+      // A server not up yet (or its Service not in DNS yet) is waited for, as a client waits for a
+      // Pod-local one; a certificate problem will not go away: the sessions waiting hear it now.
+      if (!RETRIED.has(error.code ?? '')) this.wake();
       this.log.warn(
         { server: this.name, at: this.where, problem: this.lastError },
         'connection to the server failed',
@@ -178,8 +195,6 @@ export class Upstream {
 
   private reconnectSoon(delay: number): void {
     if (this.closed || this.retryTimer) return;
-    // The sessions waiting see the failure now rather than at the end of their wait.
-    if (delay > 0) this.wake();
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.connect();
