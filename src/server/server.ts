@@ -250,27 +250,12 @@ export class Server {
    * connection's own socket was counted when it was accepted).
    */
   private admitStream(stream: ServerHttp2Stream): boolean {
-    const { name, options } = this.settings;
-    const descriptors = this.descriptors;
-    let refusal: string | null = null;
-    if (this.stopping) refusal = `server ${name} is shutting down`;
-    else if (this.held >= options.maxSessions) {
-      this.log.warn({ limit: options.maxSessions }, 'stream refused: too many sessions');
-      refusal = `server ${name} is busy (${options.maxSessions} sessions)`;
-    } else if (descriptors && !descriptors.take(CONNECTION_DESCRIPTORS)) {
-      this.log.warn({ limit: descriptors.limit }, 'stream refused: out of file descriptors');
-      refusal = `server ${name} is out of file descriptors (its limit is ${descriptors.limit}): try again later`;
-    }
-    if (refusal !== null) {
-      stream.end(encodeRefusal(refusal, ExitCode.FAILURE, false));
-      return false;
-    }
-    this.held++;
-    stream.once('close', () => {
-      this.held--;
-      descriptors?.give(CONNECTION_DESCRIPTORS);
-    });
-    return true;
+    const refusal = this.stopping
+      ? `server ${this.settings.name} is shutting down`
+      : this.hold(stream, 'stream');
+    if (refusal === null) return true;
+    stream.end(encodeRefusal(refusal, ExitCode.FAILURE, false));
+    return false;
   }
 
   /** False: the connection was dropped or refused (and is not read). */
@@ -279,27 +264,32 @@ export class Server {
       socket.destroy();
       return false;
     }
+    const refusal = this.hold(socket, 'connection');
+    if (refusal !== null) this.refuse(socket, refusal);
+    return refusal === null;
+  }
+
+  /**
+   * A session's share of --max-sessions and of the descriptor budget, given back when `holder`
+   * closes; or the refusal when none is left.
+   */
+  private hold(holder: Transport, kind: 'connection' | 'stream'): string | null {
     const { name, options } = this.settings;
     if (this.held >= options.maxSessions) {
-      this.log.warn({ limit: options.maxSessions }, 'connection refused: too many sessions');
-      this.refuse(socket, `server ${name} is busy (${options.maxSessions} sessions)`);
-      return false;
+      this.log.warn({ limit: options.maxSessions }, `${kind} refused: too many sessions`);
+      return `server ${name} is busy (${options.maxSessions} sessions)`;
     }
     const descriptors = this.descriptors;
     if (descriptors && !descriptors.take(CONNECTION_DESCRIPTORS)) {
-      this.log.warn({ limit: descriptors.limit }, 'connection refused: out of file descriptors');
-      this.refuse(
-        socket,
-        `server ${name} is out of file descriptors (its limit is ${descriptors.limit}): try again later`,
-      );
-      return false;
+      this.log.warn({ limit: descriptors.limit }, `${kind} refused: out of file descriptors`);
+      return `server ${name} is out of file descriptors (its limit is ${descriptors.limit}): try again later`;
     }
     this.held++;
-    socket.once('close', () => {
+    holder.once('close', () => {
       this.held--;
       descriptors?.give(CONNECTION_DESCRIPTORS);
     });
-    return true;
+    return null;
   }
 
   /**

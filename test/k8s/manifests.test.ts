@@ -17,6 +17,7 @@ import {
   allManifests,
   args,
   bytes,
+  checkResources,
   configOf,
   container,
   envOf,
@@ -49,11 +50,6 @@ const manifests = allManifests();
 /** An image reference without its tag or digest: `alpine:3.22` is `alpine`. */
 function imageName(image: string | undefined): string {
   return (image ?? '').replace(/@.*$/, '').replace(/:[^/]*$/, '');
-}
-
-function millicores(quantity: string | number): number {
-  const text = String(quantity);
-  return text.endsWith('m') ? Number(text.slice(0, -1)) : Number(text) * 1000;
 }
 
 t.test('config/k8s holds the test Job, the build-tools Pods and the CI agents', async (t) => {
@@ -264,17 +260,7 @@ function checkBuildPod(t: Test, file: string, binDir: string): IPodSpec {
     ['compiler', 'builder'],
   );
 
-  for (const c of allContainers(spec)) {
-    const { requests, limits } = c.resources ?? {};
-    for (const resource of ['cpu', 'memory']) {
-      const request = requests?.[resource];
-      const limit = limits?.[resource];
-      t.ok(request !== undefined && limit !== undefined, `${c.name}: ${resource} request and limit`);
-      if (request === undefined || limit === undefined) continue;
-      const measure = resource === 'cpu' ? millicores : bytes;
-      t.ok(measure(request) <= measure(limit), `${c.name}: ${resource} request ${request} <= limit ${limit}`);
-    }
-  }
+  checkResources(t, allContainers(spec));
 
   const compiler = container(spec, 'compiler');
   const compilerArgs = args(compiler);

@@ -15,6 +15,7 @@ import { parseAllDocuments } from 'yaml';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Pod } from 'kubernetes-models/v1/Pod';
+import type { Test } from 'tap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { parseConf } from '../../src/config/parse.js';
@@ -256,6 +257,27 @@ export function option(args: readonly string[], name: string): string | undefine
     if (arg === name) return args[i + 1];
   }
   return undefined;
+}
+
+/** A Kubernetes CPU quantity in millicores (`500m`, `2`). */
+export function millicores(quantity: string | number): number {
+  const text = String(quantity);
+  return text.endsWith('m') ? Number(text.slice(0, -1)) : Number(text) * 1000;
+}
+
+/** Every container asks for CPU and memory and is limited, no request above its limit. */
+export function checkResources(t: Test, containers: readonly IContainer[]): void {
+  for (const c of containers) {
+    const { requests, limits } = c.resources ?? {};
+    for (const resource of ['cpu', 'memory']) {
+      const request = requests?.[resource];
+      const limit = limits?.[resource];
+      t.ok(request !== undefined && limit !== undefined, `${c.name}: ${resource} request and limit`);
+      if (request === undefined || limit === undefined) continue;
+      const measure = resource === 'cpu' ? millicores : bytes;
+      t.ok(measure(request) <= measure(limit), `${c.name}: ${resource} request ${request} <= limit ${limit}`);
+    }
+  }
 }
 
 /** A Kubernetes quantity in bytes (binary and decimal suffixes). */

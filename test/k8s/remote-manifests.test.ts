@@ -25,6 +25,7 @@ import {
   allContainers,
   args,
   bytes,
+  checkResources,
   configIn,
   container,
   envOf,
@@ -144,11 +145,6 @@ function certificateFor(secretName: string | undefined): ICertificateSpec {
   );
   if (found.length !== 1) throw new Error(`${found.length} Certificates write the Secret ${secretName}`);
   return specOf<ICertificateSpec>(found[0] as Manifest);
-}
-
-function millicores(quantity: string | number): number {
-  const text = String(quantity);
-  return text.endsWith('m') ? Number(text.slice(0, -1)) : Number(text) * 1000;
 }
 
 const toolsConfig = (t: Test): Config => configOfContainer(t, toolsSpec, tools);
@@ -483,15 +479,5 @@ t.test('the CA: cert-manager bootstraps it and signs both certificates', async (
 });
 
 t.test('every container has resource requests and limits', async (t) => {
-  for (const c of [...allContainers(toolsSpec), ...allContainers(buildSpec)]) {
-    const { requests, limits } = c.resources ?? {};
-    for (const resource of ['cpu', 'memory']) {
-      const request = requests?.[resource];
-      const limit = limits?.[resource];
-      t.ok(request !== undefined && limit !== undefined, `${c.name}: ${resource} request and limit`);
-      if (request === undefined || limit === undefined) continue;
-      const measure = resource === 'cpu' ? millicores : bytes;
-      t.ok(measure(request) <= measure(limit), `${c.name}: ${resource} request ${request} <= limit ${limit}`);
-    }
-  }
+  checkResources(t, [...allContainers(toolsSpec), ...allContainers(buildSpec)]);
 });
