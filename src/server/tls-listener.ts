@@ -34,6 +34,7 @@ import { loadTlsMaterial, watchTlsMaterial, type TlsMaterial } from '../remote/m
 const TLS_HANDSHAKE = 0x16;
 /** A peer that sends nothing at all is dropped after this long. */
 const FIRST_BYTE_MS = 10000;
+const HANDSHAKE_TIMEOUT_MS = 10000;
 
 export interface TlsPeer {
   identity: PeerIdentity;
@@ -68,6 +69,8 @@ export class TlsListener {
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: 'TLSv1.3',
+      // A handshake is milliseconds; one left hanging holds an admission slot (Node's default: 120 s).
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       allowHTTP1: false,
       settings: {
         initialWindowSize: STREAM_WINDOW,
