@@ -18,6 +18,14 @@ import { relayedBytes, spawnPiped } from './piped-child.js';
 import { planCommand, type PlanContext } from './plan.js';
 import { callerEnv } from '../runtime/caller-env.js';
 import type { PeerWatch } from './peer-watch.js';
+import type { Outcome, RefusalReason, SessionObserver, Transport as Carrier } from './observer.js';
+
+/** The metrics' name of a refusal by the exit code a shell would give it. */
+function refusalReason(code: number): RefusalReason {
+  if (code === ExitCode.NOT_FOUND) return 'not-found';
+  if (code === ExitCode.NOT_EXECUTABLE) return 'not-executable';
+  return 'working-directory';
+}
 
 /** A spawn plan's working directory is the session's to close, once the command started or not. */
 function closeWorkingDirectory(spec: SpawnSpec): void {
@@ -49,6 +57,8 @@ export interface SessionContext extends PlanContext {
   peers: PeerWatch;
   /** Set for a TLS peer whose identity this server does not serve: every request is refused with it. */
   identityRefusal?: string | null;
+  /** With --metrics: told of every session (./observer.ts). */
+  observer?: SessionObserver | undefined;
 }
 
 /**
@@ -92,6 +102,8 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   /** Debug lines are built only when they are written (K8PSH_DEBUG=Process): not on every session. */
   private readonly debugging: boolean;
 
+  /** performance.now() at START_COMMAND, for the metrics; null before. */
+  private startedAt: number | null = null;
   /** Writes to an HTTP/2 stream are corked until the end of this turn (./batch()). */
   private corked = false;
   /** The socket when the peer watch applies (not an HTTP/2 stream). */
@@ -100,6 +112,8 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   constructor(
     private readonly socket: Transport,
     private readonly context: SessionContext,
+    /** What carried the session, for the metrics. */
+    private readonly carrier: Carrier = 'tcp',
   ) {
     this.watchable = 'setNoDelay' in socket ? socket : null;
     this.session = new ServerSession(this, context.limits);
@@ -131,7 +145,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
 
   /** Server shutdown: a client still sending its request is refused (running commands are drained). */
   refuseIfWaiting(message: string): void {
-    if (!this.session.started && !this.closed) this.refuse(message, ExitCode.FAILURE);
+    if (!this.session.started && !this.closed) this.refuse(message, ExitCode.FAILURE, 'shutting-down');
   }
 
   /** Server shutdown without waiting: hang up on the command and the client. */
@@ -148,10 +162,15 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   onStart(request: SessionRequest): void {
     this.clearRequestTimer();
     this.context.onStarted();
+    if (this.context.observer) {
+      this.startedAt = performance.now();
+      this.context.observer.started(this.carrier);
+    }
     // A TLS peer's sessions are logged one by one, with who asked (the context's logger says who).
     if (this.context.identityRefusal !== undefined)
       this.context.log.info({ command: request.command, cwd: request.workingDirectory }, 'remote session');
-    if (this.context.identityRefusal) return this.refuse(this.context.identityRefusal, ExitCode.FAILURE);
+    if (this.context.identityRefusal)
+      return this.refuse(this.context.identityRefusal, ExitCode.FAILURE, 'identity');
     const plan = planCommand(
       request,
       this.context,
@@ -161,7 +180,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       // Only a TERM sent along makes a passed terminal matter (./plan.ts): no isatty otherwise.
       request.environment.has('TERM') && (this.passedFds?.some((fd) => isatty(fd)) ?? false),
     );
-    if ('refusal' in plan) return this.refuse(plan.refusal, plan.code);
+    if ('refusal' in plan) return this.refuse(plan.refusal, plan.code, refusalReason(plan.code));
     if ('protocolError' in plan) return this.onProtocolError(plan.protocolError);
     const spec = plan.spawn;
     if (this.debugging)
@@ -184,6 +203,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   onStdin(chunk: Buffer): void {
     // Refused (command not found, ...): an original client may still be sending; keep reading, drop it.
     if (this.stdinClosedSent || this.closed) return;
+    this.context.observer?.relayed('stdin', chunk.length);
     const child = this.child;
     if (!child) {
       // The command is not attached yet: keep this (a copy: the chunk is a view) and read no more.
@@ -218,7 +238,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   onProtocolError(message: string): void {
     this.context.log.warn({ problem: message }, 'protocol error, refusing the client');
     this.child?.signal('SIGKILL');
-    this.refuse(`protocol error: ${message}`, ExitCode.FAILURE);
+    this.refuse(`protocol error: ${message}`, ExitCode.FAILURE, 'protocol');
   }
 
   // --- the running command ---
@@ -251,11 +271,12 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       error.code === 'E2BIG'
         ? 'cannot run the command: its arguments and environment are too long for the system (E2BIG)'
         : `cannot run the command: ${error.message}`;
-    this.refuse(message, code);
+    this.refuse(message, code, refusalReason(code));
   }
 
   onExit(code: number | null, signal: number | null): void {
     this.exited = true;
+    this.record(signal === null ? 'exited' : 'signalled');
     if (this.debugging) this.context.log.debug({ code, signal }, 'command ended');
     this.finish(encodeExit(code, signal, this.session.modern));
   }
@@ -282,6 +303,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       return this.refuse(
         `server ${this.context.serverName} is busy (more than ${budget.limit} bytes of requests in progress)`,
         ExitCode.FAILURE,
+        'busy',
       );
     const spec = this.pendingSpawn;
     if (spec === null) return;
@@ -308,7 +330,11 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       const { spawnPty } = await import('./pty-child.js');
       this.attach(await spawnPty(spec, this));
     } catch (error) {
-      this.refuse(`cannot start a terminal: ${(error as Error).message}`, ExitCode.NOT_EXECUTABLE);
+      this.refuse(
+        `cannot start a terminal: ${(error as Error).message}`,
+        ExitCode.NOT_EXECUTABLE,
+        'not-executable',
+      );
     } finally {
       closeWorkingDirectory(spec);
     }
@@ -358,7 +384,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       // Nothing at all (a probe that only connects): nothing to refuse; a request cut short: refused.
       return this.requestBytes === 0
         ? this.finish(Buffer.alloc(0))
-        : this.refuse('the request ended before START_COMMAND', ExitCode.FAILURE);
+        : this.refuse('the request ended before START_COMMAND', ExitCode.FAILURE, 'protocol');
     this.onStdinEnd();
     this.watch();
   }
@@ -383,6 +409,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
 
   private forward(type: number, chunk: Buffer): void {
     if (this.closed) return;
+    this.context.observer?.relayed(type === FrameType.STDOUT_DATA ? 'stdout' : 'stderr', chunk.length);
     if (!this.watchable) this.batch();
     const full = !writeData(this.socket, type, chunk);
     // An HTTP/2 stream says full at 16 KiB, less than one child read: the command would stop at
@@ -423,7 +450,9 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     });
   }
 
-  private refuse(message: string, code: number): void {
+  private refuse(message: string, code: number, reason: RefusalReason): void {
+    this.context.observer?.refused(reason);
+    this.record('refused');
     this.session.discard();
     this.context.log.info({ problem: message, code }, 'request refused');
     this.finish(encodeRefusal(message, code, this.session.modern));
@@ -452,10 +481,18 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     this.closed = true;
     this.unwatch();
     this.markDone();
+    this.record('client-gone');
     if (wasOpen && this.child && !this.exited) {
       this.context.log.info({ pid: this.child.pid }, 'client gone: ending its command');
       this.killGroup();
     }
+  }
+
+  /** The session's end, once, for the metrics: only a session that started has one to tell. */
+  private record(outcome: Outcome): void {
+    if (this.startedAt === null) return;
+    this.context.observer?.finished(outcome, (performance.now() - this.startedAt) / 1000);
+    this.startedAt = null;
   }
 
   private killGroup(): void {
@@ -479,7 +516,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   private armRequestTimer(): void {
     if (this.session.started || this.closed || this.requestTimer) return;
     this.requestTimer = setTimeout(
-      () => this.refuse('request not completed in time', ExitCode.FAILURE),
+      () => this.refuse('request not completed in time', ExitCode.FAILURE, 'timeout'),
       this.context.requestTimeoutMs,
     );
   }

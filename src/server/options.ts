@@ -43,6 +43,8 @@ export interface ServerOptions {
   allowIdentities: string[];
   /** --gateway: serve the remote sections of the configuration locally (docs/remote.md). */
   gateway: boolean;
+  /** --metrics ADDRESS:PORT: Prometheus metrics and the probes (docs/observability.md). */
+  metrics: string | undefined;
 }
 
 export const DEFAULT_MAX_ARGUMENT_BYTES = DEFAULT_LIMITS.maxArgumentBytes;
@@ -172,6 +174,12 @@ const SERVER_OPTIONS = {
     requiresArg: true,
     description:
       "(Section option, read by clients) The name the server's certificate must carry. Defaults to the --remote host.",
+  },
+  metrics: {
+    type: 'string',
+    requiresArg: true,
+    description:
+      'ADDRESS:PORT to serve Prometheus metrics (/metrics) and the probes /livez and /readyz on (HTTP).',
   },
   gateway: {
     type: 'boolean',
@@ -352,6 +360,7 @@ export async function parseServerOptions(
     tls: argv.tls,
     allowIdentities: repeated(args, 'allow-identity', commandLineFrom),
     gateway: argv.gateway,
+    metrics: argv.metrics,
     limits: {
       ...DEFAULT_LIMITS,
       maxFramePayload: number('max-frame-size'),

@@ -25,6 +25,7 @@ import { PeerWatch } from './peer-watch.js';
 import type { ServerOptions } from './options.js';
 import { removePidfile, writePidfile } from './pidfile.js';
 import { Connection, type FirstMessage, type SessionContext, type Transport } from './connection.js';
+import type { ServerMetrics } from './metrics.js';
 import type { TlsListener, TlsPeer } from './tls-listener.js';
 import { removeFiles } from './stubs.js';
 
@@ -82,6 +83,9 @@ export class Server {
   private readonly plain: NetServer[] = [];
   private local: NetServer | null = null;
   private remote: TlsListener | null = null;
+  private metrics: ServerMetrics | null = null;
+  /** Both listeners open and not stopping: what /readyz answers. */
+  private ready = false;
   private readonly addresses: { plain: HostPort[]; tls: HostPort[] };
   private readonly memory: IdleMemoryReducer;
   private descriptors: DescriptorBudget | null = null;
@@ -126,6 +130,8 @@ export class Server {
    */
   async listen(): Promise<void> {
     const { name, port, options } = this.settings;
+    // First: a probe must find it when the sessions' listeners open (and a bad address fails early).
+    if (options.metrics !== undefined) await this.listenMetrics(options.metrics);
     const local = await listenLocal(
       port,
       options.requestTimeoutMs,
@@ -155,6 +161,7 @@ export class Server {
       this.log[local.missing.level](local.missing.detail, 'no local socket: stdio is relayed over TCP');
     // Counted once both listeners are open: what the server holds before any connection.
     this.descriptors = new DescriptorBudget();
+    this.ready = true;
     this.log.info(
       {
         name,
@@ -183,6 +190,8 @@ export class Server {
       return;
     }
     this.stopping = true;
+    // Not ready from now on: Kubernetes takes the Pod out of its Services while it drains.
+    this.ready = false;
     this.log.info({ reason, sessions: this.connections.size }, 'shutting down');
     for (const server of this.plain) server.close();
     this.remote?.close();
@@ -195,8 +204,21 @@ export class Server {
     await Promise.all([...this.connections].map((connection) => connection.done));
     if (!this.settings.options.keepClientExecutables) removeFiles(this.settings.stubs);
     if (this.pidfile) removePidfile(this.pidfile);
+    this.metrics?.close();
     this.log.info('stopped');
     if (exit) process.exit(ExitCode.SUCCESS);
+  }
+
+  /** --metrics: /metrics, /livez, /readyz (./metrics.ts, loaded only then); its observer sees every session. */
+  private async listenMetrics(text: string): Promise<void> {
+    const at = parseHostPort(text, 0);
+    if (typeof at === 'string' || at.port === 0)
+      throw new SetupError(`--metrics needs ADDRESS:PORT, not ${JSON.stringify(text)}`);
+    const { ServerMetrics } = await import('./metrics.js');
+    const metrics = new ServerMetrics();
+    await metrics.listen(at, () => this.ready && !this.stopping);
+    this.metrics = metrics;
+    this.context.observer = metrics;
   }
 
   /** One plain listener: a loopback address, where the Pod's own clients connect. */
@@ -239,6 +261,7 @@ export class Server {
       admit: (socket) => this.admit(socket),
       admitStream: (stream) => this.admitStream(stream),
       onStream: (stream, peer) => this.startSession(stream, undefined, peer),
+      observer: () => this.context.observer,
       log: logger('Main'),
     });
     for (const address of this.addresses.tls) await this.remote.listen(address);
@@ -250,6 +273,7 @@ export class Server {
    * connection's own socket was counted when it was accepted).
    */
   private admitStream(stream: ServerHttp2Stream): boolean {
+    if (this.stopping) this.context.observer?.refused('shutting-down');
     const refusal = this.stopping
       ? `server ${this.settings.name} is shutting down`
       : this.hold(stream, 'stream');
@@ -277,11 +301,13 @@ export class Server {
     const { name, options } = this.settings;
     if (this.held >= options.maxSessions) {
       this.log.warn({ limit: options.maxSessions }, `${kind} refused: too many sessions`);
+      this.context.observer?.refused('busy');
       return `server ${name} is busy (${options.maxSessions} sessions)`;
     }
     const descriptors = this.descriptors;
     if (descriptors && !descriptors.take(CONNECTION_DESCRIPTORS)) {
       this.log.warn({ limit: descriptors.limit }, `${kind} refused: out of file descriptors`);
+      this.context.observer?.refused('descriptors');
       return `server ${name} is out of file descriptors (its limit is ${descriptors.limit}): try again later`;
     }
     this.held++;
@@ -313,7 +339,11 @@ export class Server {
     const connection: Session =
       make && !peer
         ? make(socket as Socket, first)
-        : new Connection(socket, peer ? this.peerContext(peer) : this.context);
+        : new Connection(
+            socket,
+            peer ? this.peerContext(peer) : this.context,
+            peer ? 'tls' : first ? 'local' : 'tcp',
+          );
     this.connections.add(connection);
     void connection.done.then(() => {
       this.connections.delete(connection);

@@ -30,6 +30,7 @@ import {
 import { peerIdentity, type PeerIdentity } from '../remote/identity.js';
 import { keepAlive } from '../remote/keepalive.js';
 import { loadTlsMaterial, watchTlsMaterial, type TlsMaterial } from '../remote/material.js';
+import type { SessionObserver } from './observer.js';
 
 const TLS_HANDSHAKE = 0x16;
 /** A peer that sends nothing at all is dropped after this long. */
@@ -52,6 +53,8 @@ export interface TlsListenerSettings {
   /** False: the stream is refused (busy). */
   admitStream(stream: ServerHttp2Stream): boolean;
   onStream(stream: ServerHttp2Stream, peer: TlsPeer): void;
+  /** The metrics' observer, if any (set once --metrics listens). */
+  observer(): SessionObserver | undefined;
   log: Logger;
 }
 
@@ -78,16 +81,18 @@ export class TlsListener {
         maxConcurrentStreams: settings.maxStreams,
       },
     });
-    this.h2.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) =>
+    this.h2.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+      settings.observer()?.tlsFailure('handshake');
       log.warn(
         { peer: handshakePeer(socket), err: error.code ?? error.message, reason: error.message },
         'TLS handshake refused',
-      ),
-    );
+      );
+    });
     this.h2.on('session', (session) => {
       const socket = session.socket as TLSSocket;
       if (!socket.authorized) {
         const reason = clientCertificateProblem(socket);
+        settings.observer()?.tlsFailure('certificate');
         log.warn({ peer: address(socket), reason }, 'client certificate refused');
         // GOAWAY's debug data carries the reason to the client (./gateway/upstream.ts prints it).
         session.goaway(h2.NGHTTP2_REFUSED_STREAM, 0, Buffer.from(`${REFUSED_PREFIX}${reason}`));
@@ -156,6 +161,7 @@ export class TlsListener {
       socket.pause();
       socket.unshift(chunk);
       if (chunk[0] === TLS_HANDSHAKE) return void this.h2.emit('connection', socket);
+      this.settings.observer()?.refused('plaintext');
       this.settings.log.warn(
         { peer: address(socket) },
         'plaintext connection refused: this address speaks only TLS',

@@ -22,6 +22,8 @@ const GATEWAY_RESIDENT_GROWTH = 2 << 20;
 const SETTLE_AFTER_MS = 1000;
 
 export async function runGateway(config: Config, options: ServerOptions, log: Logger): Promise<void> {
+  if (options.metrics !== undefined)
+    throw new SetupError('--metrics is served by a server, not yet by --gateway');
   const remote = [...config.hosts.values()].filter((host) => host.remote);
   if (remote.length === 0)
     throw new SetupError(`no section of ${config.file} has --remote: a gateway has nothing to serve`);
