@@ -1,6 +1,6 @@
 /**
  * Code a stub call never runs is bundled apart: the server, the front end, the TOML parser, the
- * writer of the native stubs' compiled table. Each is its own bundle, carried as a SEA asset with
+ * writer of the native stubs' compiled table, the server's metrics. Each is its own bundle, carried as a SEA asset with
  * its V8 code cache, and compiled only when its `import()` runs. The main script every stub call
  * compiles is then a twentieth of the whole (about 10 ms less per stub call here:
  * docs/benchmarks.md). src/lazy-loader.ts loads them; src/bundle.ts holds the names both sides use.
@@ -15,6 +15,8 @@ const LAZY_MODULES = [
   { importer: 'src/main.ts', specifier: './client/frontend.js', name: 'frontend' },
   { importer: 'src/config/load.ts', specifier: './toml.js', name: 'toml' },
   { importer: 'src/client/run-command.ts', specifier: './refresh-stub-table.js', name: 'stub-table' },
+  // prom-client, for --metrics only: no weight on a server without it.
+  { importer: 'src/server/server.ts', specifier: './metrics.js', name: 'metrics' },
 ];
 /**
  * Packages that several lazy bundles import (statically): bundled once, as a lazy bundle of their
