@@ -67,3 +67,15 @@ t.test(
     t.ok(inputs('main').includes('k8psh-lazy:stub-table'), 'the stub path loads it');
   },
 );
+
+t.test(
+  'prom-client and the metrics are a lazy bundle: a server without --metrics compiles none',
+  async (t) => {
+    const isPromClient = (input: string) => /node_modules\/prom-client\//.test(input);
+    for (const bundle of ['main', 'server', 'frontend'])
+      t.same(inputs(bundle).filter(isPromClient), [], `${bundle} carries no prom-client`);
+    t.ok(inputs('metrics').some(isPromClient), 'the metrics bundle does');
+    t.ok(inputs('metrics').includes('src/server/metrics.ts'));
+    t.ok(inputs('server').includes('k8psh-lazy:metrics'), 'the server loads it when asked');
+  },
+);
