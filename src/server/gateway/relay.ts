@@ -17,6 +17,7 @@ import { DEFAULT_LIMITS, ExitCode, Feature, FrameType, type Limits } from '../..
 import { STDIN_END, writeData } from '../../protocol/data.js';
 import { decodeHelloPayload, encodeHelloPayload } from '../../protocol/hello.js';
 import { encodeRefusal } from '../../protocol/server-frames.js';
+import { checkPassedDescriptors } from '../../protocol/server-session.js';
 import { closeDescriptors } from '../addon-spawn.js';
 import type { FirstMessage } from '../connection.js';
 import type { Session } from '../server.js';
@@ -119,9 +120,14 @@ export class GatewaySession implements Session {
   private readonly stubFrames: FrameHandler = {
     onString: (type, payload) => {
       if (!this.firstFrame(type)) return;
+      if (type === FrameType.TTY_REQUEST && this.fds)
+        return this.protocolError('a terminal asked for with passed descriptors');
       if (type === FrameType.HELLO && this.fds) {
         const hello = decodeHelloPayload(payload);
         if (typeof hello === 'string') return this.protocolError(hello);
+        // As a server checks them (../connection.ts): exactly stdin, stdout and stderr, announced.
+        const mismatch = checkPassedDescriptors(hello.features, this.fds.length, false);
+        if (mismatch !== null) return this.protocolError(mismatch);
         // The descriptors stay here: the server relays, we read and write them.
         payload = encodeHelloPayload({
           version: hello.version,
