@@ -263,17 +263,23 @@ t.test('the tools Deployment: k8pshd serves the section, with the server certifi
   const env = envOf(tools);
 
   t.equal(tools.image, 'gcc:13-bookworm');
-  t.same(args(tools), [K8PSHD, '--config=/etc/k8psh/k8psh.conf', '--name=tools']);
+  t.same(args(tools), [K8PSHD, '--config=/etc/k8psh/k8psh.conf', '--name=tools', '--metrics=0.0.0.0:9464']);
   t.equal(env.K8PSH_NAME, 'tools');
   t.equal(env.K8PSH_CONFIG, option(args(tools), '--config'));
   const port = tools.ports?.find((p) => p.name === 'k8psh');
   t.equal(port?.containerPort, host?.port, 'the container declares the section port');
 
-  // --health speaks the plain local protocol to 127.0.0.1, which the mTLS listener on 0.0.0.0 holds.
-  for (const probe of [tools.readinessProbe, tools.livenessProbe]) {
-    t.notOk(probe?.exec, 'no exec probe: k8pshd --health cannot speak to an mTLS listener');
-    t.equal(probe?.tcpSocket?.port, 'k8psh', 'a TCP probe of the listener');
-  }
+  // --health speaks the plain local protocol to 127.0.0.1, which the mTLS listener on 0.0.0.0 holds:
+  // the probes are --metrics' /readyz (503 while draining) and /livez.
+  const metricsPort = tools.ports?.find((p) => p.name === 'metrics');
+  t.equal(
+    metricsPort?.containerPort,
+    Number(option(args(tools), '--metrics')?.split(':')[1]),
+    'the --metrics port is declared',
+  );
+  t.notOk(tools.readinessProbe?.exec, 'no exec probe: k8pshd --health cannot speak to an mTLS listener');
+  t.same(tools.readinessProbe?.httpGet, { path: '/readyz', port: 'metrics' }, 'ready: /readyz');
+  t.same(tools.livenessProbe?.httpGet, { path: '/livez', port: 'metrics' }, 'alive: /livez');
 
   const tls = option(options, '--tls') ?? '';
   const secret = secretAt(t, toolsSpec, tools, tls);
