@@ -7,7 +7,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { formatHostPort, type HostPort } from '../config/address.js';
-import { SetupError } from '../errors.js';
+import { listenAt } from './listen-at.js';
 import type { Outcome, RefusalReason, SessionObserver, Transport } from './observer.js';
 
 export class ServerMetrics implements SessionObserver {
@@ -106,19 +106,11 @@ export class ServerMetrics implements SessionObserver {
         () => response.writeHead(500).end(),
       );
     });
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', (error: NodeJS.ErrnoException) =>
-        reject(
-          new SetupError(
-            error.code === 'EADDRINUSE'
-              ? `--metrics ${formatHostPort(at)} is already in use`
-              : `cannot listen on ${formatHostPort(at)} for --metrics: ${error.message}`,
-          ),
-        ),
-      );
-      http.listen({ host: at.host, port: at.port }, () => resolve());
+    await listenAt(http, at, {
+      inUse: `--metrics ${formatHostPort(at)} is already in use`,
+      failed: (where, message) => `cannot listen on ${where} for --metrics: ${message}`,
+      onError: () => {},
     });
-    http.on('error', () => {});
     this.http = http;
   }
 

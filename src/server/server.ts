@@ -20,6 +20,7 @@ import { encodeRefusal } from '../protocol/server-frames.js';
 import { closeDescriptors } from './addon-spawn.js';
 import { CONNECTION_DESCRIPTORS, DescriptorBudget } from './descriptor-budget.js';
 import { IdleMemoryReducer } from './idle-memory.js';
+import { listenAt } from './listen-at.js';
 import { listenLocal } from './local.js';
 import { PeerWatch } from './peer-watch.js';
 import type { ServerOptions } from './options.js';
@@ -232,20 +233,11 @@ export class Server {
         if (this.admit(socket)) this.startSession(socket);
       },
     );
-    await new Promise<void>((resolveListen, rejectListen) => {
-      server.once('error', (error: NodeJS.ErrnoException) =>
-        rejectListen(
-          new SetupError(
-            error.code === 'EADDRINUSE'
-              ? `port ${address.port} is already in use (server ${name} on ${where})`
-              : `cannot listen on ${where}: ${error.message}`,
-          ),
-        ),
-      );
-      server.listen({ host: address.host, port: address.port, exclusive: true }, () => resolveListen());
+    await listenAt(server, address, {
+      inUse: `port ${address.port} is already in use (server ${name} on ${where})`,
+      failed: (at, message) => `cannot listen on ${at}: ${message}`,
+      onError: (error) => this.log.error({ err: error.message }, 'server error'),
     });
-    server.removeAllListeners('error');
-    server.on('error', (error) => this.log.error({ err: error.message }, 'server error'));
     return server;
   }
 

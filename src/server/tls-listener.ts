@@ -18,6 +18,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { formatHostPort, type HostPort } from '../config/address.js';
 import { SetupError } from '../errors.js';
+import { listenAt } from './listen-at.js';
 import { ExitCode } from '../protocol/constants.js';
 import { encodeRefusal } from '../protocol/server-frames.js';
 import {
@@ -123,21 +124,10 @@ export class TlsListener {
     const server = createServer({ noDelay: true, allowHalfOpen: false }, (socket) =>
       this.onConnection(socket),
     );
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) =>
-        reject(
-          new SetupError(
-            error.code === 'EADDRINUSE'
-              ? `${formatHostPort(at)} is already in use (server ${this.settings.name})`
-              : `cannot listen on ${formatHostPort(at)}: ${error.message}`,
-          ),
-        ),
-      );
-      server.listen({ host: at.host, port: at.port, exclusive: true }, () => {
-        server.removeAllListeners('error');
-        server.on('error', (error) => this.settings.log.error({ err: error.message }, 'TLS listener error'));
-        resolve();
-      });
+    await listenAt(server, at, {
+      inUse: `${formatHostPort(at)} is already in use (server ${this.settings.name})`,
+      failed: (where, message) => `cannot listen on ${where}: ${message}`,
+      onError: (error) => this.settings.log.error({ err: error.message }, 'TLS listener error'),
     });
     this.servers.push(server);
   }
