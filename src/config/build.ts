@@ -13,6 +13,7 @@ import {
 } from './model.js';
 import type { RawConfig, RawSpec } from './raw.js';
 import { remoteSection } from './remote-options.js';
+import { optionValues } from './section-options.js';
 import { type Segment, lookupIn, resolveSegments } from './substitute.js';
 import type { Word } from './words.js';
 
@@ -45,18 +46,11 @@ function isDigits(text: string): boolean {
  * no option parser (the server's yargs checks the same option again); a message when malformed.
  */
 function serverUid(options: readonly string[]): number | undefined | string {
-  let uid: number | undefined | string;
-  for (let i = 0; i < options.length; i++) {
-    const option = options[i]!;
-    let text: string | undefined;
-    if (option === SERVER_UID_OPTION) text = options[++i];
-    else if (option.startsWith(`${SERVER_UID_OPTION}=`)) text = option.slice(SERVER_UID_OPTION.length + 1);
-    else continue;
-    uid =
-      text !== undefined && isDigits(text) && Number(text) <= MAX_UID
-        ? Number(text)
-        : `${SERVER_UID_OPTION} must be a uid from 0 to ${MAX_UID}, not ${text === undefined ? 'nothing' : display(text)}`;
-    if (typeof uid === 'string') return uid;
+  let uid: number | undefined;
+  for (const { value } of optionValues(options, [SERVER_UID_OPTION])) {
+    if (value === null || !isDigits(value) || Number(value) > MAX_UID)
+      return `${SERVER_UID_OPTION} must be a uid from 0 to ${MAX_UID}, not ${value === null ? 'nothing' : display(value)}`;
+    uid = Number(value);
   }
   return uid;
 }

@@ -7,23 +7,11 @@
 import path from 'node:path';
 import { parseHostPort } from './address.js';
 import type { RemoteSection } from './model.js';
+import { optionValues } from './section-options.js';
 
 export const REMOTE_OPTION = '--remote';
 export const TLS_OPTION = '--tls';
 export const TLS_SERVER_NAME_OPTION = '--tls-server-name';
-
-/** The last value of each option in `options` (`--name value` or `--name=value`). */
-export function lastValues(options: readonly string[], names: readonly string[]): Map<string, string | null> {
-  const values = new Map<string, string | null>();
-  for (let i = 0; i < options.length; i++) {
-    const option = options[i]!;
-    for (const name of names) {
-      if (option === name) values.set(name, options[++i] ?? null);
-      else if (option.startsWith(`${name}=`)) values.set(name, option.slice(name.length + 1));
-    }
-  }
-  return values;
-}
 
 /** How clients reach the section's server, undefined for a Pod-local one, or a message. */
 export function remoteSection(
@@ -31,7 +19,13 @@ export function remoteSection(
   port: number,
   configDirectory: string,
 ): RemoteSection | undefined | string {
-  const values = lastValues(options, [REMOTE_OPTION, TLS_OPTION, TLS_SERVER_NAME_OPTION]);
+  // The last of each, as with any option given twice.
+  const values = new Map(
+    optionValues(options, [REMOTE_OPTION, TLS_OPTION, TLS_SERVER_NAME_OPTION]).map(({ name, value }) => [
+      name,
+      value,
+    ]),
+  );
   const remote = values.get(REMOTE_OPTION);
   if (remote === undefined) return undefined;
   if (!remote) return `${REMOTE_OPTION} needs HOST[:PORT]`;

@@ -1,5 +1,6 @@
 /** k8pshd's command line (README.md, "Server k8pshd"), with yargs; help texts read like the original's. */
 import yargs from 'yargs';
+import { optionValues } from '../config/section-options.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../protocol/constants.js';
 import { versionLine } from '../version.js';
@@ -309,15 +310,8 @@ const NUMERIC_RULES = {
 function repeated(args: readonly string[], name: string, commandLineFrom: number): string[] {
   const section: string[] = [];
   const commandLine: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const at = i;
-    let value: string | undefined;
-    if (arg === `--${name}`) value = args[++i];
-    else if (arg.startsWith(`--${name}=`)) value = arg.slice(name.length + 3);
-    else if (arg === '--') break;
-    else continue;
-    if (value === undefined) continue;
+  for (const { value, at } of optionValues(args, [`--${name}`], true)) {
+    if (value === null) continue;
     (at >= commandLineFrom ? commandLine : section).push(...value.split(',').filter((v) => v !== ''));
   }
   return commandLine.length > 0 ? commandLine : section;
