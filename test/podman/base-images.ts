@@ -88,7 +88,10 @@ function takeLock(file: string): number | undefined {
   return undefined;
 }
 
-/** The image `localhost/k8psh-test-NAME:<hash of key>`, made by `make(tag)` unless it exists. */
+/**
+ * The image `localhost/k8psh-test-NAME:<hash of key>`, made by `make(tag)` unless it exists: once per
+ * run for all the test files; ./remove-images.ts removes it when the run is over.
+ */
 async function cachedImage(name: string, key: string, make: (tag: string) => Promise<void>): Promise<Image> {
   const repository = `localhost/k8psh-test-${name}`;
   const tag = `${repository}:${hash(key)}`;
@@ -98,32 +101,8 @@ async function cachedImage(name: string, key: string, make: (tag: string) => Pro
     const started = Date.now();
     await make(tag);
     const ms = Date.now() - started;
-    await pruneOld(repository, tag);
     return { tag, built: true, ms };
   });
-}
-
-/**
- * Keeps the repository small: besides `keep`, its three newest tags (other checkouts, other builds)
- * stay; older ones go once they are ten minutes old (so that none a parallel run has just built goes),
- * unless a container uses them (rmi without -f refuses those).
- */
-async function pruneOld(repository: string, keep: string): Promise<void> {
-  const listed = await podman(['images', '--format', 'json', repository], { check: false });
-  let images: { Names?: string[]; Created?: number }[] = [];
-  try {
-    images = JSON.parse(listed.out) as typeof images;
-  } catch {
-    return;
-  }
-  const now = Date.now() / 1000;
-  const old = images
-    .filter((image) => !(image.Names ?? []).includes(keep))
-    .sort((a, b) => (b.Created ?? 0) - (a.Created ?? 0))
-    .slice(3)
-    .filter((image) => now - (image.Created ?? now) > 600)
-    .flatMap((image) => image.Names ?? []);
-  if (old.length > 0) await podman(['rmi', ...old], { check: false });
 }
 
 /** `tar … | podman import --change … - TAG`: a file tree as a one-layer image. */
