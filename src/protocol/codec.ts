@@ -4,7 +4,7 @@
  * so a 1 GiB stdout never sits in memory; control frames are collected whole
  * and capped, so an announced length is never trusted for an allocation.
  */
-import { HEADER_SIZE, isDataFrame, isKnownFrame, isStringFrame } from './constants.js';
+import { HEADER_SIZE, isConfirmFrame, isDataFrame, isKnownFrame, isStringFrame } from './constants.js';
 import { freeBuffer } from './free-buffer.js';
 
 export function encodeValue(type: number, value: number): Buffer {
@@ -46,6 +46,8 @@ export interface FrameHandler {
 export interface DecoderLimits {
   maxFramePayload: number;
   maxDataPayload: number;
+  /** START_READY and START_GO are frames here (a remote stream that asked for them), not unknown types. */
+  confirmFrames?: boolean;
 }
 
 export class FrameDecoder {
@@ -142,7 +144,8 @@ export class FrameDecoder {
   }
 
   private frame(type: number, value: number): void {
-    if (!isKnownFrame(type)) return this.fail(`unknown frame type ${type}`);
+    if (!isKnownFrame(type) && !(this.limits.confirmFrames === true && isConfirmFrame(type)))
+      return this.fail(`unknown frame type ${type}`);
     if (!isStringFrame(type)) return this.handler.onValue(type, value);
     if (isDataFrame(type)) {
       if (value === 0) return this.handler.onDataEnd(type);

@@ -32,9 +32,25 @@ export const FrameType = {
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
+/**
+ * Frames of the remote transport only (docs/remote.md, "Exactly once"), value frames with value 0,
+ * on an HTTP/2 stream whose request asked for them (CONFIRM_HEADER). A local connection knows them
+ * as unknown types, as a native stub does: they never reach one.
+ */
+export const ConfirmFrame = {
+  /** s→c: the request is complete and will be run, but only once START_GO comes. */
+  START_READY: 0x60,
+  /** c→s: run it. From here on the client never sends the session to another server. */
+  START_GO: 0x61,
+} as const;
+
+export function isConfirmFrame(type: number): boolean {
+  return type === ConfirmFrame.START_READY || type === ConfirmFrame.START_GO;
+}
+
 /** Frame names by type, for messages and logs. */
 export const FRAME_NAMES: ReadonlyMap<number, string> = new Map(
-  Object.entries(FrameType).map(([name, type]) => [type, name]),
+  [...Object.entries(FrameType), ...Object.entries(ConfirmFrame)].map(([name, type]) => [type, name]),
 );
 
 export function frameName(type: number): string {

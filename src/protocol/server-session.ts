@@ -5,7 +5,15 @@
  * ENVIRONMENT_VARIABLE*, START_COMMAND; the original client sends them in
  * this order, the server does not insist on it), then the streaming phase.
  */
-import { DEFAULT_LIMITS, Feature, FrameType, frameName, PASSED_FD_COUNT, type Limits } from './constants.js';
+import {
+  ConfirmFrame,
+  DEFAULT_LIMITS,
+  Feature,
+  FrameType,
+  frameName,
+  PASSED_FD_COUNT,
+  type Limits,
+} from './constants.js';
 import { printable } from './printable.js';
 import { FrameDecoder, type FrameHandler } from './codec.js';
 import { PayloadList } from './payload-list.js';
@@ -26,6 +34,8 @@ export interface ServerSessionHandler {
   /** A new client said HELLO; `version` is the one both speak. The server replies with HELLO. */
   onHello(version: number, features: number): void;
   onStart(request: SessionRequest): void;
+  /** START_GO after START_COMMAND, on a session that asked for it (`confirmStart`); once. */
+  onGo?(): void;
   onStdin(chunk: Buffer): void;
   onStdinEnd(): void;
   onTerminate(): void;
@@ -54,6 +64,7 @@ export class ServerSession implements FrameHandler {
   private argumentBytes = 0;
   private tty: TtyRequest | null = null;
   private stdinEnded = false;
+  private went = false;
   /** Protocol version agreed with a new client; 0 for an original k8psh client. */
   version = 0;
   features = 0;
@@ -61,8 +72,10 @@ export class ServerSession implements FrameHandler {
   constructor(
     private readonly handler: ServerSessionHandler,
     private readonly limits: Limits = DEFAULT_LIMITS,
+    /** A remote stream that asked for START_READY/START_GO (docs/remote.md, "Exactly once"). */
+    private readonly confirmStart = false,
   ) {
-    this.decoder = new FrameDecoder(this, limits);
+    this.decoder = new FrameDecoder(this, { ...limits, confirmFrames: confirmStart });
     this.args = new PayloadList(limits.maxFramePayload);
     this.variables = new PayloadList(limits.maxFramePayload);
   }
@@ -94,6 +107,7 @@ export class ServerSession implements FrameHandler {
   }
 
   onValue(type: number, value: number): void {
+    if (type === ConfirmFrame.START_GO) return this.go();
     if (type === FrameType.EXIT_CODE || type === FrameType.EXIT_SIGNAL)
       return this.fail(`unexpected ${frameName(type)} from a client`);
     if (this.phase !== 'running') return this.fail(`${frameName(type)} before START_COMMAND`);
@@ -174,6 +188,14 @@ export class ServerSession implements FrameHandler {
     }
     // Stdin after its end is harmless (a racing client); it has nowhere to go.
     return !this.stdinEnded;
+  }
+
+  private go(): void {
+    // The decoder lets START_GO through only with confirmStart; START_READY is never the client's.
+    if (this.phase !== 'running') return this.fail('START_GO before START_COMMAND');
+    if (this.went) return this.fail('a second START_GO');
+    this.went = true;
+    this.handler.onGo?.();
   }
 
   private hello(payload: Buffer): void {

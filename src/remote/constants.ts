@@ -7,6 +7,20 @@
 /** The one path a server answers; any other stream is reset. */
 export const SESSION_PATH = '/k8psh/v1/session';
 
+/**
+ * A client that confirms the start (docs/remote.md, "Exactly once") asks with this request header;
+ * a server that does so echoes it in its response. START_READY and START_GO then frame the start.
+ */
+export const CONFIRM_HEADER = 'k8psh-start';
+export const CONFIRM_VALUE = 'confirm';
+
+/**
+ * RST_STREAM's REFUSED_STREAM (RFC 9113, section 7): the stream was not processed at all, so the
+ * client may send it elsewhere. A draining server refuses with it. Here, not from node:http2, so that
+ * what a plain server loads stays without it.
+ */
+export const REFUSED_STREAM = 0x7;
+
 /** The files of a kubernetes.io/tls Secret as cert-manager writes it. */
 export const TLS_FILES = { certificate: 'tls.crt', key: 'tls.key', ca: 'ca.crt' } as const;
 

@@ -7,7 +7,15 @@ import type { ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { isatty } from 'node:tty';
 import type { Logger } from 'pino';
-import { ALL_FEATURES, ExitCode, Feature, FrameType, type Limits } from '../protocol/constants.js';
+import { encodeValue } from '../protocol/codec.js';
+import {
+  ALL_FEATURES,
+  ConfirmFrame,
+  ExitCode,
+  Feature,
+  FrameType,
+  type Limits,
+} from '../protocol/constants.js';
 import { STDERR_END, STDIN_END, STDOUT_END, writeData } from '../protocol/data.js';
 import { ServerSession, type ServerSessionHandler, type SessionRequest } from '../protocol/server-session.js';
 import { encodeExit, encodeHelloReply, encodeRefusal } from '../protocol/server-frames.js';
@@ -16,6 +24,7 @@ import { spawnDirect } from './direct-child.js';
 import type { ChildEvents, RunningChild, SpawnSpec } from './child.js';
 import { relayedBytes, spawnPiped } from './piped-child.js';
 import { planCommand, type PlanContext } from './plan.js';
+import { REFUSED_STREAM } from '../remote/constants.js';
 import { callerEnv } from '../runtime/caller-env.js';
 import type { PeerWatch } from './peer-watch.js';
 import type { Outcome, RefusalReason, SessionObserver, Transport as Carrier } from './observer.js';
@@ -83,6 +92,9 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   private stdinClosedSent = false;
   /** START_COMMAND was accepted; the spawn waits until the rest of its chunk is decoded. */
   private pendingSpawn: SpawnSpec | null = null;
+  /** START_READY was sent (a confirming remote client): it runs when START_GO comes, and only then. */
+  private awaitingGo: SpawnSpec | null = null;
+  private goReceived = false;
   /** Stdin, its end and signals that arrived before the command was attached. */
   private pendingStdin: Buffer[] = [];
   private pendingStdinEnd = false;
@@ -114,9 +126,14 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     private readonly context: SessionContext,
     /** What carried the session, for the metrics. */
     private readonly carrier: Carrier = 'tcp',
+    /**
+     * A remote client that confirms the start (docs/remote.md, "Exactly once"): its complete request
+     * is answered START_READY and run on its START_GO, so that it knows whether anything can have run.
+     */
+    private readonly confirmStart = false,
   ) {
     this.watchable = 'setNoDelay' in socket ? socket : null;
-    this.session = new ServerSession(this, context.limits);
+    this.session = new ServerSession(this, context.limits, confirmStart);
     this.debugging = context.log.isLevelEnabled('debug');
     this.done = new Promise((resolve) => (this.markDone = resolve));
     this.watchable?.setNoDelay(true);
@@ -143,9 +160,19 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     this.armRequestTimer();
   }
 
-  /** Server shutdown: a client still sending its request is refused (running commands are drained). */
+  /**
+   * Server shutdown: a client still sending its request is refused (running commands are drained). A
+   * remote one is told to go elsewhere: RST_STREAM REFUSED_STREAM says, in HTTP/2's own words, that
+   * nothing of it was processed (a gateway sends it to another replica). A session answered
+   * START_READY was promised a run: it gets it.
+   */
   refuseIfWaiting(message: string): void {
-    if (!this.session.started && !this.closed) this.refuse(message, ExitCode.FAILURE, 'shutting-down');
+    if (this.session.started || this.closed) return;
+    if (this.watchable) return this.refuse(message, ExitCode.FAILURE, 'shutting-down');
+    this.context.observer?.refused('draining');
+    this.context.log.info('request sent elsewhere: draining');
+    this.closed = true;
+    (this.socket as ServerHttp2Stream).close(REFUSED_STREAM);
   }
 
   /** Server shutdown without waiting: hang up on the command and the client. */
@@ -162,7 +189,8 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   onStart(request: SessionRequest): void {
     this.clearRequestTimer();
     this.context.onStarted();
-    if (this.context.observer) {
+    // A confirming client's session starts at START_GO (onGo): until then it may go elsewhere.
+    if (this.context.observer && !this.confirmStart) {
       this.startedAt = performance.now();
       this.context.observer.started(this.carrier);
     }
@@ -197,6 +225,20 @@ export class Connection implements ServerSessionHandler, ChildEvents {
       );
     // Not yet: a protocol error later in the same chunk (a second START_COMMAND, ...) refuses the
     // client before anything runs.
+    this.pendingSpawn = spec;
+  }
+
+  onGo(): void {
+    const spec = this.awaitingGo;
+    if (spec === null) return this.onProtocolError('START_GO before START_READY');
+    this.awaitingGo = null;
+    this.clearRequestTimer();
+    this.goReceived = true;
+    if (this.context.observer) {
+      this.startedAt = performance.now();
+      this.context.observer.started(this.carrier);
+    }
+    // Run once the chunk is decoded, as a START_COMMAND is (receive()).
     this.pendingSpawn = spec;
   }
 
@@ -236,6 +278,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   }
 
   onProtocolError(message: string): void {
+    this.dropAwaitingGo();
     this.context.log.warn({ problem: message }, 'protocol error, refusing the client');
     this.child?.signal('SIGKILL');
     this.refuse(`protocol error: ${message}`, ExitCode.FAILURE, 'protocol');
@@ -309,6 +352,32 @@ export class Connection implements ServerSessionHandler, ChildEvents {
     if (spec === null) return;
     this.pendingSpawn = null;
     if (this.closed) return closeWorkingDirectory(spec);
+    if (this.confirmStart && !this.goReceived) return this.awaitGo(spec);
+    this.spawn(spec);
+  }
+
+  /**
+   * START_READY, and nothing runs until START_GO: a client that does not answer in time has gone
+   * elsewhere or away, and its session ends with nothing run.
+   */
+  private awaitGo(spec: SpawnSpec): void {
+    this.awaitingGo = spec;
+    this.send(encodeValue(ConfirmFrame.START_READY, 0));
+    this.requestTimer = setTimeout(() => {
+      this.requestTimer = null;
+      if (this.awaitingGo === null) return;
+      this.dropAwaitingGo();
+      this.refuse('START_GO not received in time', ExitCode.FAILURE, 'timeout');
+    }, this.context.requestTimeoutMs);
+  }
+
+  private dropAwaitingGo(): void {
+    const spec = this.awaitingGo;
+    this.awaitingGo = null;
+    if (spec) closeWorkingDirectory(spec);
+  }
+
+  private spawn(spec: SpawnSpec): void {
     if (spec.tty) return void this.startPty(spec);
     let child: RunningChild;
     const fds = this.passedFds;
@@ -472,6 +541,7 @@ export class Connection implements ServerSessionHandler, ChildEvents {
 
   private onClientGone(): void {
     this.clearRequestTimer();
+    this.dropAwaitingGo();
     // The timer would keep this session (and a request of up to the caps) alive for nothing.
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.releaseRequestBytes();

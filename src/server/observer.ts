@@ -14,6 +14,8 @@ export type RefusalReason =
   | 'busy'
   | 'descriptors'
   | 'shutting-down'
+  /** Sent elsewhere: a draining server's session not yet accepted (RST_STREAM REFUSED_STREAM). */
+  | 'draining'
   | 'identity'
   | 'not-found'
   | 'not-executable'

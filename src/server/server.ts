@@ -11,6 +11,7 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { formatHostPort, isLoopback, parseHostPort, type HostPort } from '../config/address.js';
 import type { CommandConfig, Config } from '../config/model.js';
+import { REFUSED_STREAM } from '../remote/constants.js';
 import { identityRefusal } from '../remote/identity.js';
 import type { TlsMaterial } from '../remote/material.js';
 import { SetupError } from '../errors.js';
@@ -252,7 +253,7 @@ export class Server {
       maxStreams: options.maxSessions,
       admit: (socket) => this.admit(socket),
       admitStream: (stream) => this.admitStream(stream),
-      onStream: (stream, peer) => this.startSession(stream, undefined, peer),
+      onStream: (stream, peer, confirm) => this.startSession(stream, undefined, peer, confirm),
       observer: () => this.context.observer,
       log: logger('Main'),
     });
@@ -265,10 +266,13 @@ export class Server {
    * connection's own socket was counted when it was accepted).
    */
   private admitStream(stream: ServerHttp2Stream): boolean {
-    if (this.stopping) this.context.observer?.refused('shutting-down');
-    const refusal = this.stopping
-      ? `server ${this.settings.name} is shutting down`
-      : this.hold(stream, 'stream');
+    if (this.stopping) {
+      // Draining: HTTP/2's "not processed, retry": a gateway sends the session to another replica.
+      this.context.observer?.refused('draining');
+      stream.close(REFUSED_STREAM);
+      return false;
+    }
+    const refusal = this.hold(stream, 'stream');
     if (refusal === null) return true;
     stream.end(encodeRefusal(refusal, ExitCode.FAILURE, false));
     return false;
@@ -321,7 +325,7 @@ export class Server {
     setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
   }
 
-  private startSession(socket: Transport, first?: FirstMessage, peer?: TlsPeer): void {
+  private startSession(socket: Transport, first?: FirstMessage, peer?: TlsPeer, confirm = false): void {
     // A local connection may have waited for its first bytes: the server may be stopping now.
     if (this.stopping) {
       if (first) closeDescriptors(first.fds);
@@ -335,6 +339,7 @@ export class Server {
             socket,
             peer ? this.peerContext(peer) : this.context,
             peer ? 'tls' : first ? 'local' : 'tcp',
+            confirm,
           );
     this.connections.add(connection);
     void connection.done.then(() => {

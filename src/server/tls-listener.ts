@@ -11,6 +11,7 @@ import {
   createSecureServer,
   constants as h2,
   type Http2SecureServer,
+  type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
@@ -22,6 +23,8 @@ import { listenAt } from './listen-at.js';
 import { ExitCode } from '../protocol/constants.js';
 import { encodeRefusal } from '../protocol/server-frames.js';
 import {
+  CONFIRM_HEADER,
+  CONFIRM_VALUE,
   MAX_FRAME_SIZE,
   REFUSED_PREFIX,
   SESSION_PATH,
@@ -53,7 +56,8 @@ export interface TlsListenerSettings {
   admit(socket: Socket): boolean;
   /** False: the stream is refused (busy). */
   admitStream(stream: ServerHttp2Stream): boolean;
-  onStream(stream: ServerHttp2Stream, peer: TlsPeer): void;
+  /** `confirm`: the client asked for START_READY/START_GO (docs/remote.md, "Exactly once"). */
+  onStream(stream: ServerHttp2Stream, peer: TlsPeer, confirm: boolean): void;
   /** The metrics' observer, if any (set once --metrics listens). */
   observer(): SessionObserver | undefined;
   log: Logger;
@@ -63,6 +67,8 @@ export class TlsListener {
   private readonly servers: NetServer[] = [];
   private readonly h2: Http2SecureServer;
   private readonly stopWatching: () => void;
+  /** Established sessions, told GOAWAY when the server drains. */
+  private readonly sessions = new Set<ServerHttp2Session>();
 
   constructor(private readonly settings: TlsListenerSettings) {
     const { log } = settings;
@@ -100,6 +106,8 @@ export class TlsListener {
         setTimeout(() => session.destroy(), 1000).unref();
         return;
       }
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
       session.setLocalWindowSize(SESSION_WINDOW);
       keepAlive(session, () => {
         log.warn({ peer: address(session.socket) }, 'client stopped answering: ending its sessions');
@@ -107,7 +115,9 @@ export class TlsListener {
       });
       session.on('error', (error: Error) => log.debug({ err: error.message }, 'HTTP/2 session error'));
     });
-    this.h2.on('stream', (stream, headers) => this.onStream(stream, headers[':path']));
+    this.h2.on('stream', (stream, headers) =>
+      this.onStream(stream, headers[':path'], headers[CONFIRM_HEADER] === CONFIRM_VALUE),
+    );
     this.stopWatching = watchTlsMaterial(
       settings.directory,
       settings.material,
@@ -132,11 +142,15 @@ export class TlsListener {
     this.servers.push(server);
   }
 
-  /** Stops accepting; established sessions finish their streams (GOAWAY). */
+  /**
+   * Stops accepting; established sessions are told GOAWAY (a gateway opens no new stream on them)
+   * and finish the streams they have.
+   */
   close(): void {
     this.stopWatching();
     for (const server of this.servers) server.close();
     this.h2.close();
+    for (const session of this.sessions) session.close();
   }
 
   private onConnection(socket: Socket): void {
@@ -168,7 +182,7 @@ export class TlsListener {
     });
   }
 
-  private onStream(stream: ServerHttp2Stream, path: string | undefined): void {
+  private onStream(stream: ServerHttp2Stream, path: string | undefined, confirm: boolean): void {
     stream.on('error', () => {});
     // Only a verified client's streams are sessions (an unverified session is being closed).
     if (!(stream.session?.socket as TLSSocket | undefined)?.authorized) {
@@ -181,8 +195,8 @@ export class TlsListener {
     }
     if (!this.settings.admitStream(stream)) return;
     const socket = stream.session!.socket as TLSSocket;
-    stream.respond({ ':status': 200 });
-    this.settings.onStream(stream, this.peer(socket));
+    stream.respond(confirm ? { ':status': 200, [CONFIRM_HEADER]: CONFIRM_VALUE } : { ':status': 200 });
+    this.settings.onStream(stream, this.peer(socket), confirm);
   }
 
   /** Who is at the other end of a connection: worked out once, for all its streams. */
@@ -249,5 +263,3 @@ export function serverTlsMaterial(
     );
   return loadTlsMaterial(directory);
 }
-
-export const RST_REFUSED = h2.NGHTTP2_REFUSED_STREAM;
