@@ -6,14 +6,26 @@
  * STDERR_DATA written to its descriptors, and its exit code handed over only once they are written.
  * The server is told nothing of the descriptors (its HELLO loses PASSED_STDIO): for it this is a
  * relayed session.
+ *
+ * Exactly once (docs/remote.md): the server answers a complete request START_READY and runs it only
+ * on our START_GO. Until START_READY the session is not the server's: a stream refused, reset or
+ * lost goes to another replica with the same request (the stub sees nothing of the first). From
+ * START_GO on it is never sent again: a lost connection is one line and exit 255.
  */
-import type { ClientHttp2Stream } from 'node:http2';
+import type { ClientHttp2Stream, IncomingHttpHeaders, IncomingHttpStatusHeader } from 'node:http2';
 import { constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { encodeString, encodeValue, FrameDecoder, type FrameHandler } from '../../protocol/codec.js';
-import { DEFAULT_LIMITS, ExitCode, Feature, FrameType, type Limits } from '../../protocol/constants.js';
+import {
+  ConfirmFrame,
+  DEFAULT_LIMITS,
+  ExitCode,
+  Feature,
+  FrameType,
+  type Limits,
+} from '../../protocol/constants.js';
 import { STDIN_END, writeData } from '../../protocol/data.js';
 import { decodeHelloPayload, encodeHelloPayload } from '../../protocol/hello.js';
 import { encodeRefusal } from '../../protocol/server-frames.js';
@@ -23,11 +35,16 @@ import type { FirstMessage } from '../connection.js';
 import type { Session } from '../server.js';
 import { fdReader } from './fd-streams.js';
 import { PassedOutput } from './passed-output.js';
+import { CONFIRM_HEADER, CONFIRM_VALUE, REFUSED_STREAM } from '../../remote/constants.js';
+import type { Replica } from './replica.js';
 import type { Upstream } from './upstream.js';
 
 const SIGPIPE = 13;
 /** A finished session waits this long for the stub to close before dropping it. */
 const LINGER_MS = 5000;
+/** Replicas a session is offered to before its stub is told none took it. */
+const MAX_ATTEMPTS = 6;
+const GO = encodeValue(ConfirmFrame.START_GO, 0);
 
 export interface RelayContext {
   name: string;
@@ -40,10 +57,25 @@ export interface RelayContext {
 export class GatewaySession implements Session {
   readonly done: Promise<void>;
   private markDone!: () => void;
+  /** The stream of the current attempt; null before the first and between attempts. */
   private stream: ClientHttp2Stream | null = null;
+  private replica: Replica | null = null;
   private opening = false;
-  /** Frames for the server while its stream is being opened. */
-  private pending: Buffer[] = [];
+  /** Replicas this session was refused by or lost on: the next attempt prefers others. */
+  private readonly avoid = new Set<Replica>();
+  private attempts = 0;
+  /** The request as sent up (to START_COMMAND included), sent again to another replica. */
+  private readonly request: Buffer[] = [];
+  private startSent = false;
+  /** Frames after START_COMMAND, sent once the server has taken the session (START_GO first). */
+  private held: Buffer[] = [];
+  /**
+   * The server took the session (START_READY answered START_GO) or answered it (a refusal): it is
+   * never sent elsewhere from here on.
+   */
+  private settled = false;
+  /** The server's frames before that, applied when it settles, dropped if it goes elsewhere. */
+  private early: (() => void)[] = [];
   private sawFirstFrame = false;
   /** The stub said HELLO: it reads ERROR frames (else a refusal is stderr text). */
   private modern = false;
@@ -59,7 +91,8 @@ export class GatewaySession implements Session {
   private toStub: Promise<void> = Promise.resolve();
   private requestTimer: NodeJS.Timeout | null = null;
   private readonly fromStub: FrameDecoder;
-  private readonly fromServer: FrameDecoder;
+  private fromServer: FrameDecoder | null = null;
+  private stubEnded = false;
 
   constructor(
     private readonly socket: Socket,
@@ -71,10 +104,6 @@ export class GatewaySession implements Session {
       maxDataPayload: context.limits.maxDataPayload,
     };
     this.fromStub = new FrameDecoder(this.stubFrames, limits);
-    this.fromServer = new FrameDecoder(this.serverFrames, {
-      maxFramePayload: DEFAULT_LIMITS.maxFramePayload,
-      maxDataPayload: DEFAULT_LIMITS.maxDataPayload,
-    });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.fromStubChunk(chunk));
     socket.on('error', () => {});
@@ -84,7 +113,7 @@ export class GatewaySession implements Session {
 
   awaitRequest(): void {
     this.requestTimer = setTimeout(() => {
-      if (!this.stream) this.refuse('request not completed in time', ExitCode.FAILURE);
+      if (!this.opening) this.refuse('request not completed in time', ExitCode.FAILURE);
     }, this.context.requestTimeoutMs);
     this.requestTimer.unref();
   }
@@ -107,7 +136,7 @@ export class GatewaySession implements Session {
   }
 
   refuseIfWaiting(message: string): void {
-    if (!this.stream && !this.finished) this.refuse(message, ExitCode.FAILURE);
+    if (!this.settled && !this.finished) this.refuse(message, ExitCode.FAILURE);
   }
 
   hangUp(): void {
@@ -135,7 +164,11 @@ export class GatewaySession implements Session {
         });
       }
       this.up(encodeString(type, payload));
-      if (type === FrameType.START_COMMAND && this.fds) this.serveDescriptors(this.fds);
+      if (type !== FrameType.START_COMMAND) return;
+      this.startSent = true;
+      // What follows waits for the server to take the session: read no more of it meanwhile.
+      if (!this.settled) this.socket.pause();
+      if (this.fds) this.serveDescriptors(this.fds);
     },
     onValue: (type, value) => {
       if (this.firstFrame(type)) this.up(encodeValue(type, value));
@@ -144,8 +177,8 @@ export class GatewaySession implements Session {
       if (!this.firstFrame(type)) return;
       if (this.fds && type === FrameType.STDIN_DATA)
         return this.protocolError('STDIN_DATA with passed descriptors');
-      if (!this.stream) return this.up(Buffer.concat([encodeValue(type, chunk.length), chunk]));
-      if (!writeData(this.stream, type, chunk)) this.holdStub();
+      if (!this.settled) return this.up(Buffer.concat([encodeValue(type, chunk.length), chunk]));
+      if (!writeData(this.stream!, type, chunk)) this.holdStub();
     },
     onDataEnd: (type) => {
       if (this.firstFrame(type)) this.up(encodeValue(type, 0));
@@ -166,13 +199,12 @@ export class GatewaySession implements Session {
     return true;
   }
 
+  /** A frame for the server: kept for another replica until the server has taken the session. */
   private up(frame: Buffer): void {
     if (this.finished) return;
-    if (!this.stream) {
-      this.pending.push(frame);
-      return;
-    }
-    if (!this.stream.write(frame)) this.holdStub();
+    if (!this.startSent) this.request.push(frame);
+    else if (!this.settled) return void this.held.push(frame);
+    if (this.stream && !this.stream.write(frame)) this.holdStub();
   }
 
   /** The server's stream is full: read no more from the stub (or its stdin) until it drains. */
@@ -181,72 +213,186 @@ export class GatewaySession implements Session {
     this.socket.pause();
     this.stdin?.pause();
     stream.once('drain', () => {
-      if (this.closed) return;
+      // Past START_COMMAND, the stub is read again only once the server took the session.
+      if (this.closed || stream !== this.stream || (this.startSent && !this.settled)) return;
       this.socket.resume();
       this.stdin?.resume();
     });
   }
 
+  /** The session to a replica (again, after a refusal or a loss before the server took it). */
   private open(): void {
-    if (this.opening) return;
-    this.opening = true;
     if (this.requestTimer) clearTimeout(this.requestTimer);
+    this.opening = true;
+    this.attempts++;
     // Nothing more from the stub until there is somewhere to put it.
     this.socket.pause();
-    void this.context.upstream.open().then((stream) => {
-      if (typeof stream === 'string') return this.refuse(stream, ExitCode.CONNECTION_FAILURE);
+    void this.context.upstream.open(this.avoid).then((placed) => {
+      if (typeof placed === 'string') return this.refuse(placed, ExitCode.CONNECTION_FAILURE);
+      const { stream, replica } = placed;
       if (this.closed || this.finished) return void stream.close(h2.NGHTTP2_CANCEL);
-      this.stream = stream;
-      stream.on('response', (headers) => {
-        const status = headers[':status'];
-        if (status !== 200) this.lost(`the server answered HTTP status ${String(status)}`);
-      });
-      stream.on('data', (chunk: Buffer) => {
-        // Likewise down to a relaying stub: the frames of one read in one write.
-        this.socket.cork();
-        this.fromServer.push(chunk);
-        this.socket.uncork();
-      });
-      stream.on('end', () => this.onServerEnd());
-      stream.on('error', (error: Error) => this.lost(error.message));
-      stream.on('close', () =>
-        this.lost(stream.rstCode ? `stream reset (HTTP/2 error ${stream.rstCode})` : null),
-      );
-      stream.cork();
-      for (const frame of this.pending.splice(0)) stream.write(frame);
-      stream.uncork();
+      this.attach(stream, replica);
+    });
+  }
+
+  private attach(stream: ClientHttp2Stream, replica: Replica): void {
+    this.stream = stream;
+    this.replica = replica;
+    this.early = [];
+    this.fromServer?.release();
+    this.fromServer = new FrameDecoder(this.serverFrames, {
+      maxFramePayload: DEFAULT_LIMITS.maxFramePayload,
+      maxDataPayload: DEFAULT_LIMITS.maxDataPayload,
+      confirmFrames: true,
+    });
+    stream.on('response', (headers: IncomingHttpHeaders & IncomingHttpStatusHeader) =>
+      this.onResponse(stream, headers),
+    );
+    stream.on('data', (chunk: Buffer) => {
+      if (stream !== this.stream) return;
+      // Likewise down to a relaying stub: the frames of one read in one write.
+      this.socket.cork();
+      this.fromServer!.push(chunk);
+      this.socket.uncork();
+    });
+    stream.on('end', () => {
+      if (stream === this.stream) this.failed('the server ended the session without an exit code');
+    });
+    stream.on('error', (error: Error) => {
+      if (stream === this.stream) this.failed(error.message);
+    });
+    stream.on('close', () => {
+      if (stream === this.stream)
+        this.failed(stream.rstCode ? `stream reset (HTTP/2 error ${stream.rstCode})` : null);
+    });
+    stream.cork();
+    for (const frame of this.request) stream.write(frame);
+    stream.uncork();
+    if (!this.startSent) {
       if (this.stubEnded) stream.end();
       this.socket.resume();
+    }
+  }
+
+  private onResponse(
+    stream: ClientHttp2Stream,
+    headers: IncomingHttpHeaders & IncomingHttpStatusHeader,
+  ): void {
+    if (stream !== this.stream) return;
+    const status = headers[':status'];
+    if (status !== 200) return this.failed(`the server answered HTTP status ${String(status)}`);
+    if (headers[CONFIRM_HEADER] === CONFIRM_VALUE) this.replica!.confirms = true;
+    // A server that does not confirm runs what it is sent: the session is its own from here.
+    else this.settle();
+  }
+
+  /**
+   * The stream ended before the exit code. Before the server took the session, nothing of it ran
+   * there: it goes to another replica. After, it is lost.
+   */
+  private failed(reason: string | null): void {
+    if (this.finished || this.closed) return;
+    // The whole connection went: its own reason (a PING unanswered, a reset) says more.
+    if (this.stream?.session?.destroyed && this.replica) reason = this.replica.lastError;
+    if (this.settled) return this.lost(reason);
+    const stream = this.stream!;
+    const replica = this.replica!;
+    // Reset before any answer by a server not known to confirm (an older one): it may have run it.
+    const sure = replica.confirms || stream.rstCode === REFUSED_STREAM;
+    if (!sure) return this.lost(reason);
+    this.stream = null;
+    this.replica = null;
+    stream.close(h2.NGHTTP2_CANCEL);
+    this.avoid.add(replica);
+    const problem = reason ?? replica.lastError;
+    if (this.attempts >= MAX_ATTEMPTS) {
+      const message = `cannot reach server ${this.context.name} at ${this.context.upstream.where}: no replica took the session (the last, ${replica.where}: ${problem})`;
+      return this.refuse(message, ExitCode.CONNECTION_FAILURE);
+    }
+    this.context.log.info(
+      { server: this.context.name, at: replica.where, problem },
+      'session not taken: sent to another replica',
+    );
+    this.open();
+  }
+
+  /** The server took the session (START_READY, or a server that does not confirm) or answered it. */
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.request.length = 0;
+    const stream = this.stream!;
+    const held = this.held;
+    this.held = [];
+    stream.cork();
+    for (const frame of held) stream.write(frame);
+    stream.uncork();
+    if (this.stubEnded) stream.end();
+    for (const apply of this.early.splice(0)) apply();
+    if (!this.finished) {
+      this.socket.resume();
       this.stdin?.resume();
-    });
+    }
   }
 
   // --- the server's frames ---
 
+  /** Before the server settles the session, its frames wait (and go if it goes elsewhere). */
+  private server(apply: () => void): void {
+    if (this.settled) apply();
+    else this.early.push(apply);
+  }
+
   private readonly serverFrames: FrameHandler = {
-    onString: (type, payload) => this.down(encodeString(type, payload)),
+    onString: (type, payload) => {
+      const frame = encodeString(type, payload);
+      this.server(() => this.down(frame));
+    },
     onValue: (type, value) => {
-      this.down(encodeValue(type, value));
-      if (type === FrameType.EXIT_CODE) this.fromServer.expectEnd?.('bytes after EXIT_CODE');
+      if (type === ConfirmFrame.START_READY) {
+        if (this.settled) return this.lost('protocol error from the server: START_READY twice');
+        // Taken: from this write on, the session is the server's, never sent elsewhere.
+        this.stream!.write(GO);
+        return this.settle();
+      }
+      if (type === ConfirmFrame.START_GO) return this.lost('protocol error from the server: START_GO');
+      const frame = encodeValue(type, value);
+      if (type === FrameType.EXIT_CODE) {
+        this.fromServer!.expectEnd?.('bytes after EXIT_CODE');
+        // An answer without START_READY (a refusal): the session is settled as answered.
+        this.server(() => this.down(frame));
+        return this.settle();
+      }
+      this.server(() => this.down(frame));
     },
     onData: (type, chunk) => {
-      if (!this.fds) {
-        if (!writeData(this.socket, type, chunk)) this.holdServer(this.socket);
-        return;
+      if (!this.settled) {
+        const copy = Buffer.from(chunk);
+        return this.server(() => this.serverData(type, copy));
       }
-      if (type === FrameType.STDOUT_DATA) this.output(this.stdout, chunk, true);
-      else if (type === FrameType.STDERR_DATA) this.output(this.stderr, chunk, false);
-      else this.lost('the server sent STDIN_DATA with data');
+      this.serverData(type, chunk);
     },
-    onDataEnd: (type) => {
-      if (!this.fds) return this.down(encodeValue(type, 0));
-      // The command closed its stdin: stop reading the stub's.
-      if (type === FrameType.STDIN_DATA) this.stopStdin();
-      else if (type === FrameType.STDOUT_DATA) this.stdout?.release();
-      else this.stderr?.release();
-    },
+    onDataEnd: (type) => this.server(() => this.serverDataEnd(type)),
     onError: (message) => this.lost(`protocol error from the server: ${message}`),
   };
+
+  private serverData(type: number, chunk: Buffer): void {
+    if (!this.fds) {
+      if (!writeData(this.socket, type, chunk)) this.holdServer(this.socket);
+      return;
+    }
+    if (type === FrameType.STDOUT_DATA) this.output(this.stdout, chunk, true);
+    else if (type === FrameType.STDERR_DATA) this.output(this.stderr, chunk, false);
+    else this.lost('the server sent STDIN_DATA with data');
+  }
+
+  private serverDataEnd(type: number): void {
+    if (!this.fds) return this.down(encodeValue(type, 0));
+    // The command closed its stdin: stop reading the stub's.
+    if (type === FrameType.STDIN_DATA) this.stopStdin();
+    else if (type === FrameType.STDOUT_DATA) this.stdout?.release();
+    else this.stderr?.release();
+  }
 
   /** A control frame (HELLO reply, ERROR, EXIT_SIGNAL, EXIT_CODE) for the stub, after the output before it. */
   private down(frame: Buffer): void {
@@ -301,10 +447,10 @@ export class GatewaySession implements Session {
     if (!reader) return this.up(STDIN_END);
     this.stdin = reader;
     reader.on('data', (chunk: Buffer) => {
-      if (this.stream && !writeData(this.stream, FrameType.STDIN_DATA, chunk)) this.holdStub();
+      if (!writeData(this.stream!, FrameType.STDIN_DATA, chunk)) this.holdStub();
     });
-    // Read once there is somewhere to send it (the stream may still be opening).
-    if (!this.stream) reader.pause();
+    // Read once the server has taken the session (settle() resumes it): until then it may go elsewhere.
+    if (!this.settled) reader.pause();
     // A read error (EIO from a terminal gone) ends stdin as its end would.
     const ended = (): void => {
       if (this.stdin === reader) this.up(STDIN_END);
@@ -332,23 +478,28 @@ export class GatewaySession implements Session {
 
   // --- endings ---
 
-  private stubEnded = false;
-
-  /** The stub shut down its side: the server sees the same (it still sends the output and exit). */
+  /**
+   * The stub shut down its side: the server sees the same (it still sends the output and exit) once
+   * it has the session; a stream ended before START_GO could not carry it.
+   */
   private onStubEnd(): void {
     this.stubEnded = true;
-    if (this.stream && !this.finished) this.stream.end();
+    if (this.stream && !this.finished && (this.settled || !this.startSent)) this.stream.end();
   }
 
-  private onServerEnd(): void {
-    if (!this.finished) this.lost('the server ended the session without an exit code');
-  }
-
-  /** The connection or stream went before the exit code: the stub says so in one line and exits 255. */
+  /**
+   * The connection or stream went before the exit code: the stub says so in one line and exits 255.
+   * A command the server had taken (START_GO sent) is named as such: it may have run, and is not
+   * run again.
+   */
   private lost(reason: string | null): void {
     if (this.finished || this.closed) return;
     const { name, upstream } = this.context;
-    const message = `connection to server ${name} at ${upstream.where} was lost before the command finished${reason ? ` (${reason})` : ''}`;
+    const taken =
+      this.settled && this.replica?.confirms
+        ? `: it had been handed to replica ${this.replica.where} and is not run again`
+        : '';
+    const message = `connection to server ${name} at ${upstream.where} was lost before the command finished${taken}${reason ? ` (${reason})` : ''}`;
     this.context.log.warn({ server: name, problem: message }, 'session lost');
     this.refuse(message, ExitCode.CONNECTION_FAILURE);
   }

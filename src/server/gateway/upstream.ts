@@ -1,45 +1,43 @@
 /**
- * A gateway's connection to one remote section's server (docs/remote.md): one HTTP/2 session over
- * mutual TLS 1.3, made at start and kept made, so that no session pays a handshake. It is made again
- * in the background when lost (back-off 100 ms to 5 s) and when the TLS directory rotates (the old
- * session finishes its streams: running sessions are untouched).
+ * A gateway's way to one remote section (docs/cluster.md): every address its --remote name resolves
+ * to is a replica with a connection of its own (./replica.ts), and each session goes to the usable
+ * replica running the fewest of our sessions. A Kubernetes ClusterIP Service spreads connections, not
+ * sessions: named by a headless Service, the name lists every ready replica, and readiness takes a
+ * draining one out. The name is resolved again every RESOLVE_INTERVAL_MS and soon after a failure:
+ * new replicas are used within seconds, vanished ones finish their sessions and are dropped.
  */
-import { constants as h2, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { ClientHttp2Stream } from 'node:http2';
 import type { Logger } from 'pino';
 import { formatHostPort } from '../../config/address.js';
 import type { RemoteSection } from '../../config/model.js';
-import { SESSION_PATH, SESSION_WINDOW } from '../../remote/constants.js';
-import { connectSession } from '../../remote/connect.js';
-import { keepAlive } from '../../remote/keepalive.js';
 import { loadTlsMaterial, watchTlsMaterial, type TlsMaterial } from '../../remote/material.js';
-import { describeTlsError, refusalIn } from '../../remote/tls-errors.js';
+import { describeTlsError } from '../../remote/tls-errors.js';
+import { Replica } from './replica.js';
 
-/** Failures a later attempt may not meet: sessions keep waiting for the connection (up to connectTimeoutMs). */
-const RETRIED = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ETIMEDOUT',
-  'ECONNRESET',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-]);
-const FIRST_RETRY_MS = 100;
-const MAX_RETRY_MS = 5000;
-/** A server that refused our certificate is asked again no sooner than this. */
-const REFUSED_RETRY_MS = 1000;
+const RESOLVE_INTERVAL_MS = 2000;
+/** After a failure, the name is looked at again this soon (at most this often). */
+const RESOLVE_AFTER_FAILURE_MS = 250;
+
+export interface Placed {
+  stream: ClientHttp2Stream;
+  replica: Replica;
+}
 
 export class Upstream {
-  private session: ClientHttp2Session | null = null;
-  private connecting: ClientHttp2Session | null = null;
+  private readonly replicas = new Map<string, Replica>();
   private material: TlsMaterial | null = null;
-  private lastError = 'not connected yet';
-  /** Why the server last refused our certificate; cleared when our TLS material changes. */
-  private refusal: string | null = null;
-  private readonly refused = new WeakSet<ClientHttp2Session>();
-  private retryMs = FIRST_RETRY_MS;
-  private retryTimer: NodeJS.Timeout | null = null;
+  /** Why the name itself gave no address, when it did not. */
+  private resolveError: string | null = null;
+  private resolving = false;
+  private resolveTimer: NodeJS.Timeout | null = null;
+  /** When resolveTimer fires. */
+  private resolveDue = 0;
+  private lastResolve = 0;
   private waiters: (() => void)[] = [];
+  /** Ties go round: sessions one after another spread too. */
+  private turn = 0;
   private stopWatching: (() => void) | null = null;
   private closed = false;
   readonly where: string;
@@ -48,13 +46,13 @@ export class Upstream {
     private readonly name: string,
     private readonly remote: RemoteSection,
     private readonly log: Logger,
-    /** How long a session waits for a connection before it is refused (the config's connectTimeoutMs). */
+    /** How long a session waits for a replica before it is refused (the config's connectTimeoutMs). */
     private readonly connectTimeoutMs: number,
   ) {
     this.where = formatHostPort(remote);
   }
 
-  /** Connects now; the material is read first, so a missing file is an error at start (exit 1). */
+  /** Resolves and connects now; the material is read first, so a missing file is an error at start (exit 1). */
   start(): void {
     this.material = loadTlsMaterial(this.remote.tlsDirectory);
     this.stopWatching = watchTlsMaterial(
@@ -62,56 +60,92 @@ export class Upstream {
       this.material,
       (material) => {
         this.material = material;
-        this.refusal = null;
-        this.retryMs = FIRST_RETRY_MS;
         this.log.info(
           { server: this.name, directory: this.remote.tlsDirectory },
           'TLS material changed: reconnecting',
         );
-        this.connect();
+        for (const replica of this.replicas.values()) replica.rotate(material);
       },
       (message) => this.log.warn({ server: this.name, problem: message }, 'TLS material not reloaded'),
     );
-    this.connect();
+    void this.resolve();
   }
 
   close(): void {
     this.closed = true;
     this.stopWatching?.();
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.connecting?.destroy();
-    this.session?.close();
+    if (this.resolveTimer) clearTimeout(this.resolveTimer);
+    for (const replica of this.replicas.values()) replica.close();
+    this.replicas.clear();
+    this.wake();
   }
 
-  /** A new stream for one k8psh session, or the one-line reason there is none (the stub exits 255). */
-  async open(): Promise<ClientHttp2Stream | string> {
-    if (!this.usable(this.session)) await this.ready();
-    const session = this.session;
-    if (!session || !this.usable(session))
-      return `cannot reach server ${this.name} at ${this.where}: ${this.lastError}`;
-    try {
-      return session.request({ ':method': 'POST', ':path': SESSION_PATH }, { endStream: false });
-    } catch (error) {
-      return `cannot reach server ${this.name} at ${this.where}: ${(error as Error).message}`;
+  /**
+   * A stream on the least busy usable replica, preferring those not in `avoid` (where this session
+   * was already refused or lost); or the one-line reason there is none (the stub exits 255).
+   */
+  async open(avoid: ReadonlySet<Replica> = new Set()): Promise<Placed | string> {
+    const deadline = this.connectTimeoutMs < 0 ? Infinity : Date.now() + this.connectTimeoutMs;
+    for (;;) {
+      const replica = this.pick(avoid);
+      if (replica) {
+        try {
+          return { stream: replica.open(), replica };
+        } catch (error) {
+          // A GOAWAY in between: the next pick no longer sees it usable.
+          replica.lastError = (error as Error).message;
+          continue;
+        }
+      }
+      const fatal = this.fatal();
+      if (fatal !== null || this.closed) return this.reason(fatal);
+      for (const waiting of this.replicas.values()) waiting.hurry();
+      const left = deadline - Date.now();
+      if (left <= 0) return this.reason(null);
+      await this.changed(left);
     }
   }
 
-  private usable(session: ClientHttp2Session | null): session is ClientHttp2Session {
-    return session !== null && !session.closed && !session.destroyed;
+  private pick(avoid: ReadonlySet<Replica>): Replica | null {
+    const list = [...this.replicas.values()];
+    // Ties go round, from a start that moves with every pick.
+    const start = this.turn++;
+    for (const preferNew of [true, false]) {
+      let best: Replica | null = null;
+      for (let i = 0; i < list.length; i++) {
+        const replica = list[(start + i) % list.length]!;
+        if (!replica.usable || (preferNew && avoid.has(replica))) continue;
+        if (best === null || replica.running < best.running) best = replica;
+      }
+      if (best) return best;
+    }
+    return null;
   }
 
-  /** Resolves when a session is made or the wait is over, whichever comes first. */
-  private ready(): Promise<void> {
-    if (this.retryTimer && !this.connecting) {
-      // Waiting out a back-off: a session is wanted now, try at once.
-      clearTimeout(this.retryTimer);
-      this.retryTimer = null;
-      this.connect();
+  /** Every replica failed for a reason waiting will not cure: say it now. */
+  private fatal(): string | null {
+    if (this.replicas.size === 0) return null;
+    let fatal: string | null = null;
+    for (const replica of this.replicas.values()) {
+      if (replica.fatal === null) return null;
+      fatal = replica.fatal;
     }
+    return fatal;
+  }
+
+  private reason(fatal: string | null): string {
+    let problem = fatal ?? this.resolveError;
+    if (problem === null) {
+      const errors = [...this.replicas.values()].map((replica) => replica.lastError);
+      problem = errors.length === 0 ? 'no address yet' : errors[errors.length - 1]!;
+    }
+    return `cannot reach server ${this.name} at ${this.where}: ${problem}`;
+  }
+
+  /** Resolves when a replica connects or goes, or after `ms`. */
+  private changed(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      // connectTimeoutMs, as a client waits for a Pod-local server that is not up yet (negative: no end).
-      const wait = this.connectTimeoutMs;
-      const timer = wait < 0 ? undefined : setTimeout(done, wait);
+      const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
       function done(): void {
         clearTimeout(timer);
         resolve();
@@ -124,82 +158,69 @@ export class Upstream {
     for (const waiter of this.waiters.splice(0)) waiter();
   }
 
-  private connect(): void {
-    if (this.closed || !this.material) return;
-    this.connecting?.destroy();
-    const session = connectSession(this.remote, this.material);
-    this.connecting = session;
-    this.watchSession(session);
-    session.on('error', (error: NodeJS.ErrnoException) => {
-      // The refusal's own reason stays the one to tell (its session then closes with an error code).
-      if (this.refused.has(session)) return;
-      this.lastError = describeTlsError(error);
-      // A server not up yet (or its Service not in DNS yet) is waited for, as a client waits for a
-      // Pod-local one; a certificate problem will not go away: the sessions waiting hear it now.
-      if (!RETRIED.has(error.code ?? '')) this.wake();
-      this.log.warn(
-        { server: this.name, at: this.where, problem: this.lastError },
-        'connection to the server failed',
-      );
-    });
-    // Usable once the server's SETTINGS are in: a server refusing our certificate sends its GOAWAY
-    // right behind them, and a session handed out before that would lose its stream for no stated reason.
-    session.once('remoteSettings', () => setImmediate(() => this.established(session)));
+  private readonly events = {
+    changed: () => this.wake(),
+    failed: () => {
+      this.wake();
+      this.resolveSoon(RESOLVE_AFTER_FAILURE_MS);
+    },
+  };
+
+  private resolveSoon(ms: number): void {
+    if (this.closed || isIP(this.remote.host)) return;
+    const at = Math.max(this.lastResolve + ms, Date.now());
+    if (this.resolveTimer) {
+      if (this.resolveDue <= at) return;
+      clearTimeout(this.resolveTimer);
+    }
+    this.resolveDue = at;
+    this.resolveTimer = setTimeout(() => void this.resolve(), at - Date.now());
+    this.resolveTimer.unref();
   }
 
-  private established(session: ClientHttp2Session): void {
-    if (this.connecting !== session || session.closed || session.destroyed) return;
-    this.connecting = null;
-    if (this.refusal === null) this.retryMs = FIRST_RETRY_MS;
-    session.setLocalWindowSize(SESSION_WINDOW);
-    keepAlive(session, () => {
-      this.lastError = 'the server stopped answering';
-      session.destroy();
-    });
-    const old = this.session;
-    this.session = session;
-    // Its running streams finish on it; new ones go to the new session.
-    old?.close();
-    this.log.info({ server: this.name, at: this.where }, 'connected to the server');
-    this.wake();
+  /** The name's addresses now: new ones are connected, vanished ones dropped once their sessions end. */
+  private async resolve(): Promise<void> {
+    if (this.closed || this.resolving) return;
+    this.resolving = true;
+    this.resolveTimer = null;
+    this.lastResolve = Date.now();
+    const { host } = this.remote;
+    let addresses: string[] | null = null;
+    try {
+      addresses = isIP(host)
+        ? [host]
+        : [...new Set((await lookup(host, { all: true, verbatim: true })).map((entry) => entry.address))];
+      this.resolveError = null;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.resolveError = `cannot resolve ${host}: ${describeTlsError(error as NodeJS.ErrnoException)}`;
+      // No such name: no replica is ready (a headless Service without endpoints). A failing lookup
+      // is a blip: the replicas known stay.
+      if (code === 'ENOTFOUND' || code === 'ENODATA') addresses = [];
+      this.log.warn({ server: this.name, host, problem: this.resolveError }, 'name not resolved');
+    }
+    this.resolving = false;
+    if (this.closed) return;
+    if (addresses) this.update(addresses);
+    if (!isIP(host)) this.resolveSoon(RESOLVE_INTERVAL_MS);
   }
 
-  private watchSession(session: ClientHttp2Session): void {
-    session.once('goaway', (code: number, _last: number, data?: Buffer) => {
-      const refusal = refusalIn(data);
-      if (refusal) {
-        // Refused for our certificate: no stream may go there, and asking again at once is no use.
-        this.refusal = refusal;
-        this.refused.add(session);
-        this.lastError = refusal;
-        this.retryMs = Math.max(this.retryMs, REFUSED_RETRY_MS);
-        this.log.warn({ server: this.name, at: this.where, problem: refusal }, 'the server refused us');
-        // Nor may the session made with the material before ours (a rotation): new sessions use the
-        // current material or fail with its reason. Its running streams finish.
-        const current = this.session;
-        this.session = null;
-        if (current !== session) current?.close();
-        this.wake();
-        return;
+  private update(addresses: string[]): void {
+    const wanted = new Set(addresses);
+    for (const [address, replica] of this.replicas)
+      if (!wanted.has(address)) {
+        this.log.info({ server: this.name, at: replica.where }, 'replica gone from the name: dropped');
+        replica.close();
+        this.replicas.delete(address);
       }
-      if (code !== h2.NGHTTP2_NO_ERROR)
-        this.lastError = `the server ended the connection (HTTP/2 error ${code})`;
-      if (this.session === session) this.reconnectSoon(0);
-    });
-    session.once('close', () => {
-      if (this.connecting === session) this.connecting = null;
-      if (this.session === session) this.session = null;
-      if (this.session === null && this.connecting === null) this.reconnectSoon(this.retryMs);
-    });
-  }
-
-  private reconnectSoon(delay: number): void {
-    if (this.closed || this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.connect();
-    }, delay);
-    this.retryTimer.unref();
-    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+    for (const address of addresses) {
+      if (this.replicas.has(address)) continue;
+      const replica = new Replica(address, this.remote, this.material!, this.events, this.log);
+      this.replicas.set(address, replica);
+      if (this.replicas.size > 1 || addresses.length > 1)
+        this.log.info({ server: this.name, at: replica.where }, 'replica found');
+      replica.connect();
+    }
+    this.wake();
   }
 }
