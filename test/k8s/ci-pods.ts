@@ -37,11 +37,13 @@ export interface JenkinsOptions {
   name: string;
   /** The image of `jnlp` when the template leaves it to the plugin. */
   agentImage: string;
+  /** The pod template file; JENKINS_TEMPLATE unless given. */
+  template?: string;
 }
 
 /** The agent Pod the kubernetes plugin would make from the pod template. */
 export function jenkinsAgentPod(options: JenkinsOptions): IPod {
-  const [document, ...rest] = loadManifests(JENKINS_TEMPLATE);
+  const [document, ...rest] = loadManifests(options.template ?? JENKINS_TEMPLATE);
   if (document === undefined || rest.length > 0) throw new Error('the pod template is one Pod document');
   const pod = structuredClone(document.object) as unknown as IPod;
   pod.metadata = { ...pod.metadata, name: options.name };
