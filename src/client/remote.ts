@@ -11,6 +11,7 @@
 import type { ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { Feature, FrameType } from '../protocol/constants.js';
+import { REFUSED_STREAM } from '../remote/constants.js';
 import {
   ClientSession,
   encodeRequest,
@@ -42,6 +43,8 @@ import { enterRawMode } from './terminal.js';
 
 const EMPTY = Buffer.alloc(0);
 const LEGACY_SERVER = Symbol('legacy server');
+/** Streams refused unprocessed (a draining replica) before a call gives up. */
+const MAX_REFUSED = 6;
 
 /**
  * Which protocol a session speaks: `hello`, ours; `legacy`, the original's (an original server
@@ -55,7 +58,8 @@ export async function runRemote(
   tty: TtyRequest | null,
   nullStdin = false,
 ): Promise<Outcome> {
-  for (const dialect of ['hello', 'legacy'] as const) {
+  let dialect: Dialect = 'hello';
+  for (let refused = 0; ; ) {
     const reader = new SocketReader();
     const socket = target.remote
       ? await connectRemote(target, reader)
@@ -70,10 +74,17 @@ export async function runRemote(
     );
     const outcome = await session.run();
     if (outcome !== LEGACY_SERVER) return outcome;
-    // Our remote servers all speak HELLO: a close before any byte is a lost connection there.
-    if (target.remote) break;
+    if (target.remote) {
+      // A draining replica refused the stream unprocessed (docs/remote.md, "Exactly once"), and no
+      // stdin was read before its HELLO: a new connection goes where kube-proxy sends it now.
+      if ((socket as ClientHttp2Stream).rstCode === REFUSED_STREAM && ++refused < MAX_REFUSED) continue;
+      // Our remote servers all speak HELLO: a close before any byte is a lost connection there.
+      break;
+    }
+    if (dialect === 'legacy') break;
     // An original k8psh server drops a connection that opens with HELLO, before running anything.
     clientDebug('Process', 'the server closed on HELLO: retrying with the original protocol');
+    dialect = 'legacy';
   }
   throw new ConnectionError(`the server ${target.serverName} closed the connection`);
 }
