@@ -302,7 +302,9 @@ export async function makeCluster(t: Test, options: ClusterOptions): Promise<Clu
 }
 
 /** Stubs without a gateway: a k8pshd whose name has no commands only makes them, then exits. */
-export async function makeStubs(cluster: Cluster): Promise<void> {
+export async function makeStubs(
+  cluster: Pick<Cluster, 'build' | 'buildConfig' | 'bin' | 'buildWorkspace' | 'clientTls'>,
+): Promise<void> {
   const result = await runIn(
     cluster.build,
     [DAEMON, '--name', 'stubs-only', '-c', cluster.buildConfig, '-e', cluster.bin, '-o'],

@@ -8,7 +8,7 @@
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { cleanup, tempDir } from '../e2e/harness.js';
@@ -293,6 +293,32 @@ t.test('replicas', { skip: scaleUnsupported() }, async (t) => {
     'each source once',
   );
 
+  // A client without the gateway reaches the replicas through the ClusterIP's name: a section of
+  // another port (where no gateway listens) whose --remote is the ClusterIP Service.
+  const direct = join(cluster.buildWorkspace, 'k8psh-direct.conf');
+  writeFileSync(
+    direct,
+    readFileSync(cluster.buildConfig, 'utf8')
+      .replace(`[ tools:${cluster.port} ]`, `[ tools:${cluster.port + 1} ]`)
+      .replace(`--remote ${HEADLESS_NAME}`, `--remote ${CLUSTER_IP_NAME}:${cluster.port}`),
+  );
+  const counted = (): Record<string, number> =>
+    Object.fromEntries(Object.entries(cluster.executions()).map(([name, runs]) => [name, runs.length]));
+  const before = counted();
+  for (let i = 0; i < 4; i++) {
+    const called = await cluster.stub('true', [], { env: { ...cluster.env, K8PSH_CONFIG: direct } });
+    t.equal(called.code, 0, `through the ClusterIP: ${called.err}`);
+  }
+  const after = counted();
+  const landed = Object.keys(after).map((name) => after[name]! - before[name]!);
+  t.equal(
+    landed.reduce((sum, n) => sum + n, 0),
+    4,
+    'each call ran once',
+  );
+  t.comment(`4 calls by the ClusterIP landed ${JSON.stringify(landed)} on tools-0..2`);
+  t.match(cluster.dns.log(), `query[A] ${CLUSTER_IP_NAME} from ${cluster.build.address}`, 'asked DNS for it');
+
   // SIGKILL of a replica ends its commands, as its Pod's end would.
   const sleeper = cluster.spawnStub('sh', ['-c', 'echo "$SCALE_REPLICA $$"; exec sleep 60']);
   const said = collect(sleeper, 'stdout');
@@ -302,7 +328,7 @@ t.test('replicas', { skip: scaleUnsupported() }, async (t) => {
   const victim = cluster.tools.findIndex((node) => node.name === where);
   const [sleeping] = hostPids(cluster.replicas[victim]!.pid(), [Number(inner)]);
   t.ok(running(sleeping!), 'the command runs');
-  await cluster.kill(victim);
+  t.equal(await cluster.kill(victim), 1, 'unshare: 1 for a k8pshd a signal ended');
   t.ok(await allGone([sleeping!], 5000), 'its command died with it');
   t.equal((await stubExit)[0], 255, 'the stub reports the lost connection');
   t.equal(await cluster.readyz(victim), 'ECONNREFUSED');

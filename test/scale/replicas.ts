@@ -30,6 +30,7 @@ import { makePki, secretFor, type Pki } from '../remote/certs.js';
 import {
   clusterDir,
   daemon,
+  makeStubs,
   nodeEnv,
   PID_NAMESPACE,
   sweepStaleClusters,
@@ -77,7 +78,7 @@ export interface ScaleClusterOptions {
   connectTimeoutMs?: number;
   /** More arguments for every replica's k8pshd. */
   serverArgs?: readonly string[];
-  /** Start the gateway (default true). */
+  /** Start the gateway (default true); without it, the stubs are made alone. */
   gateway?: boolean;
 }
 
@@ -127,7 +128,8 @@ export interface ScaleCluster {
   startReplica(i: number, options?: ReplicaStart): Promise<Daemon>;
   /**
    * Sends `signal` (default SIGKILL) to replica i's k8pshd itself (its namespace's PID 1, so a
-   * SIGTERM drains it); resolves with its exit code (null: ended by a signal). DNS is unchanged.
+   * SIGTERM drains it); resolves with the exit status of the unshare holding its namespace: the
+   * k8pshd's own exit code, or 1 when a signal ended it (util-linux's unshare). DNS is unchanged.
    */
   kill(i: number, signal?: NodeJS.Signals): Promise<number | null>;
   /** Resolves once replica i's /readyz answers 200 from the build node; rejects after `ms`. */
@@ -389,6 +391,7 @@ export async function makeScaleCluster(t: Test, options: ScaleClusterOptions = {
     await Promise.all(Array.from({ length: initial }, (_, i) => cluster.startReplica(i, { publish: false })));
     await cluster.publish(Array.from({ length: initial }, (_, i) => i));
     if (options.gateway ?? true) await cluster.startGateway();
+    else await makeStubs(cluster);
     return cluster;
   } catch (error) {
     cleanup();
