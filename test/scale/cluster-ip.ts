@@ -106,7 +106,7 @@ function chain(prefix: string, ...parts: string[]): string {
 }
 
 /** The iptables-restore input for every Service of a node. */
-export function renderRules(services: readonly Service[]): string {
+function renderRules(services: readonly Service[]): string {
   const natChains = new Set<string>(['KUBE-SERVICES']);
   const nat: string[] = ['-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'];
   const filter: string[] = ['-A OUTPUT -j KUBE-SERVICES'];
