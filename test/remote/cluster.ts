@@ -149,10 +149,21 @@ export function nodeEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 /**
+ * The prefix of a server's command that makes it PID 1 of a PID namespace of its own, as a
+ * container's command is (`unshare --fork`: the k8pshd is unshare's one child, see Daemon.pid).
+ */
+export const PID_NAMESPACE = ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc'] as const;
+
+/** The temporary directory of a cluster: its name ties it to this process (sweepStaleClusters). */
+export function clusterDir(kind = ''): string {
+  return realpathSync(tempDir(`k8psh-remote-${process.pid}-${kind}`));
+}
+
+/**
  * Clusters of test processes that are gone (killed before their teardown): their bind mounts would
  * stay in the mount table and their directories in /tmp.
  */
-function sweepStaleClusters(): void {
+export function sweepStaleClusters(): void {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
   for (const name of readdirSync(tmpdir())) {
     const match = /^k8psh-remote-(\d+)-/.exec(name);
@@ -168,7 +179,7 @@ function sweepStaleClusters(): void {
 
 export async function makeCluster(t: Test, options: ClusterOptions): Promise<Cluster> {
   sweepStaleClusters();
-  const dir = realpathSync(tempDir(`k8psh-remote-${process.pid}-`));
+  const dir = clusterDir();
   const nodes = await makeNodes(['tools', 'build'] as const, { test: t, aliases: { tools: [TOOLS_NAME] } });
   const { tools, build } = nodes.byName;
   const pki = await makePki(join(dir, 'pki'));
@@ -234,9 +245,7 @@ export async function makeCluster(t: Test, options: ClusterOptions): Promise<Clu
     server: null as unknown as Daemon,
     gateway: null,
     async startServer(extraArgs = [], extraEnv = {}) {
-      const namespace = options.serverPidNamespace
-        ? ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc']
-        : [];
+      const namespace = options.serverPidNamespace ? PID_NAMESPACE : [];
       const server = daemon(
         spawnIn(tools, [...namespace, ...serverArgv(extraArgs)], {
           cwd: toolsWorkspace,
@@ -293,7 +302,9 @@ export async function makeCluster(t: Test, options: ClusterOptions): Promise<Clu
 }
 
 /** Stubs without a gateway: a k8pshd whose name has no commands only makes them, then exits. */
-export async function makeStubs(cluster: Cluster): Promise<void> {
+export async function makeStubs(
+  cluster: Pick<Cluster, 'build' | 'buildConfig' | 'bin' | 'buildWorkspace' | 'clientTls'>,
+): Promise<void> {
   const result = await runIn(
     cluster.build,
     [DAEMON, '--name', 'stubs-only', '-c', cluster.buildConfig, '-e', cluster.bin, '-o'],
