@@ -4,21 +4,14 @@
  * Every build starts clean; the objects and the program must come out byte-identical to the local
  * build's, and the program must print the same checksum.
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { medianBars } from '../lib/bars.mjs';
-import { generateCProject } from '../lib/c-project.mjs';
+import { differingOutputs, generateCProject, projectOutputs } from '../lib/c-project.mjs';
 import { interleave } from '../lib/interleave.mjs';
 import { run } from '../lib/process.mjs';
 import { round, summary } from '../lib/stats.mjs';
 
 const GOAL = 1.02;
-
-/** The bytes of every object and of the program, by name. */
-function outputs(dir) {
-  const files = readdirSync(join(dir, 'obj')).map((name) => join('obj', name));
-  return new Map([...files, 'prog'].map((name) => [name, readFileSync(join(dir, name))]));
-}
 
 export async function cProject({ ours, reference, options }) {
   const units = options.sizes.cUnits;
@@ -53,15 +46,11 @@ export async function cProject({ ours, reference, options }) {
   const times = await interleave(cases, options.sizes.buildRounds, build);
   // The last build of each case is compared with the local one, file by file, and run.
   const local = cases.at(-1);
-  const expected = outputs(local.dir);
+  const expected = projectOutputs(local.dir);
   const expectedRun = (await run(join(local.dir, 'prog'), [], { env: local.env })).stdout;
   const differing = {};
   for (const c of cases.slice(0, -1)) {
-    const got = outputs(c.dir);
-    const names = [...new Set([...expected.keys(), ...got.keys()])];
-    const different = names.filter(
-      (n) => !expected.get(n) || !got.get(n) || !expected.get(n).equals(got.get(n)),
-    );
+    const different = differingOutputs(expected, projectOutputs(c.dir));
     const printed = (await run(join(c.dir, 'prog'), [], { env: c.env })).stdout;
     if (printed !== expectedRun || !/^checksum \d+\n$/.test(printed)) different.push('program output');
     differing[c.label] = different;

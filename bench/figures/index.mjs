@@ -10,6 +10,8 @@ import { concurrentStubs } from './concurrent-stubs.mjs';
 import { idleRss } from './idle-rss.mjs';
 import { remoteConcurrentStubs } from './remote-concurrent-stubs.mjs';
 import { remoteIdleRss } from './remote-idle-rss.mjs';
+import { remotePlacement } from './remote-placement.mjs';
+import { remoteScaleOut } from './remote-scale-out.mjs';
 import { remoteStubLatency } from './remote-stub-latency.mjs';
 import { remoteStdoutThroughput } from './remote-throughput.mjs';
 import { sequentialSessions } from './sequential-sessions.mjs';
@@ -35,4 +37,7 @@ export const FIGURES = {
   remoteConcurrentStubs,
   remoteStdoutThroughput,
   remoteIdleRss,
+  // Issue 25: a tools Deployment of 3 replicas vs 1, reached by a headless Service's name.
+  remoteScaleOut,
+  remotePlacement,
 };

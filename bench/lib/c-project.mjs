@@ -8,14 +8,12 @@
  * Nothing in an object names an absolute path (no -g, sources named relative to the project), so
  * two builds in different directories, or on two machines, give byte-identical objects.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const FUNCTIONS = 16;
-
-function unitSource(u) {
+function unitSource(u, functions) {
   const lines = [`#include "common.h"`, `#include "m${u}.h"`, ''];
-  for (let f = 0; f < FUNCTIONS; f++) {
+  for (let f = 0; f < functions; f++) {
     const k = (u * 31 + f * 7) % 97;
     lines.push(
       `static unsigned m${u}_f${f}(unsigned x, const unsigned *table) {`,
@@ -38,7 +36,7 @@ function unitSource(u) {
   }
   lines.push(`unsigned m${u}_run(unsigned seed) {`, `  unsigned table[16], sum = 0;`);
   lines.push(`  for (unsigned i = 0; i < 16u; i++) table[i] = MIX(seed, i + ${u}u);`);
-  for (let f = 0; f < FUNCTIONS; f++) lines.push(`  sum += m${u}_f${f}(seed + ${f}u, table);`);
+  for (let f = 0; f < functions; f++) lines.push(`  sum += m${u}_f${f}(seed + ${f}u, table);`);
   lines.push(`  return sum;`, `}`, '');
   return lines.join('\n');
 }
@@ -72,16 +70,18 @@ clean:
 `;
 
 /**
- * Writes the project into `dir` (created); `units` translation units besides main.c. `options.cc`:
+ * Writes the project into `dir` (created); `units` translation units besides main.c, each of
+ * `options.functions` functions (16: about 0.1 s of gcc -O2 here; 32: about 0.15 s). `options.cc`:
  * the Makefile's CC (default gcc; `make CC=...` overrides it either way).
  */
 export function generateCProject(dir, units, options = {}) {
+  const functions = options.functions ?? 16;
   for (const d of ['src', 'include']) mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, 'include/common.h'), COMMON);
   const main = ['#include <stdio.h>'];
   for (let u = 0; u < units; u++) {
     writeFileSync(join(dir, `include/m${u}.h`), `unsigned m${u}_run(unsigned seed);\n`);
-    writeFileSync(join(dir, `src/m${u}.c`), unitSource(u));
+    writeFileSync(join(dir, `src/m${u}.c`), unitSource(u, functions));
     main.push(`#include "m${u}.h"`);
   }
   main.push('int main(void) {', '  unsigned sum = 0;');
@@ -89,4 +89,16 @@ export function generateCProject(dir, units, options = {}) {
   main.push('  printf("checksum %u\\n", sum);', '  return 0;', '}', '');
   writeFileSync(join(dir, 'src/main.c'), main.join('\n'));
   writeFileSync(join(dir, 'Makefile'), makefile(options.cc ?? 'gcc'));
+}
+
+/** The bytes of every object and of the program of a built project, by name. */
+export function projectOutputs(dir) {
+  const files = readdirSync(join(dir, 'obj')).map((name) => join('obj', name));
+  return new Map([...files, 'prog'].map((name) => [name, readFileSync(join(dir, name))]));
+}
+
+/** The names whose bytes differ between two projectOutputs() (or that only one has). */
+export function differingOutputs(expected, got) {
+  const names = [...new Set([...expected.keys(), ...got.keys()])];
+  return names.filter((n) => !expected.get(n) || !got.get(n) || !expected.get(n).equals(got.get(n)));
 }

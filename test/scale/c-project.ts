@@ -71,7 +71,4 @@ export function outputs(project: CProject): Map<string, Buffer> {
 }
 
 /** The names whose bytes differ between two builds, or that only one of them has. */
-export function differences(a: Map<string, Buffer>, b: Map<string, Buffer>): string[] {
-  const names = [...new Set([...a.keys(), ...b.keys()])].sort();
-  return names.filter((name) => !a.get(name) || !b.get(name) || !a.get(name)!.equals(b.get(name)!));
-}
+export { differingOutputs as differences } from '../../bench/lib/c-project.mjs';
