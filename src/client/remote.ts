@@ -59,7 +59,7 @@ export async function runRemote(
   nullStdin = false,
 ): Promise<Outcome> {
   let dialect: Dialect = 'hello';
-  for (let refused = 0; ; ) {
+  for (let refused = 0; ;) {
     const reader = new SocketReader();
     const socket = target.remote
       ? await connectRemote(target, reader)
