@@ -14,23 +14,16 @@
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IHorizontalPodAutoscalerSpec } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscalerSpec';
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { INetworkPolicySpec } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicySpec';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IPodDisruptionBudgetSpec } from 'kubernetes-models/policy/v1/PodDisruptionBudgetSpec';
 import type { IContainer } from 'kubernetes-models/v1/Container';
-import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import type { IPod } from 'kubernetes-models/v1/Pod';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
-import { Service } from 'kubernetes-models/v1/Service';
 import type { IServiceSpec } from 'kubernetes-models/v1/ServiceSpec';
 import { optionValues } from '../../src/config/section-options.js';
 import { parseServerOptions } from '../../src/server/options.js';
 import type { ICertificateSpec, IIssuerSpec } from './cert-manager.js';
-import { validateCertManager } from './cert-manager.js';
 import { jenkinsAgentPod } from './ci-pods.js';
 import {
   allContainers,
@@ -41,8 +34,6 @@ import {
   loadManifests,
   type Manifest,
   MANIFEST_DIR,
-  MODELS,
-  type Models,
   option,
   podSpecOf,
   ROOT,
@@ -50,6 +41,7 @@ import {
   strictFieldErrors,
   validateManifest,
 } from './manifests.js';
+import { CLUSTER_MODELS } from './workload-models.js';
 
 const CLUSTER_DIR = path.join(MANIFEST_DIR, 'cluster');
 const JENKINS_TEMPLATE = path.join(CLUSTER_DIR, 'jenkins/pod-template.yaml');
@@ -58,44 +50,6 @@ const CLUSTER_DOMAIN = 'cluster.local';
 const HOSTNAME = 'kubernetes.io/hostname';
 /** The label the NetworkPolicy admits; what the build Pods and the agents carry. */
 const BUILD_LABEL = 'k8psh.io/build';
-
-/** The project's models, and the kinds these files add. */
-const CLUSTER_MODELS: Models = {
-  ...MODELS,
-  Deployment: {
-    validate: (o) => new Deployment(o).validate(),
-    module: 'kubernetes-models/apps/v1/Deployment',
-    type: 'IDeployment',
-  },
-  Service: {
-    validate: (o) => new Service(o).validate(),
-    module: 'kubernetes-models/v1/Service',
-    type: 'IService',
-  },
-  PersistentVolumeClaim: {
-    validate: (o) => new PersistentVolumeClaim(o).validate(),
-    module: 'kubernetes-models/v1/PersistentVolumeClaim',
-    type: 'IPersistentVolumeClaim',
-  },
-  HorizontalPodAutoscaler: {
-    validate: (o) => new HorizontalPodAutoscaler(o).validate(),
-    module: 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler',
-    type: 'IHorizontalPodAutoscaler',
-  },
-  PodDisruptionBudget: {
-    validate: (o) => new PodDisruptionBudget(o).validate(),
-    module: 'kubernetes-models/policy/v1/PodDisruptionBudget',
-    type: 'IPodDisruptionBudget',
-  },
-  NetworkPolicy: {
-    validate: (o) => new NetworkPolicy(o).validate(),
-    module: 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy',
-    type: 'INetworkPolicy',
-  },
-  // Relative to test/k8s, where the strict check's virtual file is.
-  Issuer: { validate: validateCertManager, module: './cert-manager.js', type: 'IIssuer' },
-  Certificate: { validate: validateCertManager, module: './cert-manager.js', type: 'ICertificate' },
-};
 
 /** What the relations are checked on: the real files, or a broken copy of them. */
 interface World {

@@ -12,9 +12,6 @@
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import t, { type Test } from 'tap';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
-import { Service } from 'kubernetes-models/v1/Service';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IServiceSpec } from 'kubernetes-models/v1/ServiceSpec';
@@ -32,8 +29,6 @@ import {
   loadManifests,
   type Manifest,
   MANIFEST_DIR,
-  MODELS,
-  type Models,
   mountPath,
   option,
   podSpecOf,
@@ -42,35 +37,13 @@ import {
   strictFieldErrors,
   validateManifest,
 } from './manifests.js';
+import { REMOTE_MODELS } from './workload-models.js';
 
 const REMOTE_DIR = path.join(MANIFEST_DIR, 'remote');
 const IMAGE = 'ghcr.io/k8psh/k8psh-node:0.1.0';
 const BIN_DIR = '/k8psh/bin';
 const K8PSHD = `${BIN_DIR}/k8pshd`;
 const TOOLS = ['gcc', 'g++', 'cc', 'c++', 'make', 'ld', 'as'];
-
-/** The project's models, and the kinds these files add. */
-const REMOTE_MODELS: Models = {
-  ...MODELS,
-  Deployment: {
-    validate: (o) => new Deployment(o).validate(),
-    module: 'kubernetes-models/apps/v1/Deployment',
-    type: 'IDeployment',
-  },
-  Service: {
-    validate: (o) => new Service(o).validate(),
-    module: 'kubernetes-models/v1/Service',
-    type: 'IService',
-  },
-  PersistentVolumeClaim: {
-    validate: (o) => new PersistentVolumeClaim(o).validate(),
-    module: 'kubernetes-models/v1/PersistentVolumeClaim',
-    type: 'IPersistentVolumeClaim',
-  },
-  // Relative to test/k8s, where the strict check's virtual file is.
-  Issuer: { validate: validateCertManager, module: './cert-manager.js', type: 'IIssuer' },
-  Certificate: { validate: validateCertManager, module: './cert-manager.js', type: 'ICertificate' },
-};
 
 const files = readdirSync(REMOTE_DIR)
   .filter((name) => /\.ya?ml$/.test(name))

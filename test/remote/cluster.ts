@@ -90,6 +90,33 @@ export interface Cluster {
   env: NodeJS.ProcessEnv;
 }
 
+/** A cluster's stub() and spawnStub(): the build node's stubs, in its workspace by default. */
+export function stubRunners(
+  build: SimNode,
+  bin: string,
+  workspace: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Pick<Cluster, 'stub' | 'spawnStub'> {
+  return {
+    stub(name, args = [], opts = {}) {
+      return runIn(build, [join(bin, name), ...args], {
+        cwd: opts.cwd ?? workspace,
+        env: opts.env ?? env,
+        input: opts.input,
+        timeoutMs: opts.timeoutMs ?? timeoutMs,
+      });
+    },
+    spawnStub(name, args = [], opts = {}) {
+      return spawnIn(build, [join(bin, name), ...args], {
+        cwd: opts.cwd ?? workspace,
+        env: opts.env ?? env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+    },
+  };
+}
+
 export function daemon(child: ChildProcess, pidNamespace = false): Daemon {
   let stderr = '';
   const listeners = new Set<() => void>();
@@ -277,21 +304,7 @@ export async function makeCluster(t: Test, options: ClusterOptions): Promise<Clu
       cluster.gateway = gateway;
       return gateway;
     },
-    stub(name, args = [], opts = {}) {
-      return runIn(build, [join(bin, name), ...args], {
-        cwd: opts.cwd ?? buildWorkspace,
-        env: opts.env ?? env,
-        input: opts.input,
-        timeoutMs: opts.timeoutMs ?? 30000,
-      });
-    },
-    spawnStub(name, args = [], opts = {}) {
-      return spawnIn(build, [join(bin, name), ...args], {
-        cwd: opts.cwd ?? buildWorkspace,
-        env: opts.env ?? env,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-    },
+    ...stubRunners(build, bin, buildWorkspace, env, 30000),
   };
   await cluster.startServer();
   if (options.gateway ?? true) {

@@ -33,6 +33,7 @@ import {
   makeStubs,
   nodeEnv,
   PID_NAMESPACE,
+  stubRunners,
   sweepStaleClusters,
   type Daemon,
 } from '../remote/cluster.js';
@@ -350,21 +351,7 @@ export async function makeScaleCluster(t: Test, options: ScaleClusterOptions = {
         await gateway.waitFor(/"msg":"gateway ready"/);
         return gateway;
       },
-      stub(name, args = [], opts = {}) {
-        return runIn(build, [join(bin, name), ...args], {
-          cwd: opts.cwd ?? buildWorkspace,
-          env: opts.env ?? env,
-          input: opts.input,
-          timeoutMs: opts.timeoutMs ?? 60_000,
-        });
-      },
-      spawnStub(name, args = [], opts = {}) {
-        return spawnIn(build, [join(bin, name), ...args], {
-          cwd: opts.cwd ?? buildWorkspace,
-          env: opts.env ?? env,
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
-      },
+      ...stubRunners(build, bin, buildWorkspace, env, 60_000),
       executions() {
         const found: Record<string, Execution[]> = Object.fromEntries(tools.map((tool) => [tool.name, []]));
         for (const replica of [...tools.map((tool) => tool.name), 'unknown']) {
