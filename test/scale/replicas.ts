@@ -21,11 +21,10 @@
  * exec the real program; the replica is named by the server's own SCALE_REPLICA, which the section
  * passes on with `=SCALE_REPLICA=` (an inherited spec: never from the client).
  */
-import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { cleanup as removeDirs, DAEMON, SKIP_UNBUILT, writeFile, type Result } from '../e2e/harness.js';
+import { cleanup as removeDirs, DAEMON, SKIP_UNBUILT, writeFile } from '../e2e/harness.js';
 import { makePki, secretFor, type Pki } from '../remote/certs.js';
 import {
   clusterDir,
@@ -35,6 +34,7 @@ import {
   PID_NAMESPACE,
   stubRunners,
   sweepStaleClusters,
+  type Cluster,
   type Daemon,
 } from '../remote/cluster.js';
 import {
@@ -98,7 +98,8 @@ export interface ReplicaStart {
   publish?: boolean;
 }
 
-export interface ScaleCluster {
+/** stub() and spawnStub() are test/remote/cluster.ts's: the build node's stubs, in its workspace. */
+export interface ScaleCluster extends Pick<Cluster, 'stub' | 'spawnStub'> {
   nodes: Nodes<string>;
   /** tools-0 … tools-<n-1>. */
   tools: SimNode[];
@@ -141,17 +142,6 @@ export interface ScaleCluster {
   publish(indices: readonly number[]): Promise<void>;
   published(): readonly number[];
   startGateway(env?: NodeJS.ProcessEnv): Promise<Daemon>;
-  /** The stub `name` run on the build node, in the build side's workspace (or `cwd`). */
-  stub(
-    name: string,
-    args?: readonly string[],
-    options?: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number },
-  ): Promise<Result>;
-  spawnStub(
-    name: string,
-    args?: readonly string[],
-    options?: { cwd?: string; env?: NodeJS.ProcessEnv },
-  ): ChildProcess;
   /** Every wrapped execution so far, by replica name (every tools node listed, maybe empty). */
   executions(): Record<string, Execution[]>;
   /** Kills everything, deletes the namespaces, unmounts, removes the files; idempotent. */
