@@ -45,6 +45,8 @@ const LINGER_MS = 5000;
 /** Replicas a session is offered to before its stub is told none took it. */
 const MAX_ATTEMPTS = 6;
 const GO = encodeValue(ConfirmFrame.START_GO, 0);
+/** Output a server may send before START_READY (a refusal's text, to an original client). */
+const MAX_EARLY_BYTES = 64 << 10;
 
 export interface RelayContext {
   name: string;
@@ -76,6 +78,8 @@ export class GatewaySession implements Session {
   private settled = false;
   /** The server's frames before that, applied when it settles, dropped if it goes elsewhere. */
   private early: (() => void)[] = [];
+  /** Their data bytes: a refusal's text at most, bounded so that no server can fill our memory. */
+  private earlyBytes = 0;
   private sawFirstFrame = false;
   /** The stub said HELLO: it reads ERROR frames (else a refusal is stderr text). */
   private modern = false;
@@ -239,6 +243,7 @@ export class GatewaySession implements Session {
     this.stream = stream;
     this.replica = replica;
     this.early = [];
+    this.earlyBytes = 0;
     this.fromServer?.release();
     this.fromServer = new FrameDecoder(this.serverFrames, {
       maxFramePayload: DEFAULT_LIMITS.maxFramePayload,
@@ -367,6 +372,9 @@ export class GatewaySession implements Session {
     },
     onData: (type, chunk) => {
       if (!this.settled) {
+        this.earlyBytes += chunk.length;
+        if (this.earlyBytes > MAX_EARLY_BYTES)
+          return this.lost('protocol error from the server: output before START_READY');
         const copy = Buffer.from(chunk);
         return this.server(() => this.serverData(type, copy));
       }
