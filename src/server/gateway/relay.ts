@@ -45,6 +45,7 @@ const LINGER_MS = 5000;
 /** Replicas a session is offered to before its stub is told none took it. */
 const MAX_ATTEMPTS = 6;
 const GO = encodeValue(ConfirmFrame.START_GO, 0);
+const ENDED = 'the server ended the session without an exit code';
 /** Output a server may send before START_READY (a refusal's text, to an original client). */
 const MAX_EARLY_BYTES = 64 << 10;
 
@@ -54,6 +55,12 @@ export interface RelayContext {
   limits: Limits;
   requestTimeoutMs: number;
   log: Logger;
+}
+
+function resetReason(code: number): string {
+  return code === REFUSED_STREAM
+    ? 'stream refused unprocessed (REFUSED_STREAM: the server is draining)'
+    : `stream reset (HTTP/2 error ${code})`;
 }
 
 export class GatewaySession implements Session {
@@ -260,15 +267,17 @@ export class GatewaySession implements Session {
       this.fromServer!.push(chunk);
       this.socket.uncork();
     });
-    stream.on('end', () => {
-      if (stream === this.stream) this.failed('the server ended the session without an exit code');
-    });
+    // A reset arriving with the end is told by 'close' (with its code), when it comes in time.
+    stream.on('end', () =>
+      setImmediate(() => {
+        if (stream === this.stream) this.failed(ENDED);
+      }),
+    );
     stream.on('error', (error: Error) => {
-      if (stream === this.stream) this.failed(error.message);
+      if (stream === this.stream) this.failed(stream.rstCode ? resetReason(stream.rstCode) : error.message);
     });
     stream.on('close', () => {
-      if (stream === this.stream)
-        this.failed(stream.rstCode ? `stream reset (HTTP/2 error ${stream.rstCode})` : null);
+      if (stream === this.stream) this.failed(stream.rstCode ? resetReason(stream.rstCode) : null);
     });
     stream.cork();
     for (const frame of this.request) stream.write(frame);
@@ -286,9 +295,10 @@ export class GatewaySession implements Session {
     if (stream !== this.stream) return;
     const status = headers[':status'];
     if (status !== 200) return this.failed(`the server answered HTTP status ${String(status)}`);
-    if (headers[CONFIRM_HEADER] === CONFIRM_VALUE) this.replica!.confirms = true;
+    const confirms = headers[CONFIRM_HEADER] === CONFIRM_VALUE;
+    this.replica!.confirms = confirms;
     // A server that does not confirm runs what it is sent: the session is its own from here.
-    else this.settle();
+    if (!confirms) this.settle();
   }
 
   /**
@@ -504,7 +514,7 @@ export class GatewaySession implements Session {
     if (this.finished || this.closed) return;
     const { name, upstream } = this.context;
     const taken =
-      this.settled && this.replica?.confirms
+      this.settled && this.replica
         ? `: it had been handed to replica ${this.replica.where} and is not run again`
         : '';
     const message = `connection to server ${name} at ${upstream.where} was lost before the command finished${taken}${reason ? ` (${reason})` : ''}`;
