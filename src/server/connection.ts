@@ -363,6 +363,11 @@ export class Connection implements ServerSessionHandler, ChildEvents {
   private awaitGo(spec: SpawnSpec): void {
     this.awaitingGo = spec;
     this.send(encodeValue(ConfirmFrame.START_READY, 0));
+    // Nothing runs until the answer: out now, with the HELLO reply before it, not a turn later.
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
     this.requestTimer = setTimeout(() => {
       this.requestTimer = null;
       if (this.awaitingGo === null) return;
