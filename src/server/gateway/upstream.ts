@@ -86,14 +86,17 @@ export class Upstream {
    */
   async open(avoid: ReadonlySet<Replica> = new Set()): Promise<Placed | string> {
     const deadline = this.connectTimeoutMs < 0 ? Infinity : Date.now() + this.connectTimeoutMs;
+    /** Replicas whose connection would not take a stream just now: not asked again by this call. */
+    const refusing = new Set<Replica>();
     for (;;) {
-      const replica = this.pick(avoid);
+      const replica = this.pick(avoid, refusing);
       if (replica) {
         try {
           return { stream: replica.open(), replica };
         } catch (error) {
-          // A GOAWAY in between: the next pick no longer sees it usable.
+          // Closing under us (a GOAWAY being processed): another replica, or the wait below.
           replica.lastError = (error as Error).message;
+          refusing.add(replica);
           continue;
         }
       }
@@ -103,10 +106,12 @@ export class Upstream {
       const left = deadline - Date.now();
       if (left <= 0) return this.reason(null);
       await this.changed(left);
+      // Something changed (a connection made or lost): every replica may be asked again.
+      refusing.clear();
     }
   }
 
-  private pick(avoid: ReadonlySet<Replica>): Replica | null {
+  private pick(avoid: ReadonlySet<Replica>, refusing: ReadonlySet<Replica>): Replica | null {
     const list = [...this.replicas.values()];
     // Ties go round, from a start that moves with every pick.
     const start = this.turn++;
@@ -114,7 +119,7 @@ export class Upstream {
       let best: Replica | null = null;
       for (let i = 0; i < list.length; i++) {
         const replica = list[(start + i) % list.length]!;
-        if (!replica.usable || (preferNew && avoid.has(replica))) continue;
+        if (!replica.usable || refusing.has(replica) || (preferNew && avoid.has(replica))) continue;
         if (best === null || replica.running < best.running) best = replica;
       }
       if (best) return best;
