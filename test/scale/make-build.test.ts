@@ -135,3 +135,29 @@ t.test('a replica SIGKILLed mid-build: only its compiles fail, each with one lin
   t.equal(again.code, 0, 'make again succeeds', { stderr: again.err });
   t.same(differences(outputs(built), await expected(48)), [], 'objects identical to a local build');
 });
+
+t.test('a rolling update mid-build (surge 1, unavailable 0): no compile lost', { skip }, async (t) => {
+  const cluster = await makeScaleCluster(t, { replicas: 3, nodes: 4 });
+  const built = project(cluster, 'rollout', 120);
+  const build = make(built, { node: cluster.build, env: cluster.env });
+  await ranOn(cluster, 'tools-0', 2);
+  // As the Deployment controller does: a new replica ready first, then an old one taken out of the
+  // endpoints and sent SIGTERM; its node's replacement comes up, then the next old one goes.
+  const steps: [number, number][] = [
+    [3, 0],
+    [0, 1],
+  ];
+  for (const [up, down] of steps) {
+    await cluster.startReplica(up);
+    const drained = cluster.kill(down, 'SIGTERM');
+    await cluster.publish(cluster.published().filter((i) => i !== down));
+    t.equal(await drained, 0, `tools-${down} drained and exited 0`);
+  }
+  const result = await build;
+  t.equal(result.code, 0, 'make succeeds', { stderr: result.err });
+  t.equal(result.err, '', 'nothing on stderr');
+  t.same(differences(outputs(built), await expected(120)), [], 'objects identical to a local build');
+  once(t, cluster, built);
+  const late = cluster.executions()['tools-3']?.length ?? 0;
+  t.ok(late > 0, `the surge replica compiled some (${late})`);
+});

@@ -276,8 +276,12 @@ export class GatewaySession implements Session {
     stream.on('error', (error: Error) => {
       if (stream === this.stream) this.failed(stream.rstCode ? resetReason(stream.rstCode) : error.message);
     });
+    // A stream closed with its connection: the connection's own reason (a PING unanswered, a reset).
+    const session = stream.session!;
     stream.on('close', () => {
-      if (stream === this.stream) this.failed(stream.rstCode ? resetReason(stream.rstCode) : null);
+      if (stream !== this.stream) return;
+      if (stream.rstCode) this.failed(resetReason(stream.rstCode));
+      else this.failed(session.destroyed || session.closed ? replica.reasonFor(session) : null);
     });
     stream.cork();
     for (const frame of this.request) stream.write(frame);
@@ -307,8 +311,6 @@ export class GatewaySession implements Session {
    */
   private failed(reason: string | null): void {
     if (this.finished || this.closed) return;
-    // The whole connection went: its own reason (a PING unanswered, a reset) says more.
-    if (this.stream?.session?.destroyed && this.replica) reason = this.replica.lastError;
     if (this.settled) return this.lost(reason);
     const stream = this.stream!;
     const replica = this.replica!;

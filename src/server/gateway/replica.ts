@@ -5,7 +5,12 @@
  * to 5 s) and when the TLS material rotates (the old session finishes its streams). A replica that
  * says GOAWAY (it drains) gets no new stream; one that refused our certificate says why.
  */
-import { constants as h2, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import {
+  constants as h2,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type Http2Session,
+} from 'node:http2';
 import type { Logger } from 'pino';
 import { formatHostPort } from '../../config/address.js';
 import type { RemoteSection } from '../../config/model.js';
@@ -49,6 +54,8 @@ export class Replica {
   private session: ClientHttp2Session | null = null;
   private connecting: ClientHttp2Session | null = null;
   private readonly refused = new WeakSet<ClientHttp2Session>();
+  /** Why a connection ended, when it said (an error, a dead peer, a GOAWAY). */
+  private readonly reasons = new WeakMap<Http2Session, string>();
   private retryMs = FIRST_RETRY_MS;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -102,6 +109,11 @@ export class Replica {
     return stream;
   }
 
+  /** Why `session` (one of ours) ended, in a user's words. */
+  reasonFor(session: Http2Session): string {
+    return this.reasons.get(session) ?? 'the server closed the connection';
+  }
+
   /** Gone from the name's addresses (or the gateway stops): running streams finish, nothing new. */
   close(): void {
     this.closed = true;
@@ -121,6 +133,7 @@ export class Replica {
       // The refusal's own reason stays the one to tell (its session then closes with an error code).
       if (this.refused.has(session)) return;
       this.lastError = describeTlsError(error);
+      this.reasons.set(session, this.lastError);
       // A server not up yet is waited for; a certificate problem will not go away.
       if (!RETRIED.has(error.code ?? '')) this.fatal = this.lastError;
       this.log.warn({ at: this.where, problem: this.lastError }, 'connection to the server failed');
@@ -141,6 +154,7 @@ export class Replica {
     session.setLocalWindowSize(SESSION_WINDOW);
     keepAlive(session, () => {
       this.lastError = 'the server stopped answering';
+      this.reasons.set(session, this.lastError);
       session.destroy();
     });
     const old = this.session;
@@ -158,6 +172,7 @@ export class Replica {
         // Refused for our certificate: no stream may go there, and asking again at once is no use.
         this.refused.add(session);
         this.fatal = this.lastError = refusal;
+        this.reasons.set(session, refusal);
         this.retryMs = Math.max(this.retryMs, REFUSED_RETRY_MS);
         this.log.warn({ at: this.where, problem: refusal }, 'the server refused us');
         // Nor may the session made with the material before ours (a rotation): its streams finish.
@@ -171,6 +186,7 @@ export class Replica {
         code === h2.NGHTTP2_NO_ERROR
           ? 'the server is shutting down'
           : `the server ended the connection (HTTP/2 error ${code})`;
+      this.reasons.set(session, this.lastError);
       // Draining (or ending): its running streams finish, new ones go elsewhere. A new connection
       // is tried, and is refused while it drains.
       if (this.session === session) {
