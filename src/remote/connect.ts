@@ -9,13 +9,14 @@ import { isIP } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { formatHostPort } from '../config/address.js';
 import type { RemoteSection } from '../config/model.js';
-import { MAX_FRAME_SIZE, STREAM_WINDOW } from './constants.js';
+import { CONFIRM_SETTING, MAX_FRAME_SIZE, STREAM_WINDOW } from './constants.js';
 import type { TlsMaterial } from './material.js';
 
 export function connectSession(remote: RemoteSection, material: TlsMaterial): ClientHttp2Session {
   const { host, port, serverName } = remote;
   return connect(`https://${formatHostPort({ host, port })}`, {
     settings: { enablePush: false, initialWindowSize: STREAM_WINDOW, maxFrameSize: MAX_FRAME_SIZE },
+    remoteCustomSettings: [CONFIRM_SETTING],
     createConnection: () => {
       const socket = tlsConnect({
         host,

@@ -13,6 +13,12 @@ export const SESSION_PATH = '/k8psh/v1/session';
  */
 export const CONFIRM_HEADER = 'k8psh-start';
 export const CONFIRM_VALUE = 'confirm';
+/**
+ * A server says it confirms before any stream, in its SETTINGS (an identifier no registered setting
+ * uses, "k8" in ASCII; a peer ignores what it does not know): a gateway then knows from the first
+ * session on whether a session lost before any answer can have run there.
+ */
+export const CONFIRM_SETTING = 0x6b38;
 
 /**
  * RST_STREAM's REFUSED_STREAM (RFC 9113, section 7): the stream was not processed at all, so the

@@ -24,6 +24,7 @@ import { ExitCode } from '../protocol/constants.js';
 import { encodeRefusal } from '../protocol/server-frames.js';
 import {
   CONFIRM_HEADER,
+  CONFIRM_SETTING,
   CONFIRM_VALUE,
   MAX_FRAME_SIZE,
   REFUSED_PREFIX,
@@ -86,6 +87,7 @@ export class TlsListener {
         initialWindowSize: STREAM_WINDOW,
         maxFrameSize: MAX_FRAME_SIZE,
         maxConcurrentStreams: settings.maxStreams,
+        customSettings: { [CONFIRM_SETTING]: 1 },
       },
     });
     this.h2.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {

@@ -56,3 +56,44 @@ t.test(
     );
   },
 );
+
+t.test(
+  'a replica cut off before it answered anything: its SETTINGS said it confirms',
+  { skip: scaleUnsupported() },
+  async (t) => {
+    const cluster = await makeScaleCluster(t, { replicas: 2 });
+    // The gateway connected to both; neither has served a session yet.
+    for (const node of cluster.tools)
+      await cluster.gateway!.waitFor(
+        new RegExp(`"at":"${node.address}:\\d+","msg":"connected to the server"`),
+      );
+    t.equal(
+      (await runIn(cluster.tools[0]!, ['ip', 'link', 'set', 'eth0', 'down'])).code,
+      0,
+      'tools-0 cut off',
+    );
+    const placed = await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        cluster.stub('sh', ['-c', `echo first-${i}`], { timeoutMs: 40000 }),
+      ),
+    );
+    t.same(
+      placed.map((result) => [result.code, result.err]),
+      Array(4).fill([0, '']),
+      'the sessions placed there went to the other replica',
+    );
+    const ran = Object.values(cluster.executions())
+      .flat()
+      .filter((entry) => /first-/.test(entry.args.join(' ')));
+    t.equal(ran.length, 4, 'each ran once');
+    t.ok(
+      ran.every((entry) => entry.replica === 'tools-1'),
+      'on tools-1',
+    );
+    t.match(
+      cluster.gateway!.stderr(),
+      /session not taken: sent to another replica/,
+      'the gateway moved them',
+    );
+  },
+);

@@ -14,7 +14,13 @@ import {
 import type { Logger } from 'pino';
 import { formatHostPort } from '../../config/address.js';
 import type { RemoteSection } from '../../config/model.js';
-import { CONFIRM_HEADER, CONFIRM_VALUE, SESSION_PATH, SESSION_WINDOW } from '../../remote/constants.js';
+import {
+  CONFIRM_HEADER,
+  CONFIRM_SETTING,
+  CONFIRM_VALUE,
+  SESSION_PATH,
+  SESSION_WINDOW,
+} from '../../remote/constants.js';
 import { connectSession } from '../../remote/connect.js';
 import { keepAlive } from '../../remote/keepalive.js';
 import type { TlsMaterial } from '../../remote/material.js';
@@ -45,7 +51,10 @@ export interface ReplicaEvents {
 export class Replica {
   /** Sessions of ours running on it, what placement compares. */
   running = 0;
-  /** It answered with CONFIRM_HEADER: a session not given START_READY has not run there. */
+  /**
+   * It confirms starts (its SETTINGS said so, its answers echo CONFIRM_HEADER): a session not given
+   * START_READY has not run there.
+   */
   confirms = false;
   /** A problem no retry will cure (a certificate refused): told at once rather than waited out. */
   fatal: string | null = null;
@@ -151,6 +160,8 @@ export class Replica {
       this.retryMs = FIRST_RETRY_MS;
       this.fatal = null;
     }
+    // Known before any stream from its SETTINGS; each answer's echo says it again (relay.ts).
+    this.confirms = session.remoteSettings.customSettings?.[CONFIRM_SETTING] === 1;
     session.setLocalWindowSize(SESSION_WINDOW);
     keepAlive(session, () => {
       this.lastError = 'the server stopped answering';
