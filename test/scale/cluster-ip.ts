@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
-import { runIn, type SimNode } from '../remote/nodes.js';
+import { nodesUnsupported, runIn, type SimNode } from '../remote/nodes.js';
 
 let probed: string | false | undefined;
 
@@ -22,7 +22,19 @@ let probed: string | false | undefined;
 export function clusterIpUnsupported(): string | false {
   if (probed === undefined) {
     const version = spawnSync('iptables-restore', ['--version'], { encoding: 'utf8', timeout: 10_000 });
-    probed = version.status === 0 ? false : 'iptables-restore is missing (apt-get install iptables)';
+    if (version.status !== 0) probed = 'iptables-restore is missing (apt-get install iptables)';
+    else if (nodesUnsupported()) probed = nodesUnsupported();
+    else {
+      // The kernel's side too (nf_tables' nat in a namespace), in a namespace of this probe's own.
+      const ns = `k8r-${process.pid}-iptables-probe`;
+      spawnSync('ip', ['netns', 'add', ns], { timeout: 10_000 });
+      const nat = spawnSync('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', '-L', 'OUTPUT'], {
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
+      spawnSync('ip', ['netns', 'del', ns], { timeout: 10_000 });
+      probed = nat.status === 0 ? false : `iptables' nat table is not usable here: ${nat.stderr.trim()}`;
+    }
   }
   return probed;
 }
