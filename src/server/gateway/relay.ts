@@ -528,9 +528,15 @@ export class GatewaySession implements Session {
     this.refuse(`protocol error: ${message}`, ExitCode.FAILURE);
   }
 
+  /**
+   * The session's end with a message. Nothing more of the stub's is decoded: the rest of its chunk
+   * (a START_COMMAND after a refused HELLO) would otherwise go on to serve descriptors that were
+   * just refused, and keep those beyond the three.
+   */
   private refuse(message: string, code: number): void {
     if (this.finished || this.closed) return;
     this.finished = true;
+    this.fromStub.stop();
     this.stream?.close(h2.NGHTTP2_CANCEL);
     const frames = encodeRefusal(message, code, this.modern);
     this.toStub = this.toStub.then(() => this.outputWritten()).then(() => this.finish(frames));
