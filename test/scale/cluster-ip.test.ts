@@ -6,22 +6,12 @@
  * and the drained replica finishes what it was running.
  */
 import t from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { sleep } from '../e2e/harness.js';
-import { CLUSTER_IP_NAME, HEADLESS_NAME, makeScaleCluster, scaleUnsupported } from './replicas.js';
+import { directConfig, makeScaleCluster, scaleUnsupported } from './replicas.js';
 
 t.test('through the ClusterIP while a replica drains', { skip: scaleUnsupported() }, async (t) => {
   const cluster = await makeScaleCluster(t, { replicas: 3 });
-  // The same section on a port where no gateway listens, named by the ClusterIP Service.
-  const direct = join(cluster.buildWorkspace, 'k8psh-direct.conf');
-  writeFileSync(
-    direct,
-    readFileSync(cluster.buildConfig, 'utf8')
-      .replace(`[ tools:${cluster.port} ]`, `[ tools:${cluster.port + 1} ]`)
-      .replace(`--remote ${HEADLESS_NAME}`, `--remote ${CLUSTER_IP_NAME}:${cluster.port}`),
-  );
-  const env = { ...cluster.env, K8PSH_CONFIG: direct };
+  const env = { ...cluster.env, K8PSH_CONFIG: directConfig(cluster) };
 
   // One long session on each replica (the gateway spreads them), then tools-0 drains.
   const long = Promise.all([0, 1, 2].map((i) => cluster.stub('sh', ['-c', `sleep 3; echo long-${i}`])));

@@ -8,7 +8,7 @@
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { cleanup, tempDir } from '../e2e/harness.js';
@@ -18,7 +18,13 @@ import { allGone, collect, hostPids, running, waitUntil } from '../remote/proces
 import { differences, make, outputs, writeCProject, type CProject } from './c-project.js';
 import { clusterIpUnsupported, startClusterIp } from './cluster-ip.js';
 import { dnsUnsupported, startDns } from './dns.js';
-import { CLUSTER_IP_NAME, HEADLESS_NAME, makeScaleCluster, scaleUnsupported } from './replicas.js';
+import {
+  CLUSTER_IP_NAME,
+  directConfig,
+  HEADLESS_NAME,
+  makeScaleCluster,
+  scaleUnsupported,
+} from './replicas.js';
 
 const dir = tempDir('k8psh-scale-harness-');
 t.teardown(() => cleanup(dir));
@@ -295,13 +301,7 @@ t.test('replicas', { skip: scaleUnsupported() }, async (t) => {
 
   // A client without the gateway reaches the replicas through the ClusterIP's name: a section of
   // another port (where no gateway listens) whose --remote is the ClusterIP Service.
-  const direct = join(cluster.buildWorkspace, 'k8psh-direct.conf');
-  writeFileSync(
-    direct,
-    readFileSync(cluster.buildConfig, 'utf8')
-      .replace(`[ tools:${cluster.port} ]`, `[ tools:${cluster.port + 1} ]`)
-      .replace(`--remote ${HEADLESS_NAME}`, `--remote ${CLUSTER_IP_NAME}:${cluster.port}`),
-  );
+  const direct = directConfig(cluster);
   const counted = (): Record<string, number> =>
     Object.fromEntries(Object.entries(cluster.executions()).map(([name, runs]) => [name, runs.length]));
   const before = counted();

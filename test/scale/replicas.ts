@@ -21,7 +21,7 @@
  * exec the real program; the replica is named by the server's own SCALE_REPLICA, which the section
  * passes on with `=SCALE_REPLICA=` (an inherited spec: never from the client).
  */
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { cleanup as removeDirs, DAEMON, SKIP_UNBUILT, writeFile } from '../e2e/harness.js';
@@ -160,6 +160,21 @@ const attempt = () =>
     else setTimeout(attempt, 50);
   });
 attempt();`;
+
+/**
+ * A configuration for clients without the gateway (written beside the build's, its path returned):
+ * the same section on a port where no gateway listens, named by the ClusterIP Service.
+ */
+export function directConfig(cluster: Pick<ScaleCluster, 'buildWorkspace' | 'buildConfig' | 'port'>): string {
+  const direct = join(cluster.buildWorkspace, 'k8psh-direct.conf');
+  writeFileSync(
+    direct,
+    readFileSync(cluster.buildConfig, 'utf8')
+      .replace(`[ tools:${cluster.port} ]`, `[ tools:${cluster.port + 1} ]`)
+      .replace(`--remote ${HEADLESS_NAME}`, `--remote ${CLUSTER_IP_NAME}:${cluster.port}`),
+  );
+  return direct;
+}
 
 export async function makeScaleCluster(t: Test, options: ScaleClusterOptions = {}): Promise<ScaleCluster> {
   const initial = options.replicas ?? 3;
