@@ -31,6 +31,8 @@ export class Upstream {
   /** Why the name itself gave no address, when it did not. */
   private resolveError: string | null = null;
   private resolving = false;
+  /** A look was asked for while one was under way. */
+  private resolveAgain = false;
   private resolveTimer: NodeJS.Timeout | null = null;
   /** When resolveTimer fires. */
   private resolveDue = 0;
@@ -185,9 +187,16 @@ export class Upstream {
 
   /** The name's addresses now: new ones are connected, vanished ones dropped once their sessions end. */
   private async resolve(): Promise<void> {
-    if (this.closed || this.resolving) return;
-    this.resolving = true;
+    // The timer that called this has fired: a later resolveSoon() must be able to set another.
     this.resolveTimer = null;
+    if (this.closed) return;
+    if (this.resolving) {
+      // A failure while a lookup is under way: look again once it is done (its answer may predate it).
+      this.resolveAgain = true;
+      return;
+    }
+    this.resolving = true;
+    this.resolveAgain = false;
     this.lastResolve = Date.now();
     const { host } = this.remote;
     let addresses: string[] | null = null;
@@ -207,7 +216,7 @@ export class Upstream {
     this.resolving = false;
     if (this.closed) return;
     if (addresses) this.update(addresses);
-    if (!isIP(host)) this.resolveSoon(RESOLVE_INTERVAL_MS);
+    this.resolveSoon(this.resolveAgain ? RESOLVE_AFTER_FAILURE_MS : RESOLVE_INTERVAL_MS);
   }
 
   private update(addresses: string[]): void {
