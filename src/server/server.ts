@@ -218,7 +218,7 @@ export class Server {
       throw new SetupError(`--metrics needs ADDRESS:PORT, not ${JSON.stringify(text)}`);
     const { ServerMetrics } = await import('./metrics.js');
     const metrics = new ServerMetrics();
-    await metrics.listen(at, () => this.ready && !this.stopping);
+    await metrics.listen(at, () => this.ready);
     this.metrics = metrics;
     this.context.observer = metrics;
   }

@@ -69,7 +69,6 @@ export class GatewaySession implements Session {
   /** The stream of the current attempt; null before the first and between attempts. */
   private stream: ClientHttp2Stream | null = null;
   private replica: Replica | null = null;
-  private opening = false;
   /** Replicas this session was refused by or lost on: the next attempt prefers others. */
   private readonly avoid = new Set<Replica>();
   private attempts = 0;
@@ -123,9 +122,11 @@ export class GatewaySession implements Session {
   }
 
   awaitRequest(): void {
-    this.requestTimer = setTimeout(() => {
-      if (!this.opening) this.refuse('request not completed in time', ExitCode.FAILURE);
-    }, this.context.requestTimeoutMs);
+    // Cleared when the first frame opens the session (open()).
+    this.requestTimer = setTimeout(
+      () => this.refuse('request not completed in time', ExitCode.FAILURE),
+      this.context.requestTimeoutMs,
+    );
     this.requestTimer.unref();
   }
 
@@ -234,7 +235,6 @@ export class GatewaySession implements Session {
   /** The session to a replica (again, after a refusal or a loss before the server took it). */
   private open(): void {
     if (this.requestTimer) clearTimeout(this.requestTimer);
-    this.opening = true;
     this.attempts++;
     // Nothing more from the stub until there is somewhere to put it.
     this.socket.pause();

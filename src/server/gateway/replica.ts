@@ -210,7 +210,7 @@ export class Replica {
       if (this.connecting === session) this.connecting = null;
       if (this.session === session) {
         this.session = null;
-        this.events.changed();
+        // failed() wakes the waiting sessions too.
         this.events.failed();
       }
       if (this.session === null && this.connecting === null) this.reconnectSoon(this.retryMs);
