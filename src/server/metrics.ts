@@ -14,7 +14,7 @@ export class ServerMetrics implements SessionObserver {
   readonly registry = new Registry();
   private readonly sessionsStarted = new Counter({
     name: 'k8psh_sessions_started_total',
-    help: 'Sessions whose START_COMMAND arrived, by transport.',
+    help: 'Sessions started (at START_COMMAND; at START_GO for a client that confirms), by transport.',
     labelNames: ['transport'] as const,
     registers: [this.registry],
   });
@@ -31,7 +31,7 @@ export class ServerMetrics implements SessionObserver {
   });
   private readonly duration = new Histogram({
     name: 'k8psh_session_duration_seconds',
-    help: 'From START_COMMAND to the end of the session, by outcome.',
+    help: 'From the start (START_COMMAND, or START_GO) to the end of the session, by outcome.',
     labelNames: ['outcome'] as const,
     // A compiler call is tens of milliseconds to minutes.
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],

@@ -25,7 +25,7 @@ export type RefusalReason =
   | 'plaintext';
 
 export interface SessionObserver {
-  /** START_COMMAND arrived on a session of this transport. */
+  /** A session of this transport started: START_COMMAND, or START_GO for a client that confirms. */
   started(transport: Transport): void;
   /** A session that had started is over. */
   finished(outcome: Outcome, seconds: number): void;
